@@ -1,0 +1,41 @@
+# Two commands: `make demo` runs Kontor, `make test` runs the whole suite. Both set themselves up.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Chromium for the browser tests comes from Debian, never from a browser download.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests will be skipped)"; fi; }
+
+demo: $(STAMP)
+	$(PY) -m platform_core.embedded demo
+
+test: $(STAMP) chromium
+	$(PY) -m platform_core.embedded run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m platform_core.embedded run -- $(VENV)/bin/mypy platform_core tenants bench
+
+bench: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/provisioning.py
+
+lock:
+	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .data

@@ -1,0 +1,23 @@
+"""The Celery app. Tasks carry the schema they were queued from and run in it (tenant-schemas-celery)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery.signals import task_prerun
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
+
+app = CeleryApp("kontor")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _tag_sentry_with_schema(task: Any = None, **_: Any) -> None:
+    import sentry_sdk
+    from django.db import connection
+
+    sentry_sdk.set_tag("tenant", connection.schema_name)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from platform_core.hosts import public_site_url
+
+
+def platform(request: HttpRequest) -> dict[str, Any]:
+    tenant = getattr(request, "tenant", None)
+    return {
+        "public_site_url": public_site_url(request),
+        "workspace": tenant if tenant is not None and tenant.schema_name != settings.PUBLIC_SCHEMA_NAME else None,
+    }

@@ -1,0 +1,32 @@
+"""Request middleware: the tenant by host, and the tenant's schema as a tag on error reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+
+
+class KontorTenantMiddleware(TenantMainMiddleware):
+    """Routes by host; only workspaces and the public site are reachable, never pooled or template schemas."""
+
+    def get_tenant(self, domain_model, hostname):  # type: ignore[no-untyped-def]
+        from tenants.models import Tenant
+
+        domain = domain_model.objects.select_related("tenant").get(
+            domain=hostname, tenant__kind__in=[Tenant.Kind.WORKSPACE, Tenant.Kind.PUBLIC]
+        )
+        return domain.tenant
+
+
+class SentryTenantTagMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        import sentry_sdk
+
+        sentry_sdk.set_tag("tenant", connection.schema_name)
+        return self.get_response(request)

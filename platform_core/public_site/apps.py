@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PublicSiteConfig(AppConfig):
+    name = "platform_core.public_site"
+    label = "public_site"

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django import forms
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+
+
+class SignupForm(forms.Form):
+    """Parses the signup page. The rules (address, password, email) live in tenants.services."""
+
+    company_name = forms.CharField(label=_("Company name"), max_length=200)
+    subdomain = forms.CharField(
+        label=_("Workspace address"),
+        max_length=63,
+        help_text=_("3-30 lowercase letters, digits or hyphens."),
+        widget=forms.TextInput(
+            attrs={
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "hx-get": reverse_lazy("public_site:subdomain_check"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-target": "#subdomain-check",
+            }
+        ),
+    )
+    owner_name = forms.CharField(label=_("Your name"), max_length=150)
+    owner_email = forms.EmailField(label=_("Work email"))
+    owner_password = forms.CharField(
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )

@@ -1,0 +1,216 @@
+"""Kontor settings: one module, everything from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DJANGO_ENV: str = env.str("DJANGO_ENV", default="development")
+PRODUCTION = DJANGO_ENV == "production"
+TESTING: bool = env.bool("KONTOR_TESTING", default=False)
+DEBUG: bool = env.bool("DEBUG", default=not PRODUCTION)
+
+_DEV_SECRET_KEY = "dev-insecure-secret-key-for-local-development-only-never-in-production"
+SECRET_KEY: str = env.str("SECRET_KEY", default="")
+if PRODUCTION:
+    if not SECRET_KEY or SECRET_KEY.startswith("dev-") or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs a real SECRET_KEY (50+ random characters) in the environment."
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production.")
+SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
+
+# Workspaces live at <subdomain>.<BASE_DOMAIN>; the public site at BASE_DOMAIN itself.
+BASE_DOMAIN: str = env.str("BASE_DOMAIN", default="localhost").lower()
+ALLOWED_HOSTS: list[str] = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env.list("EXTRA_ALLOWED_HOSTS", default=[])]
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "tenants.accounts",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "js_lib_htmx",
+    "platform_core",
+    "platform_core.public_site",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "tenants.accounts",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+AUTH_USER_MODEL = "accounts.User"
+
+# Provisioning: pre-migrated empty schemas kept ready, refilled by a Celery task.
+SCHEMA_POOL_SIZE: int = env.int("SCHEMA_POOL_SIZE", default=3)
+SCHEMA_TEMPLATE_NAME: str = env.str("SCHEMA_TEMPLATE_NAME", default="kontor_template")
+
+MIDDLEWARE = [
+    "platform_core.middleware.KontorTenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "platform_core.middleware.SentryTenantTagMiddleware",
+]
+
+ROOT_URLCONF = "platform_core.urls_tenant"
+PUBLIC_SCHEMA_URLCONF = "platform_core.urls_public"
+DEFAULT_NOT_FOUND_TENANT_VIEW = "platform_core.views.workspace_not_found"
+WSGI_APPLICATION = "platform_core.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "platform_core" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "platform_core.context_processors.platform",
+            ],
+        },
+    },
+]
+
+_database: dict[str, Any] = env.db_url(
+    "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kontor"
+)
+_database["ENGINE"] = "django_tenants.postgresql_backend"
+_database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+_database["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _database}
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kontor"),
+        # Every key carries the schema of the tenant it belongs to.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    }
+}
+
+# Sessions live in the tenant's own schema (django.contrib.sessions is a tenant app too).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE: int = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 14)
+SESSION_EXPIRE_AT_BROWSER_CLOSE: bool = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ru", "Русский"), ("fr", "Français")]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
+MEDIA_URL = "/media/"
+# Uploaded files land in MEDIA_ROOT/<schema>/, so one tenant's files never sit among another's.
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+STORAGES = {
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Kontor <no-reply@kontor.localhost>")
+
+# Celery: Redis broker; tasks carry the tenant schema in a header (tenant-schemas-celery).
+_redis_for_celery = REDIS_URL.replace("unix://", "redis+socket://", 1) if REDIS_URL.startswith("unix://") else REDIS_URL
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=_redis_for_celery)
+CELERY_RESULT_BACKEND: str = env.str("CELERY_RESULT_BACKEND", default=_redis_for_celery)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TENANT_CACHE_SECONDS = 0
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "refill-schema-pool": {"task": "tenants.tasks.refill_schema_pool", "schedule": 60.0},
+}
+
+SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=DJANGO_ENV,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,  # no personal data unless an operator opts in explicitly
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD: bool = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    X_FRAME_OPTIONS = "DENY"
+    CSRF_TRUSTED_ORIGINS = [f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
+else:
+    CSRF_TRUSTED_ORIGINS = [f"http://{BASE_DOMAIN}:8000", f"http://*.{BASE_DOMAIN}:8000"]
+SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,17 @@
+"""Queueing helpers shared by every app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from django.db import connection
+
+
+def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
+    """Queue `task` after the current transaction commits, to run in the schema that is current now.
+
+    The schema is captured here, not at commit time: by then the request may have switched schemas.
+    """
+    headers = {"_schema_name": connection.schema_name}
+    task.apply_async_on_commit(args=args, kwargs=kwargs, headers=headers)  # type: ignore[attr-defined]

@@ -1,0 +1,258 @@
+"""Provisioning: create a workspace in one transaction, from a pooled schema when one is ready.
+
+Three ways to get a schema, fastest first:
+  pool    - rename a pre-migrated empty schema (`ALTER SCHEMA ... RENAME`), a few milliseconds;
+  clone   - copy the migrated template schema;
+  migrate - create an empty schema and run every tenant migration.
+Pooled and template schemas are Tenant rows of their own kind, so `migrate_schemas` migrates them like any
+workspace and neither is ever stale. PostgreSQL DDL is transactional: a failure anywhere rolls back the
+tenant row, the domain and the schema together.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.clone import CloneSchema
+from django_tenants.utils import schema_context, schema_exists, tenant_context
+
+from tenants.accounts.models import User
+from tenants.accounts.services import user_create
+from tenants.models import Domain, Tenant
+from tenants.validators import normalize_subdomain, schema_name_for, validate_subdomain_format
+
+logger = logging.getLogger(__name__)
+
+# Serializes pool refills across workers and beat (a PostgreSQL advisory lock key).
+_POOL_LOCK_KEY = 0x6B6F6E746F72
+
+
+class ProvisioningMethod(StrEnum):
+    POOL = "pool"
+    CLONE = "clone"
+    MIGRATE = "migrate"
+
+
+@dataclass(frozen=True)
+class ProvisionedWorkspace:
+    tenant: Tenant
+    domain: Domain
+    owner: User
+    method: ProvisioningMethod
+
+
+def workspace_domain_for(subdomain: str) -> str:
+    return f"{subdomain}.{settings.BASE_DOMAIN}"
+
+
+def subdomain_errors(subdomain: str) -> list[str]:
+    """Every reason `subdomain` (already normalized) cannot be used, as user-facing messages."""
+    try:
+        validate_subdomain_format(subdomain)
+    except ValidationError as exc:
+        return list(exc.messages)
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        taken = (
+            Domain.objects.filter(domain__iexact=workspace_domain_for(subdomain)).exists()
+            or Tenant.objects.filter(schema_name__iexact=schema_name_for(subdomain)).exists()
+            or schema_exists(schema_name_for(subdomain), case_sensitive=False)
+        )
+    return [_("This address is already taken.")] if taken else []
+
+
+def _signup_errors(
+    *, company_name: str, subdomain: str, owner_email: str, owner_password: str, owner_name: str
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not company_name.strip():
+        errors["company_name"] = [_("Enter your company's name.")]
+    elif len(company_name) > 200:
+        errors["company_name"] = [_("Use at most 200 characters.")]
+    if sub_errors := subdomain_errors(subdomain):
+        errors["subdomain"] = sub_errors
+    owner = User(email=owner_email, full_name=owner_name)
+    try:
+        owner.clean_fields(exclude=["password", "last_login", "date_joined"])
+    except ValidationError as exc:
+        errors.update({("owner_" + k if k != "full_name" else "owner_name"): v for k, v in exc.message_dict.items()})
+    try:
+        validate_password(owner_password, user=owner)
+    except ValidationError as exc:
+        errors["owner_password"] = list(exc.messages)
+    return errors
+
+
+def workspace_create(
+    *,
+    company_name: str,
+    subdomain: str,
+    owner_email: str,
+    owner_password: str,
+    owner_name: str = "",
+    method: ProvisioningMethod | None = None,
+) -> ProvisionedWorkspace:
+    """Create a workspace and its administrator, or raise ValidationError and leave nothing behind.
+
+    `method` forces a way to get the schema (benchmarks, tests); by default the fastest one available.
+    """
+    subdomain = normalize_subdomain(subdomain)
+    owner_email = owner_email.strip().lower()
+    company_name = company_name.strip()
+    errors = _signup_errors(
+        company_name=company_name,
+        subdomain=subdomain,
+        owner_email=owner_email,
+        owner_password=owner_password,
+        owner_name=owner_name.strip(),
+    )
+    if errors:
+        raise ValidationError(errors)
+
+    schema_name = schema_name_for(subdomain)
+    try:
+        with transaction.atomic(), schema_context(settings.PUBLIC_SCHEMA_NAME):
+            tenant, used = _schema_claim(schema_name=schema_name, company_name=company_name, method=method)
+            domain = Domain.objects.create(domain=workspace_domain_for(subdomain), tenant=tenant, is_primary=True)
+            with tenant_context(tenant):
+                owner = user_create(
+                    email=owner_email,
+                    password=owner_password,
+                    full_name=owner_name.strip(),
+                    is_workspace_admin=True,
+                )
+            transaction.on_commit(_queue_pool_refill)
+    except IntegrityError as exc:
+        # Two signups raced for the same address: the loser gets the same answer as a taken name.
+        logger.info("workspace_create lost a race for %s: %s", subdomain, exc)
+        raise ValidationError({"subdomain": [_("This address is already taken.")]}) from exc
+    logger.info("workspace %s created by %s in schema %s", subdomain, used, schema_name)
+    return ProvisionedWorkspace(tenant=tenant, domain=domain, owner=owner, method=used)
+
+
+def _queue_pool_refill() -> None:
+    from tenants.tasks import refill_schema_pool
+
+    try:
+        refill_schema_pool.delay()
+    except Exception:  # the broker being down must not fail a signup that has committed
+        logger.exception("could not queue the schema pool refill")
+
+
+def _schema_claim(
+    *, schema_name: str, company_name: str, method: ProvisioningMethod | None
+) -> tuple[Tenant, ProvisioningMethod]:
+    now = timezone.now()
+    if method in (None, ProvisioningMethod.POOL):
+        pooled = (
+            Tenant.objects.select_for_update(skip_locked=True)
+            .filter(kind=Tenant.Kind.POOLED)
+            .order_by("created_at")
+            .first()
+        )
+        if pooled is not None:
+            _rename_schema(pooled.schema_name, schema_name)
+            pooled.schema_name = schema_name
+            pooled.name = company_name
+            pooled.kind = Tenant.Kind.WORKSPACE
+            pooled.activated_at = now
+            pooled.save(update_fields=["schema_name", "name", "kind", "activated_at"])
+            return pooled, ProvisioningMethod.POOL
+        if method is ProvisioningMethod.POOL:
+            raise RuntimeError("the schema pool is empty")
+    tenant = Tenant(schema_name=schema_name, name=company_name, kind=Tenant.Kind.WORKSPACE, activated_at=now)
+    tenant.save()
+    used = _schema_build(schema_name, allow_clone=method in (None, ProvisioningMethod.CLONE))
+    return tenant, used
+
+
+def _rename_schema(old: str, new: str) -> None:
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER SCHEMA {quote(old)} RENAME TO {quote(new)}")
+
+
+def _schema_build(schema_name: str, *, allow_clone: bool) -> ProvisioningMethod:
+    """Create schema `schema_name` with every tenant table: cloned from the template, else migrated."""
+    template = settings.SCHEMA_TEMPLATE_NAME
+    if allow_clone and _template_ready(template):
+        CloneSchema().clone_schema(template, schema_name, "DATA", set_connection=True)
+        return ProvisioningMethod.CLONE
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(schema_name)}")
+    call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
+    connection.set_schema_to_public()
+    return ProvisioningMethod.MIGRATE
+
+
+def _template_ready(template: str) -> bool:
+    return (
+        Tenant.objects.filter(schema_name=template, kind=Tenant.Kind.TEMPLATE).exists()
+        and schema_exists(template)
+    )
+
+
+@transaction.atomic
+def schema_template_ensure() -> bool:
+    """Create the clone template if it is missing. Returns whether it was created."""
+    template = settings.SCHEMA_TEMPLATE_NAME
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        if _template_ready(template):
+            return False
+        Tenant.objects.filter(schema_name=template).delete()
+        tenant = Tenant(schema_name=template, name="", kind=Tenant.Kind.TEMPLATE)
+        tenant.save()
+        _schema_build(template, allow_clone=False)
+        return True
+
+
+def schema_pool_refill(*, size: int | None = None) -> int:
+    """Top the pool up to `size` (default SCHEMA_POOL_SIZE) ready schemas. Returns how many it added.
+
+    Safe to run concurrently and twice: an advisory lock lets one refill run at a time, the others return.
+    """
+    target = settings.SCHEMA_POOL_SIZE if size is None else size
+    with schema_context(settings.PUBLIC_SCHEMA_NAME), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_POOL_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return 0
+        try:
+            schema_template_ensure()
+            added = 0
+            while Tenant.objects.filter(kind=Tenant.Kind.POOLED).count() < target:
+                with transaction.atomic():
+                    name = f"pool_{secrets.token_hex(6)}"
+                    Tenant(schema_name=name, name="", kind=Tenant.Kind.POOLED).save()
+                    _schema_build(name, allow_clone=True)
+                added += 1
+            return added
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_POOL_LOCK_KEY])
+
+
+@transaction.atomic
+def public_tenant_ensure() -> Tenant:
+    """The public schema's tenant row and the public site's domain (BASE_DOMAIN)."""
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        tenant, _created = Tenant.objects.get_or_create(
+            schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"name": "Kontor", "kind": Tenant.Kind.PUBLIC}
+        )
+        Domain.objects.get_or_create(domain=settings.BASE_DOMAIN, defaults={"tenant": tenant, "is_primary": True})
+        return tenant
+
+
+def workspace_delete(*, tenant: Tenant) -> None:
+    """Drop a workspace: its schema, domains and tenant row, atomically."""
+    if tenant.kind == Tenant.Kind.PUBLIC:
+        raise ValueError("the public tenant cannot be deleted")
+    with transaction.atomic(), schema_context(settings.PUBLIC_SCHEMA_NAME):
+        tenant.delete(force_drop=True)

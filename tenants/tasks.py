@@ -1,0 +1,13 @@
+"""Background work on tenants."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from tenants.services import schema_pool_refill
+
+
+@shared_task(name="tenants.tasks.refill_schema_pool", ignore_result=True)
+def refill_schema_pool() -> int:
+    """Keep SCHEMA_POOL_SIZE migrated empty schemas ready for signups. Idempotent."""
+    return schema_pool_refill()
