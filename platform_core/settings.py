@@ -98,9 +98,7 @@ TEMPLATES = [
     },
 ]
 
-_database: dict[str, Any] = env.db_url(
-    "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kontor"
-)
+_database: dict[str, Any] = env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kontor")
 _database["ENGINE"] = "django_tenants.postgresql_backend"
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _database["CONN_HEALTH_CHECKS"] = True

@@ -16,11 +16,12 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.clone import CloneSchema
@@ -131,7 +132,9 @@ def workspace_create(
                     is_workspace_admin=True,
                 )
             transaction.on_commit(_queue_pool_refill)
-    except IntegrityError as exc:
+    except (IntegrityError, ProgrammingError) as exc:
+        if isinstance(exc, ProgrammingError) and not isinstance(exc.__cause__, psycopg.errors.DuplicateSchema):
+            raise
         # Two signups raced for the same address: the loser gets the same answer as a taken name.
         logger.info("workspace_create lost a race for %s: %s", subdomain, exc)
         raise ValidationError({"subdomain": [_("This address is already taken.")]}) from exc
@@ -184,6 +187,9 @@ def _rename_schema(old: str, new: str) -> None:
 def _schema_build(schema_name: str, *, allow_clone: bool) -> ProvisioningMethod:
     """Create schema `schema_name` with every tenant table: cloned from the template, else migrated."""
     template = settings.SCHEMA_TEMPLATE_NAME
+    if schema_exists(schema_name, case_sensitive=False):
+        # Same error as the database raises when a concurrent transaction took the name first.
+        raise ProgrammingError(f"schema {schema_name} already exists") from psycopg.errors.DuplicateSchema()
     if allow_clone and _template_ready(template):
         CloneSchema().clone_schema(template, schema_name, "DATA", set_connection=True)
         return ProvisioningMethod.CLONE
@@ -195,10 +201,7 @@ def _schema_build(schema_name: str, *, allow_clone: bool) -> ProvisioningMethod:
 
 
 def _template_ready(template: str) -> bool:
-    return (
-        Tenant.objects.filter(schema_name=template, kind=Tenant.Kind.TEMPLATE).exists()
-        and schema_exists(template)
-    )
+    return Tenant.objects.filter(schema_name=template, kind=Tenant.Kind.TEMPLATE).exists() and schema_exists(template)
 
 
 @transaction.atomic

@@ -53,4 +53,3 @@ def subdomain_check(request: HttpRequest) -> HttpResponse:
     subdomain = normalize_subdomain(request.GET.get("subdomain", ""))
     errors = subdomain_errors(subdomain) if subdomain else []
     return render(request, "public_site/_subdomain_check.html", {"subdomain": subdomain, "errors": errors})
-

@@ -9,9 +9,7 @@ from tenants.accounts.models import User, normalize_email
 
 
 @transaction.atomic
-def user_create(
-    *, email: str, password: str, full_name: str = "", is_workspace_admin: bool = False
-) -> User:
+def user_create(*, email: str, password: str, full_name: str = "", is_workspace_admin: bool = False) -> User:
     """Create a user in the current schema; raises ValidationError on a bad email, name or password."""
     user = User(email=normalize_email(email), full_name=full_name.strip(), is_workspace_admin=is_workspace_admin)
     validate_password(password, user=user)
