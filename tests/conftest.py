@@ -34,11 +34,21 @@ def pytest_configure() -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
-    """After the test database is migrated: the public site's domain, the clone template and a full pool."""
+def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> Iterator[None]:
+    """The test database, migrated, with the public site's domain, the clone template and a full pool.
+
+    Unlike pytest-django's own, it is set up whatever the tests are marked with, so `committed_db` tests
+    (which carry no django_db mark) can never reach the development database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
     with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         public_tenant_ensure()
         schema_pool_refill()
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +120,7 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[Call
         return ws
 
     with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_"), "refusing to write outside the test database"
         yield factory
         connection.set_schema_to_public()
         for ws in made:
