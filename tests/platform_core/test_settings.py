@@ -37,7 +37,12 @@ def test_production_refuses_debug() -> None:
 
 def test_production_passes_check_deploy_without_warnings() -> None:
     result = _run(
-        "check", "--deploy", "--fail-level", "WARNING", DJANGO_ENV="production", SECRET_KEY=REAL_KEY,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_ENV="production",
+        SECRET_KEY=REAL_KEY,
         BASE_DOMAIN="kontor.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr

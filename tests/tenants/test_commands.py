@@ -24,8 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_create_workspace() -> None:
     out = StringIO()
     call_command(
-        "create_workspace", "--subdomain", "Acme", "--company", "Acme LLC", "--owner-email", "A@Acme.test",
-        "--owner-password", PASSWORD, stdout=out,
+        "create_workspace",
+        "--subdomain",
+        "Acme",
+        "--company",
+        "Acme LLC",
+        "--owner-email",
+        "A@Acme.test",
+        "--owner-password",
+        PASSWORD,
+        stdout=out,
     )
     assert "acme.localhost" in out.getvalue()
     tenant = Tenant.objects.get(schema_name="ws_acme")
@@ -38,8 +46,15 @@ def test_create_workspace_bad_input_gives_one_line_and_changes_nothing() -> None
     before = (Tenant.objects.count(), Domain.objects.count())
     with pytest.raises(CommandError) as exc:
         call_command(
-            "create_workspace", "--subdomain", "a", "--company", "X", "--owner-email", "a@x.test",
-            "--owner-password", PASSWORD,
+            "create_workspace",
+            "--subdomain",
+            "a",
+            "--company",
+            "X",
+            "--owner-email",
+            "a@x.test",
+            "--owner-password",
+            PASSWORD,
         )
     assert str(exc.value) == "--subdomain: Use 3 to 30 characters."
     assert (Tenant.objects.count(), Domain.objects.count()) == before
@@ -50,9 +65,24 @@ def test_create_workspace_exits_1_with_a_one_line_reason(django_db_setup) -> Non
 
     env = {**os.environ, "DATABASE_URL": _url_of(connection.settings_dict)}
     result = subprocess.run(
-        [sys.executable, "manage.py", "create_workspace", "--subdomain", "www", "--company", "X",
-         "--owner-email", "x@x.test", "--owner-password", PASSWORD],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "manage.py",
+            "create_workspace",
+            "--subdomain",
+            "www",
+            "--company",
+            "X",
+            "--owner-email",
+            "x@x.test",
+            "--owner-password",
+            PASSWORD,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "CommandError: --subdomain: This address is reserved. Please choose another."
