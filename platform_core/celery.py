@@ -18,6 +18,7 @@ app.autodiscover_tasks()
 @task_prerun.connect
 def _tag_sentry_with_schema(task: Any = None, **_: Any) -> None:
     import sentry_sdk
-    from django.db import connection
 
-    sentry_sdk.set_tag("tenant", connection.schema_name)
+    from platform_core.db import current_schema
+
+    sentry_sdk.set_tag("tenant", current_schema())

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
+
+from platform_core.db import current_schema
 
 
 class KontorTenantMiddleware(TenantMainMiddleware):
     """Routes by host; only workspaces and the public site are reachable, never pooled or template schemas."""
 
-    def get_tenant(self, domain_model, hostname):  # type: ignore[no-untyped-def]
+    def get_tenant(self, domain_model, hostname):
         from tenants.models import Tenant
 
         domain = domain_model.objects.select_related("tenant").get(
@@ -28,5 +29,5 @@ class SentryTenantTagMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         import sentry_sdk
 
-        sentry_sdk.set_tag("tenant", connection.schema_name)
+        sentry_sdk.set_tag("tenant", current_schema())
         return self.get_response(request)

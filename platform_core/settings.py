@@ -124,9 +124,14 @@ SESSION_COOKIE_AGE: int = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 1
 SESSION_EXPIRE_AT_BROWSER_CLOSE: bool = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
 
 PASSWORD_HASHERS = [
+    "tenants.accounts.hashers.KontorArgon2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Argon2id cost (see tenants/accounts/hashers.py): OWASP's m=19 MiB, t=2, p=1 by default.
+ARGON2_MEMORY_KIB: int = env.int("ARGON2_MEMORY_KIB", default=19456)
+ARGON2_TIME_COST: int = env.int("ARGON2_TIME_COST", default=2)
+ARGON2_PARALLELISM: int = env.int("ARGON2_PARALLELISM", default=1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},

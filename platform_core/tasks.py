@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from django.db import connection
+
+from platform_core.db import current_schema
 
 
 def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
@@ -13,5 +14,5 @@ def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
 
     The schema is captured here, not at commit time: by then the request may have switched schemas.
     """
-    headers = {"_schema_name": connection.schema_name}
-    task.apply_async_on_commit(args=args, kwargs=kwargs, headers=headers)  # type: ignore[attr-defined]
+    headers = {"_schema_name": current_schema()}
+    task.apply_async_on_commit(args=args, kwargs=kwargs, headers=headers)

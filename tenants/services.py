@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
+from platform_core.db import use_public_schema
 from tenants.accounts.models import User
 from tenants.accounts.services import user_create
 from tenants.models import Domain, Tenant
@@ -196,7 +197,7 @@ def _schema_build(schema_name: str, *, allow_clone: bool) -> ProvisioningMethod:
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(schema_name)}")
     call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
-    connection.set_schema_to_public()
+    use_public_schema()
     return ProvisioningMethod.MIGRATE
 
 

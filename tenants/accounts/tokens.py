@@ -31,7 +31,10 @@ def handoff_user(*, token: str, schema_name: str) -> User | None:
         return None
     if not isinstance(data, dict) or data.get("s") != schema_name:
         return None
-    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    user_id = data.get("u")
+    if not isinstance(user_id, int):
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or _login_marker(user) != data.get("l"):
         return None
     return user

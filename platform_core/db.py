@@ -1,0 +1,13 @@
+"""Typed access to the tenant-aware connection (django-tenants adds these to the backend at runtime)."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+
+def current_schema() -> str:
+    return str(connection.schema_name)  # type: ignore[attr-defined]
+
+
+def use_public_schema() -> None:
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
