@@ -100,10 +100,10 @@ def main() -> int:
                 },
             )
             assert response.status_code == 302, response.content[:500]
-            target = urlsplit(response.url)
+            target = urlsplit(response["Location"])
             workspace = Client(HTTP_HOST=target.netloc)
             landed = workspace.get(f"{target.path}?{target.query}")
-            assert landed.status_code == 302 and landed.url == "/", landed
+            assert landed.status_code == 302 and landed["Location"] == "/", landed
             home = workspace.get("/")
             assert home.status_code == 200, home
             elapsed = time.perf_counter() - started

