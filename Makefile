@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install lock clean
+.PHONY: demo test lint bench install lock clean chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,7 +29,7 @@ test: $(STAMP) chromium
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m platform_core.embedded run -- $(VENV)/bin/mypy platform_core tenants bench
+	$(VENV)/bin/mypy platform_core tenants bench
 
 bench: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/provisioning.py

@@ -16,7 +16,6 @@ if (BASE_DIR / ".env").exists():
 
 DJANGO_ENV: str = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
-TESTING: bool = env.bool("KONTOR_TESTING", default=False)
 DEBUG: bool = env.bool("DEBUG", default=not PRODUCTION)
 
 _DEV_SECRET_KEY = "dev-insecure-secret-key-for-local-development-only-never-in-production"
@@ -213,6 +212,4 @@ if PRODUCTION:
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
     CSRF_TRUSTED_ORIGINS = [f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
-else:
-    CSRF_TRUSTED_ORIGINS = [f"http://{BASE_DOMAIN}:8000", f"http://*.{BASE_DOMAIN}:8000"]
 SESSION_COOKIE_HTTPONLY = True

@@ -60,3 +60,12 @@ def test_sentry_is_off_without_a_dsn() -> None:
 
     assert not settings.SENTRY_DSN
     assert not sentry_sdk.get_client().is_active()
+
+
+def test_env_example_documents_every_variable_settings_read() -> None:
+    import re
+
+    used = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', (ROOT / "platform_core" / "settings.py").read_text()))
+    used |= set(re.findall(r'os\.environ\.get\("([A-Z0-9_]+)"', (ROOT / "platform_core" / "embedded.py").read_text()))
+    documented = set(re.findall(r"^# ([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert used and used <= documented, sorted(used - documented)
