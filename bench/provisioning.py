@@ -19,26 +19,32 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit
+
+import environ
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
 
-
-def _bench_database_url() -> str:
-    url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kontor"))
-    name = url.path.lstrip("/") or "kontor"
-    return urlunsplit(url._replace(path=f"/{name}_bench"))
+from platform_core.embedded import database_url
 
 
-def _recreate_database(url: str, *, drop_only: bool = False) -> None:
+def _bench_database() -> dict[str, Any]:
+    config: dict[str, Any] = environ.Env.db_url_config(
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kontor")
+    )
+    config["NAME"] = f"{config['NAME'] or 'kontor'}_bench"
+    return config
+
+
+def _recreate_database(db: dict[str, Any], *, drop_only: bool = False) -> None:
     import psycopg
     from psycopg import sql
 
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
+    name = db["NAME"]
+    admin = {"host": db["HOST"], "port": db["PORT"] or None, "user": db["USER"], "password": db["PASSWORD"] or None}
+    with psycopg.connect(dbname="postgres", autocommit=True, **{k: v for k, v in admin.items() if v}) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
@@ -60,9 +66,15 @@ def main() -> int:
     parser.add_argument("-n", "--signups", type=int, default=20, help="signups per method (default 20)")
     args = parser.parse_args()
 
-    bench_url = _bench_database_url()
-    _recreate_database(bench_url)
-    os.environ["DATABASE_URL"] = bench_url
+    bench_db = _bench_database()
+    _recreate_database(bench_db)
+    os.environ["DATABASE_URL"] = database_url(
+        host=bench_db["HOST"],
+        port=bench_db["PORT"],
+        user=bench_db["USER"],
+        password=bench_db["PASSWORD"],
+        name=bench_db["NAME"],
+    )
     os.environ["SCHEMA_POOL_SIZE"] = "0"  # the benchmark decides when the pool is filled
 
     import django
@@ -145,7 +157,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        _recreate_database(bench_url, drop_only=True)
+        _recreate_database(bench_db, drop_only=True)
         import redis
 
         redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")).delete("kontor-bench")

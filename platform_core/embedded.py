@@ -29,6 +29,13 @@ DATABASE_NAME = os.environ.get("KONTOR_DATABASE_NAME", "kontor")
 SERVICES = os.environ.get("KONTOR_SERVICES", "auto")
 
 
+def database_url(*, host: str, name: str, user: str = "", password: str = "", port: int | str | None = None) -> str:
+    """A DATABASE_URL that django-environ reads back; a socket directory is written as `postgres://user@//dir/db`."""
+    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    location = f"/{host}" if host.startswith("/") else f"{host}{f':{port}' if port else ''}"
+    return f"postgres://{auth}@{location}/{name}"
+
+
 def _answers(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -54,7 +61,7 @@ def _database(stack: ExitStack) -> Iterator[str]:
         return
     if SERVICES != "embedded" and _answers("127.0.0.1", 5432):
         _create_database_if_missing("host=127.0.0.1 port=5432 user=postgres dbname=postgres", DATABASE_NAME)
-        yield f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
+        yield database_url(host="127.0.0.1", port=5432, user="postgres", name=DATABASE_NAME)
         return
     import pgserver
 
@@ -64,7 +71,7 @@ def _database(stack: ExitStack) -> Iterator[str]:
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     stack.callback(server.cleanup)
     _create_database_if_missing(f"host={pgdata} user=postgres dbname=postgres", DATABASE_NAME)
-    yield f"postgres://postgres@{quote(str(pgdata), safe='')}/{DATABASE_NAME}"
+    yield database_url(host=str(pgdata), user="postgres", name=DATABASE_NAME)
 
 
 @contextmanager

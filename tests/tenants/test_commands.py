@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_tenants.utils import schema_context
 
+from platform_core.embedded import database_url
 from tenants.accounts.models import User
 from tenants.models import Domain, Tenant
 from tests.conftest import PASSWORD
@@ -102,8 +103,4 @@ def test_setup_platform_is_idempotent() -> None:
 
 
 def _url_of(db: dict) -> str:
-    from urllib.parse import quote
-
-    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
+    return database_url(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], name=db["NAME"])
