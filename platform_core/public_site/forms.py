@@ -5,6 +5,14 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 
+class FindWorkspaceForm(forms.Form):
+    subdomain = forms.CharField(
+        label=_("Workspace address"),
+        max_length=63,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false", "autofocus": True}),
+    )
+
+
 class SignupForm(forms.Form):
     """Parses the signup page. The rules (address, password, email) live in tenants.services."""
 

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
     path("signup/check-subdomain/", views.subdomain_check, name="subdomain_check"),
+    path("login/", views.find_workspace, name="find_workspace"),
 ]

@@ -10,11 +10,13 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from platform_core.hosts import host_url
-from platform_core.public_site.forms import SignupForm
+from platform_core.public_site.forms import FindWorkspaceForm, SignupForm
 from tenants.accounts.tokens import handoff_token_make
+from tenants.selectors import workspace_domain_find
 from tenants.services import subdomain_errors, workspace_create
 from tenants.validators import normalize_subdomain
 
@@ -45,6 +47,21 @@ def signup(request: HttpRequest) -> HttpResponse:
             welcome = f"{reverse('accounts:welcome', urlconf=settings.ROOT_URLCONF)}?{urlencode({'token': token})}"
             return HttpResponseRedirect(host_url(request, created.domain.domain, welcome))
     return render(request, "public_site/signup.html", {"form": form, "base_domain": settings.BASE_DOMAIN})
+
+
+@require_http_methods(["GET", "POST"])
+def find_workspace(request: HttpRequest) -> HttpResponse:
+    """Public "log in": the visitor names their workspace and is sent to its login page."""
+    form = FindWorkspaceForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        domain = workspace_domain_find(form.cleaned_data["subdomain"])
+        if domain is None:
+            form.add_error("subdomain", _("There is no workspace at this address."))
+        else:
+            return HttpResponseRedirect(
+                host_url(request, domain, reverse("accounts:login", urlconf=settings.ROOT_URLCONF))
+            )
+    return render(request, "public_site/find_workspace.html", {"form": form, "base_domain": settings.BASE_DOMAIN})
 
 
 @require_GET

@@ -31,7 +31,8 @@ def test_unknown_subdomain_404_on_any_path() -> None:
 
 
 def test_workspace_urls_do_not_exist_on_the_public_site(public_client) -> None:
-    assert public_client.get("/login/").status_code == 404
+    assert public_client.get("/welcome/").status_code == 404
+    assert public_client.get("/password-reset/").status_code == 404
 
 
 def test_public_urls_do_not_exist_in_a_workspace(workspace) -> None:

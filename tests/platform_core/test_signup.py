@@ -102,3 +102,21 @@ def test_signup_page_renders(public_client) -> None:
     assert response.status_code == 200
     assert b'name="subdomain"' in response.content
     assert b"htmx" in response.content
+
+
+def test_find_workspace_sends_to_its_login_page(public_client, workspace_factory) -> None:
+    ws = workspace_factory(subdomain="findme")
+    response = public_client.post("/login/", {"subdomain": " FindMe "})
+    assert response.status_code == 302
+    assert response.url == f"http://{ws.domain}/login/"
+
+
+def test_find_workspace_unknown_or_pooled_address(public_client) -> None:
+    from tenants.models import Tenant
+
+    pooled = Tenant.objects.filter(kind=Tenant.Kind.POOLED).first()
+    Domain.objects.create(domain=f"hidden.{settings.BASE_DOMAIN}", tenant=pooled)
+    for address in ("nosuch", "hidden", ""):
+        response = public_client.post("/login/", {"subdomain": address})
+        assert response.status_code == 200
+        assert response.context["form"].errors["subdomain"]
