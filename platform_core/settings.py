@@ -42,6 +42,8 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django.contrib.humanize",
     "js_lib_htmx",
     "platform_core",
     "platform_core.public_site",
@@ -50,7 +52,20 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
+    "django.contrib.postgres",
+    "django.contrib.humanize",
     "tenants.accounts",
+    "crm.companies",
+    "crm.contacts",
+    "crm.leads",
+    "crm.deals",
+    "crm.products",
+    "crm.activities",
+    "crm.files",
+    "crm.history",
+    "crm.customfields",
+    "crm.search",
+    "crm.web",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -140,6 +155,12 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
+
+# Region assumed for phone numbers typed without a country code (ISO 3166 alpha-2).
+DEFAULT_PHONE_REGION: str = env.str("DEFAULT_PHONE_REGION", default="RU")
+# Largest file a user may attach to a record.
+MAX_UPLOAD_BYTES: int = env.int("MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский"), ("fr", "Français")]

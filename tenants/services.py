@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
+from crm.deals.services import pipelines_ensure_default
 from platform_core.db import use_public_schema
 from tenants.accounts.models import User
 from tenants.accounts.services import user_create
@@ -132,6 +133,7 @@ def workspace_create(
                     full_name=owner_name.strip(),
                     is_workspace_admin=True,
                 )
+                pipelines_ensure_default()
             transaction.on_commit(_queue_pool_refill)
     except (IntegrityError, ProgrammingError) as exc:
         if isinstance(exc, ProgrammingError) and not isinstance(exc.__cause__, psycopg.errors.DuplicateSchema):

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Activity(models.Model):
+    """A task, call, meeting or note, linked to a company, contact, deal or lead (one or several)."""
+
+    class Kind(models.TextChoices):
+        TASK = "task", _("Task")
+        CALL = "call", _("Call")
+        MEETING = "meeting", _("Meeting")
+        NOTE = "note", _("Note")
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.TASK)
+    subject = models.CharField(_("subject"), max_length=255)
+    body = models.TextField(_("details"), blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(_("duration, min"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    is_done = models.BooleanField(_("done"), default=False)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    result = models.TextField(_("result"), blank=True)
+    company = models.ForeignKey(
+        "companies.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    deal = models.ForeignKey("deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    lead = models.ForeignKey("leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    # Calls: which way, which number, how long (telephony fills these in).
+    call_direction = models.CharField(max_length=8, choices=Direction.choices, blank=True)
+    call_phone = models.CharField(max_length=20, blank=True)
+    call_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        indexes = [
+            models.Index(fields=["assignee", "due_at"], name="activity_open_due", condition=models.Q(is_done=False)),
+            models.Index(fields=["due_at"], name="activity_due"),
+            models.Index(fields=["company", "-created_at"], name="activity_company"),
+            models.Index(fields=["contact", "-created_at"], name="activity_contact"),
+            models.Index(fields=["deal", "-created_at"], name="activity_deal"),
+            models.Index(fields=["lead", "-created_at"], name="activity_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_overdue(self) -> bool:
+        return not self.is_done and self.due_at is not None and self.due_at < timezone.now()

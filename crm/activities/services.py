@@ -1,0 +1,111 @@
+"""Writes on tasks, calls, meetings and notes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.activities.models import Activity
+from crm.core.phones import normalize_phone
+from crm.core.types import RecordType
+from tenants.accounts import policy
+from tenants.accounts.models import User
+
+_FIELDS = {
+    "kind",
+    "subject",
+    "body",
+    "due_at",
+    "duration_minutes",
+    "assignee",
+    "result",
+    "company",
+    "contact",
+    "deal",
+    "lead",
+    "call_direction",
+    "call_phone",
+    "call_duration_seconds",
+    "is_done",
+}
+_LINKS = ("company", "contact", "deal", "lead")
+
+
+def _apply(activity: Activity, data: Mapping[str, Any]) -> None:
+    if unknown := set(data) - _FIELDS:
+        raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
+    errors: dict[str, list[str]] = {}
+    for name, value in data.items():
+        if name == "is_done":
+            continue
+        if name in (*_LINKS, "assignee"):
+            setattr(activity, f"{name}_id", getattr(value, "pk", value))
+        elif name == "call_phone" and value:
+            try:
+                activity.call_phone = normalize_phone(str(value))
+            except ValidationError as exc:
+                errors["call_phone"] = list(exc.messages)
+        else:
+            setattr(activity, name, value)
+    if "is_done" in data and bool(data["is_done"]) != activity.is_done:
+        activity.is_done = bool(data["is_done"])
+        activity.done_at = timezone.now() if activity.is_done else None
+    # A contact's activity shows on its company's card too.
+    if activity.contact_id and not activity.company_id:
+        from crm.contacts.models import Contact
+
+        activity.company_id = (
+            Contact.objects.filter(pk=activity.contact_id).values_list("company_id", flat=True).first()
+        )
+    if activity.deal_id and not activity.company_id:
+        from crm.deals.models import Deal
+
+        activity.company_id = Deal.objects.filter(pk=activity.deal_id).values_list("company_id", flat=True).first()
+    if activity.kind == Activity.Kind.NOTE:
+        activity.is_done = True
+        activity.done_at = activity.done_at or timezone.now()
+    try:
+        activity.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
+    policy.require(actor, policy.Action.CREATE, RecordType.ACTIVITY)
+    activity = Activity(created_by=actor)
+    data = dict(data)
+    data.setdefault("assignee", actor.pk)
+    _apply(activity, data)
+    activity.save()
+    return activity
+
+
+@transaction.atomic
+def activity_update(*, actor: User, activity: Activity, data: Mapping[str, Any]) -> Activity:
+    policy.require(actor, policy.Action.EDIT, RecordType.ACTIVITY)
+    _apply(activity, data)
+    activity.updated_at = timezone.now()
+    activity.save()
+    return activity
+
+
+@transaction.atomic
+def activity_set_done(*, actor: User, activity: Activity, done: bool, result: str = "") -> Activity:
+    data: dict[str, Any] = {"is_done": done}
+    if result:
+        data["result"] = result
+    return activity_update(actor=actor, activity=activity, data=data)
+
+
+@transaction.atomic
+def activity_delete(*, actor: User, activity: Activity) -> None:
+    policy.require(actor, policy.Action.DELETE, RecordType.ACTIVITY)
+    activity.delete()

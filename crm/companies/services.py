@@ -1,0 +1,114 @@
+"""Writes on companies: create, update, delete, merge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from crm.companies.models import Company
+from crm.core.normalize import normalize_contact_fields
+from crm.core.services import record_create, record_delete, record_touch, record_update
+from crm.core.types import RecordType
+from crm.history.models import ChangeRecord
+from crm.history.services import history_move, history_write
+from crm.search.services import search_index_remove, search_index_update
+from tenants.accounts import policy
+from tenants.accounts.models import User
+
+
+@transaction.atomic
+def company_create(*, actor: User, data: Mapping[str, Any]) -> Company:
+    return record_create(
+        actor=actor, model=Company, record_type=RecordType.COMPANY, data=data, normalize=normalize_contact_fields
+    )
+
+
+@transaction.atomic
+def company_update(
+    *, actor: User, company: Company, data: Mapping[str, Any], expected_version: int | None = None
+) -> Company:
+    return record_update(
+        actor=actor,
+        record=company,
+        record_type=RecordType.COMPANY,
+        data=data,
+        normalize=normalize_contact_fields,
+        expected_version=expected_version,
+    )
+
+
+@transaction.atomic
+def company_delete(*, actor: User, company: Company) -> None:
+    record_delete(actor=actor, record=company, record_type=RecordType.COMPANY)
+
+
+_FILLABLE = (
+    "legal_name",
+    "tax_id",
+    "registration_id",
+    "legal_address",
+    "actual_address",
+    "website",
+    "industry",
+    "source",
+    "owner_id",
+)
+
+
+@transaction.atomic
+def company_merge(*, actor: User, survivor: Company, duplicate: Company) -> Company:
+    """Fold `duplicate` into `survivor`: contacts, deals, leads, activities, files and history move over,
+    blank fields are filled, lists are united; the duplicate is deleted and the merge is in the history."""
+    policy.require(actor, policy.Action.EDIT, RecordType.COMPANY)
+    policy.require(actor, policy.Action.DELETE, RecordType.COMPANY)
+    if survivor.pk == duplicate.pk:
+        raise ValidationError({"duplicate": [_("A company cannot be merged with itself.")]})
+    survivor = Company.objects.select_for_update().get(pk=survivor.pk)
+    duplicate = Company.objects.select_for_update().get(pk=duplicate.pk)
+    filled = []
+    for name in _FILLABLE:
+        if not getattr(survivor, name) and getattr(duplicate, name):
+            setattr(survivor, name, getattr(duplicate, name))
+            filled.append(name)
+    for name in ("phones", "emails", "tags"):
+        merged = list(dict.fromkeys([*getattr(survivor, name), *getattr(duplicate, name)]))
+        if merged != getattr(survivor, name):
+            setattr(survivor, name, merged)
+            filled.append(name)
+    if duplicate.notes:
+        survivor.notes = "\n\n".join(n for n in (survivor.notes, duplicate.notes) if n)
+        filled.append("notes")
+    survivor.custom_fields = {**duplicate.custom_fields, **survivor.custom_fields}
+    moved = {
+        "contacts": duplicate.contacts.update(company=survivor),
+        "deals": duplicate.deals.update(company=survivor),
+        "leads": duplicate.leads.update(company=survivor),
+        "activities": duplicate.activities.update(company=survivor),
+        "files": duplicate.attachments.update(company=survivor),
+        "history": history_move(record_type=RecordType.COMPANY, from_id=duplicate.pk, to_id=survivor.pk),
+    }
+    record_touch(record=survivor, fields=[*filled, "custom_fields"])
+    history_write(
+        actor=actor,
+        record_type=RecordType.COMPANY,
+        record_id=survivor.pk,
+        action=ChangeRecord.Action.MERGED,
+        changes=[
+            {
+                "field": "merged",
+                "label": _("Merged"),
+                "old": f"{duplicate.name} (#{duplicate.pk})",
+                "new": survivor.name,
+                "moved": moved,
+            }
+        ],
+        note=duplicate.name,
+    )
+    search_index_remove(RecordType.COMPANY, duplicate.pk)
+    duplicate.delete()
+    search_index_update(RecordType.COMPANY, survivor)
+    return survivor

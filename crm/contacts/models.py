@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.models import CrmRecord
+
+
+class Contact(CrmRecord):
+    """A person, usually at a company."""
+
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    middle_name = models.CharField(_("middle name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    position = models.CharField(_("position"), max_length=150, blank=True)
+    company = models.ForeignKey(
+        "companies.Company",
+        verbose_name=_("company"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+    )
+    # E.164, normalized by the services.
+    phones = ArrayField(models.CharField(max_length=20), verbose_name=_("phones"), default=list, blank=True)
+    emails = ArrayField(models.CharField(max_length=254), verbose_name=_("emails"), default=list, blank=True)
+    consent_to_contact = models.BooleanField(_("consents to be contacted"), default=False)
+    consent_at = models.DateTimeField(_("consent given"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [
+            models.Index(Lower("last_name"), Lower("first_name"), "id", name="contact_lower_name"),
+            models.Index(fields=["company", "last_name"], name="contact_company"),
+            models.Index(fields=["owner", "last_name"], name="contact_owner"),
+            models.Index(fields=["-created_at"], name="contact_created"),
+            GinIndex(fields=["phones"], name="contact_phones"),
+            GinIndex(fields=["emails"], name="contact_emails"),
+            GinIndex(fields=["custom_fields"], name="contact_custom_fields", opclasses=["jsonb_path_ops"]),
+            GinIndex(fields=["tags"], name="contact_tags"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
+        return name or (self.emails[0] if self.emails else "") or (self.phones[0] if self.phones else "") or "—"
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:detail", args=[self.pk])

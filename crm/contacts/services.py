@@ -1,0 +1,122 @@
+"""Writes on contacts: create, update, delete, merge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.contacts.models import Contact
+from crm.core.normalize import normalize_contact_fields
+from crm.core.services import record_create, record_delete, record_touch, record_update
+from crm.core.types import RecordType
+from crm.history.models import ChangeRecord
+from crm.history.services import history_move, history_write
+from crm.search.services import search_index_remove, search_index_update
+from tenants.accounts import policy
+from tenants.accounts.models import User
+
+
+def _normalize(data: dict[str, Any]) -> dict[str, Any]:
+    data = normalize_contact_fields(data)
+    # Consent is a fact with a date: record when it was given, forget the date when it is withdrawn.
+    if "consent_to_contact" in data:
+        data.setdefault("consent_at", timezone.now() if data["consent_to_contact"] else None)
+    return data
+
+
+@transaction.atomic
+def contact_create(*, actor: User, data: Mapping[str, Any]) -> Contact:
+    contact = record_create(actor=actor, model=Contact, record_type=RecordType.CONTACT, data=data, normalize=_normalize)
+    _require_a_name(contact)
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, actor: User, contact: Contact, data: Mapping[str, Any], expected_version: int | None = None
+) -> Contact:
+    if "consent_to_contact" in data and bool(data["consent_to_contact"]) == contact.consent_to_contact:
+        data = {k: v for k, v in data.items() if k != "consent_to_contact"}
+    contact = record_update(
+        actor=actor,
+        record=contact,
+        record_type=RecordType.CONTACT,
+        data=data,
+        normalize=_normalize,
+        expected_version=expected_version,
+    )
+    _require_a_name(contact)
+    return contact
+
+
+def _require_a_name(contact: Contact) -> None:
+    if not (contact.first_name or contact.last_name or contact.emails or contact.phones):
+        raise ValidationError({"last_name": [_("Give a name, an email or a phone.")]})
+
+
+@transaction.atomic
+def contact_delete(*, actor: User, contact: Contact) -> None:
+    record_delete(actor=actor, record=contact, record_type=RecordType.CONTACT)
+
+
+@transaction.atomic
+def contact_merge(*, actor: User, survivor: Contact, duplicate: Contact) -> Contact:
+    """Fold `duplicate` into `survivor`: deals, leads, activities, files and history move over."""
+    policy.require(actor, policy.Action.EDIT, RecordType.CONTACT)
+    policy.require(actor, policy.Action.DELETE, RecordType.CONTACT)
+    if survivor.pk == duplicate.pk:
+        raise ValidationError({"duplicate": [_("A contact cannot be merged with itself.")]})
+    survivor = Contact.objects.select_for_update().get(pk=survivor.pk)
+    duplicate = Contact.objects.select_for_update().get(pk=duplicate.pk)
+    filled = []
+    for name in ("first_name", "middle_name", "last_name", "position", "company_id", "owner_id", "consent_at"):
+        if not getattr(survivor, name) and getattr(duplicate, name):
+            setattr(survivor, name, getattr(duplicate, name))
+            filled.append(name)
+    if duplicate.consent_to_contact and not survivor.consent_to_contact:
+        survivor.consent_to_contact = True
+        filled.append("consent_to_contact")
+    for name in ("phones", "emails", "tags"):
+        merged = list(dict.fromkeys([*getattr(survivor, name), *getattr(duplicate, name)]))
+        if merged != getattr(survivor, name):
+            setattr(survivor, name, merged)
+            filled.append(name)
+    if duplicate.notes:
+        survivor.notes = "\n\n".join(n for n in (survivor.notes, duplicate.notes) if n)
+        filled.append("notes")
+    survivor.custom_fields = {**duplicate.custom_fields, **survivor.custom_fields}
+    deal_ids = list(duplicate.deals.values_list("pk", flat=True))
+    survivor.deals.add(*deal_ids)
+    moved = {
+        "deals": len(deal_ids),
+        "leads": duplicate.leads.update(contact=survivor),
+        "activities": duplicate.activities.update(contact=survivor),
+        "files": duplicate.attachments.update(contact=survivor),
+        "history": history_move(record_type=RecordType.CONTACT, from_id=duplicate.pk, to_id=survivor.pk),
+    }
+    record_touch(record=survivor, fields=[*filled, "custom_fields"])
+    history_write(
+        actor=actor,
+        record_type=RecordType.CONTACT,
+        record_id=survivor.pk,
+        action=ChangeRecord.Action.MERGED,
+        changes=[
+            {
+                "field": "merged",
+                "label": _("Merged"),
+                "old": f"{duplicate.full_name} (#{duplicate.pk})",
+                "new": survivor.full_name,
+                "moved": moved,
+            }
+        ],
+        note=duplicate.full_name,
+    )
+    search_index_remove(RecordType.CONTACT, duplicate.pk)
+    duplicate.delete()
+    search_index_update(RecordType.CONTACT, survivor)
+    return survivor

@@ -1,0 +1,48 @@
+"""Money is a Decimal amount with an ISO 4217 currency; never a float."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+# The currencies a B2B workspace in our markets deals in; extend as customers ask.
+CURRENCIES = (
+    "RUB",
+    "USD",
+    "EUR",
+    "GBP",
+    "CNY",
+    "KZT",
+    "BYN",
+    "UAH",
+    "UZS",
+    "AMD",
+    "GEL",
+    "AZN",
+    "KGS",
+    "TRY",
+    "AED",
+    "CHF",
+    "PLN",
+    "CZK",
+    "SEK",
+    "NOK",
+    "DKK",
+    "JPY",
+    "INR",
+    "CAD",
+    "AUD",
+)
+CURRENCY_CHOICES = [(c, c) for c in CURRENCIES]
+CENT = Decimal("0.01")
+
+
+def validate_currency(value: str) -> None:
+    if value not in CURRENCIES:
+        raise ValidationError(_("%(value)s is not a supported ISO 4217 currency code."), params={"value": value})
+
+
+def quantize(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)

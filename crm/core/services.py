@@ -1,0 +1,183 @@
+"""The write path every company, contact, lead and deal change goes through.
+
+Entity services (`crm/<app>/services.py`) name the operations and add their own rules; this module does what
+they share: the policy check, field assignment, custom field validation, `full_clean()`, optimistic
+concurrency, history and the search index, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.core.types import RecordType
+from crm.customfields.selectors import custom_fields_for
+from crm.customfields.services import custom_values_clean
+from crm.history.models import ChangeRecord
+from crm.history.services import diff, history_write, snapshot
+from crm.search.services import search_index_remove, search_index_update
+from tenants.accounts import policy
+from tenants.accounts.models import User
+
+R = TypeVar("R", bound=models.Model)
+Normalizer = Callable[[dict[str, Any]], dict[str, Any]]
+
+# Never written from input: the services own them.
+_PROTECTED = {"id", "pk", "version", "created_at", "updated_at", "created_by", "stage_changed_at", "closed_at"}
+
+
+class StaleVersion(Exception):
+    """The record changed since the client read it (optimistic concurrency)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the record is at version {current}")
+        self.current = current
+
+
+def _custom_labels(record_type: RecordType) -> dict[str, str]:
+    return {f.key: f.label for f in custom_fields_for(record_type)}
+
+
+def _assign(record: models.Model, data: Mapping[str, Any], *, editable: set[str]) -> list[str]:
+    errors: dict[str, list[str]] = {}
+    changed: list[str] = []
+    for name, value in data.items():
+        if name in _PROTECTED or name not in editable:
+            errors[name] = [_("This field cannot be set.")]
+            continue
+        field = record._meta.get_field(name)
+        attname = (
+            field.attname if isinstance(field, models.ForeignKey) and not isinstance(value, models.Model) else name
+        )
+        setattr(record, attname, value)
+        changed.append(field.attname if isinstance(field, models.ForeignKey) else name)
+    if errors:
+        raise ValidationError(errors)
+    return changed
+
+
+def editable_fields(model: type[models.Model]) -> set[str]:
+    names = set()
+    for field in model._meta.concrete_fields:
+        if field.editable and field.name not in _PROTECTED and field.name != "custom_fields":
+            names.add(field.name)
+    return names
+
+
+def record_create(
+    *,
+    actor: User,
+    model: type[R],
+    record_type: RecordType,
+    data: Mapping[str, Any],
+    normalize: Normalizer | None = None,
+) -> R:
+    policy.require(actor, policy.Action.CREATE, record_type)
+    data = dict(data)
+    custom = data.pop("custom_fields", None) or {}
+    if normalize is not None:
+        data = normalize(data)
+    record = model()
+    _assign(record, data, editable=editable_fields(model))
+    errors: dict[str, list[str]] = {}
+    try:
+        record.custom_fields = custom_values_clean(record_type, custom)  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if getattr(record, "owner_id", "missing") is None:
+        record.owner = actor  # type: ignore[attr-defined]
+    record.created_by = actor  # type: ignore[attr-defined]
+    try:
+        record.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    record.save()
+    history_write(actor=actor, record_type=record_type, record_id=record.pk, action=ChangeRecord.Action.CREATED)
+    search_index_update(record_type, record)
+    return record
+
+
+def record_update(
+    *,
+    actor: User,
+    record: R,
+    record_type: RecordType,
+    data: Mapping[str, Any],
+    normalize: Normalizer | None = None,
+    expected_version: int | None = None,
+    action: ChangeRecord.Action = ChangeRecord.Action.UPDATED,
+    note: str = "",
+) -> R:
+    """Apply a partial update; raises ValidationError (nothing saved) or StaleVersion."""
+    policy.require(actor, policy.Action.EDIT, record_type)
+    current_version = record.version  # type: ignore[attr-defined]
+    if expected_version is not None and expected_version != current_version:
+        raise StaleVersion(current_version)
+    labels = _custom_labels(record_type)
+    before = snapshot(record, custom_labels=labels)
+    data = dict(data)
+    custom = data.pop("custom_fields", None)
+    if normalize is not None:
+        data = normalize(data)
+    errors: dict[str, list[str]] = {}
+    changed = _assign(record, data, editable=editable_fields(type(record)))
+    if custom is not None:
+        try:
+            record.custom_fields = custom_values_clean(  # type: ignore[attr-defined]
+                record_type,
+                custom,
+                existing=record.custom_fields,  # type: ignore[attr-defined]
+            )
+            changed.append("custom_fields")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    try:
+        record.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    changes = diff(before, snapshot(record, custom_labels=labels))
+    if not changes and not note:
+        return record
+    record.version = current_version + 1  # type: ignore[attr-defined]
+    record.updated_at = timezone.now()  # type: ignore[attr-defined]
+    record.save(update_fields=[*dict.fromkeys(changed), "version", "updated_at"])
+    history_write(actor=actor, record_type=record_type, record_id=record.pk, action=action, changes=changes, note=note)
+    search_index_update(record_type, record)
+    return record
+
+
+def record_touch(*, record: models.Model, fields: list[str]) -> None:
+    """Save fields a service changed itself (stage, amount...), bumping the version."""
+    record.version += 1  # type: ignore[attr-defined]
+    record.updated_at = timezone.now()  # type: ignore[attr-defined]
+    record.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def record_delete(*, actor: User, record: models.Model, record_type: RecordType) -> None:
+    policy.require(actor, policy.Action.DELETE, record_type)
+    record_id = record.pk
+    history_write(
+        actor=actor,
+        record_type=record_type,
+        record_id=record_id,
+        action=ChangeRecord.Action.DELETED,
+        note=str(record)[:255],
+    )
+    search_index_remove(record_type, record_id)
+    record.delete()
+
+
+def model_field_label(model: type[models.Model], name: str) -> str:
+    try:
+        return str(getattr(model._meta.get_field(name), "verbose_name", name))
+    except FieldDoesNotExist:
+        return name

@@ -1,0 +1,59 @@
+"""Files attached to companies, contacts, deals and leads, stored under the tenant's own media folder."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+
+from crm.core.types import RecordType
+from crm.files.models import Attachment
+from tenants.accounts import policy
+from tenants.accounts.models import User
+
+_TARGETS = {"Company": "company", "Contact": "contact", "Deal": "deal", "Lead": "lead"}
+
+
+@transaction.atomic
+def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile) -> Attachment:
+    policy.require(actor, policy.Action.CREATE, RecordType.FILE)
+    target = _TARGETS.get(type(record).__name__)
+    if target is None:
+        raise ValidationError({"record": [_("Files attach to companies, contacts, deals and leads.")]})
+    if upload.size is None or upload.size == 0:
+        raise ValidationError({"file": [_("The file is empty.")]})
+    if upload.size > settings.MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            {"file": [_("The file is larger than %(mb)d MB.") % {"mb": settings.MAX_UPLOAD_BYTES // 2**20}]}
+        )
+    name = (upload.name or "file")[-255:]
+    attachment = Attachment(
+        name=name,
+        size=upload.size,
+        content_type=upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+        uploaded_by=actor,
+        **{target: record},
+    )
+    if target in ("contact", "deal"):
+        attachment.company_id = getattr(record, "company_id", None)
+    attachment.file.save(name, upload, save=False)
+    # If the row cannot be written, the stored file must not outlive the failure.
+    try:
+        attachment.save()
+    except Exception:
+        attachment.file.delete(save=False)
+        raise
+    return attachment
+
+
+@transaction.atomic
+def attachment_delete(*, actor: User, attachment: Attachment) -> None:
+    policy.require(actor, policy.Action.DELETE, RecordType.FILE)
+    storage, name = attachment.file.storage, attachment.file.name
+    attachment.delete()
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))

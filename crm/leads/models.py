@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.models import CrmRecord
+
+
+class Lead(CrmRecord):
+    """An unqualified inbound request: raw contact data as it arrived, until it is converted or rejected."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        IN_PROGRESS = "in_progress", _("In progress")
+        CONVERTED = "converted", _("Converted")
+        REJECTED = "rejected", _("Rejected")
+
+    title = models.CharField(_("title"), max_length=255)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    contact_name = models.CharField(_("contact name"), max_length=200, blank=True)
+    company_name = models.CharField(_("company name"), max_length=255, blank=True)
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    rejection_reason = models.CharField(_("rejection reason"), max_length=255, blank=True)
+    converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
+    company = models.ForeignKey(
+        "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    deal = models.ForeignKey("deals.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="lead_status_created"),
+            models.Index(fields=["owner", "-created_at"], name="lead_owner"),
+            models.Index(fields=["-created_at"], name="lead_created"),
+            GinIndex(fields=["custom_fields"], name="lead_custom_fields", opclasses=["jsonb_path_ops"]),
+            GinIndex(fields=["tags"], name="lead_tags"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:detail", args=[self.pk])

@@ -1,0 +1,55 @@
+"""Writes on the product catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from crm.core.types import RecordType
+from crm.products.models import Product
+from tenants.accounts import policy
+from tenants.accounts.models import User
+
+_FIELDS = {"sku", "name", "unit", "price", "currency", "vat_rate", "is_active", "description"}
+
+
+def _apply(product: Product, data: Mapping[str, Any]) -> None:
+    if unknown := set(data) - _FIELDS:
+        raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
+    for name, value in data.items():
+        setattr(product, name, value.strip() if isinstance(value, str) and name != "description" else value)
+    if product.currency:
+        product.currency = product.currency.upper()
+    product.full_clean()
+
+
+@transaction.atomic
+def product_create(*, actor: User, data: Mapping[str, Any]) -> Product:
+    policy.require(actor, policy.Action.CREATE, RecordType.PRODUCT)
+    product = Product()
+    _apply(product, data)
+    product.save()
+    return product
+
+
+@transaction.atomic
+def product_update(*, actor: User, product: Product, data: Mapping[str, Any]) -> Product:
+    policy.require(actor, policy.Action.EDIT, RecordType.PRODUCT)
+    _apply(product, data)
+    product.save()
+    return product
+
+
+@transaction.atomic
+def product_delete(*, actor: User, product: Product) -> None:
+    """Products used in deals are deactivated rather than deleted, so old deals keep their lines."""
+    policy.require(actor, policy.Action.DELETE, RecordType.PRODUCT)
+    if product.line_items.exists():
+        product.is_active = False
+        product.save(update_fields=["is_active", "updated_at"])
+    else:
+        product.delete()

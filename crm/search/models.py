@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.db import models
+
+from crm.core.types import RecordType
+
+
+class SearchTerm(models.Model):
+    """One searchable word of a record (a name part, an email, phone digits, a tax id), lower-cased.
+
+    Global search is a prefix range scan on `term`, so it costs the same with a thousand records or a
+    million. The services keep it in step with the records, in the same transaction.
+    """
+
+    record_type = models.CharField(max_length=16, choices=RecordType.choices)
+    record_id = models.BigIntegerField()
+    term = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["term"], name="search_term_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["record_type", "record_id"], name="search_term_record"),
+        ]
+
+    def __str__(self) -> str:
+        return self.term

@@ -1,0 +1,111 @@
+"""Global search: companies, contacts, deals and leads by name, email, phone or tax id, as you type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef
+
+from crm.companies.selectors import companies_visible_to
+from crm.contacts.selectors import contacts_visible_to
+from crm.core.types import RecordType
+from crm.deals.selectors import deals_visible_to
+from crm.leads.selectors import leads_visible_to
+from crm.search.models import SearchTerm
+from crm.search.terms import query_terms
+from tenants.accounts.models import User
+
+# How many matching records are considered before the per-type limit; keeps the cost flat at any size.
+CANDIDATES = 400
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    record_type: RecordType
+    record_id: int
+    title: str
+    subtitle: str
+    url: str
+
+
+def _candidates(words: list[str], phone: str | None) -> dict[RecordType, list[int]]:
+    if phone:
+        driver, others = phone, []
+    elif words:
+        ordered = sorted(words, key=len, reverse=True)
+        driver, others = ordered[0], ordered[1:]
+    else:
+        return {}
+    if len(driver) < 2:
+        return {}
+    qs = SearchTerm.objects.filter(term__startswith=driver)
+    for other in others:
+        qs = qs.filter(
+            Exists(
+                SearchTerm.objects.filter(
+                    record_type=OuterRef("record_type"), record_id=OuterRef("record_id"), term__startswith=other
+                )
+            )
+        )
+    found: dict[RecordType, list[int]] = {}
+    for record_type, record_id in qs.order_by("term").values_list("record_type", "record_id")[:CANDIDATES]:
+        ids = found.setdefault(RecordType(record_type), [])
+        if record_id not in ids:
+            ids.append(record_id)
+    return found
+
+
+def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHit]:
+    """Best matches of each kind the user may see; a fixed number of queries whatever the data size."""
+    words, phone = query_terms(query)
+    candidates = _candidates(words, phone)
+    hits: list[SearchHit] = []
+    if ids := candidates.get(RecordType.COMPANY):
+        for c in companies_visible_to(user).filter(pk__in=ids).only("id", "name", "tax_id", "industry")[:per_type]:
+            hits.append(
+                SearchHit(
+                    RecordType.COMPANY,
+                    c.pk,
+                    c.name,
+                    " · ".join(x for x in (c.tax_id, c.industry) if x),
+                    c.get_absolute_url(),
+                )
+            )
+    if ids := candidates.get(RecordType.CONTACT):
+        contacts = (
+            contacts_visible_to(user)
+            .filter(pk__in=ids)
+            .select_related("company")
+            .only("id", "first_name", "middle_name", "last_name", "emails", "phones", "position", "company__name")[
+                :per_type
+            ]
+        )
+        for p in contacts:
+            subtitle = " · ".join(
+                x for x in (p.position, p.company.name if p.company else "", p.emails[0] if p.emails else "") if x
+            )
+            hits.append(SearchHit(RecordType.CONTACT, p.pk, p.full_name, subtitle, p.get_absolute_url()))
+    if ids := candidates.get(RecordType.DEAL):
+        for d in (
+            deals_visible_to(user)
+            .filter(pk__in=ids)
+            .select_related("stage")
+            .only("id", "title", "amount", "currency", "stage__name")[:per_type]
+        ):
+            hits.append(
+                SearchHit(
+                    RecordType.DEAL, d.pk, d.title, f"{d.stage.name} · {d.amount} {d.currency}", d.get_absolute_url()
+                )
+            )
+    if ids := candidates.get(RecordType.LEAD):
+        for lead in leads_visible_to(user).filter(pk__in=ids).only("id", "title", "contact_name", "status")[:per_type]:
+            hits.append(
+                SearchHit(
+                    RecordType.LEAD,
+                    lead.pk,
+                    lead.title,
+                    " · ".join(x for x in (lead.contact_name, lead.get_status_display()) if x),
+                    lead.get_absolute_url(),
+                )
+            )
+    return hits

@@ -1,0 +1,73 @@
+"""How records and queries become search terms. Pure functions: used by the index, the search and seeding."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import phonenumbers
+from django.conf import settings
+
+MAX_TERM = 100
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    return [w for w in _WORD.findall((text or "").lower()) if w]
+
+
+def phone_terms(e164: str) -> set[str]:
+    """Digits with the country code and the national number alone, so both '+7 916...' and '916...' match."""
+    digits = "".join(ch for ch in e164 if ch.isdigit())
+    terms = {digits} if digits else set()
+    try:
+        number = phonenumbers.parse(e164)
+        terms.add(str(number.national_number))
+    except phonenumbers.NumberParseException:
+        pass
+    return terms
+
+
+def email_terms(email: str) -> set[str]:
+    email = (email or "").strip().lower()
+    if not email:
+        return set()
+    local = email.split("@", 1)[0]
+    return {email, *words(local)}
+
+
+def record_terms(
+    *, texts: Iterable[str] = (), emails: Iterable[str] = (), phones: Iterable[str] = (), ids: Iterable[str] = ()
+) -> set[str]:
+    terms: set[str] = set()
+    for text in texts:
+        terms.update(words(text))
+    for email in emails:
+        terms.update(email_terms(email))
+    for phone in phones:
+        terms.update(phone_terms(phone))
+    for value in ids:
+        compact = "".join(ch for ch in (value or "").lower() if ch.isalnum())
+        if compact:
+            terms.add(compact)
+    return {t[:MAX_TERM] for t in terms if len(t) >= 2}
+
+
+def query_terms(query: str) -> tuple[list[str], str | None]:
+    """(word prefixes, phone digits or None) of what a user typed in the search box."""
+    query = (query or "").strip()
+    digits = "".join(ch for ch in query if ch.isdigit())
+    looks_like_phone = len(digits) >= 5 and not any(ch.isalpha() for ch in query)
+    if looks_like_phone:
+        try:
+            number = phonenumbers.parse(query, settings.DEFAULT_PHONE_REGION)
+            national = str(number.national_number)
+            # A full number typed in a national format ('8 916 ...') is found by its national part.
+            if phonenumbers.is_valid_number(number):
+                return [], national
+        except phonenumbers.NumberParseException:
+            pass
+        return [], digits
+    if "@" in query:
+        return [query.lower()[:MAX_TERM]], None
+    return [w[:MAX_TERM] for w in words(query) if w], None
