@@ -45,6 +45,7 @@ SHARED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "js_lib_htmx",
+    "ninja",
     "platform_core",
     "platform_core.public_site",
 ]

@@ -2,9 +2,10 @@
 
 from django.urls import include, path
 
-from tenants.accounts import views as account_views
+from platform_core.api import api
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
     path("", include("tenants.accounts.urls")),
+    path("api/v1/", api.urls),
+    path("", include("crm.web.urls")),
 ]

@@ -261,4 +261,8 @@ def workspace_delete(*, tenant: Tenant) -> None:
     if tenant.kind == Tenant.Kind.PUBLIC:
         raise ValueError("the public tenant cannot be deleted")
     with transaction.atomic(), schema_context(settings.PUBLIC_SCHEMA_NAME):
+        with connection.cursor() as cursor:
+            # Deferred foreign-key checks of rows written earlier in this transaction must run before the
+            # tables they concern are dropped.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         tenant.delete(force_drop=True)

@@ -133,5 +133,20 @@ def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[Call
 
 
 @pytest.fixture
+def in_workspace(workspace: Workspace) -> Iterator[Workspace]:
+    """Run the test body inside the workspace's schema (for services, selectors and factories)."""
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(workspace.tenant):
+        yield workspace
+
+
+@pytest.fixture
+def owner_client(workspace: Workspace) -> Client:
+    """A browser session of the workspace's administrator."""
+    return workspace.client(logged_in_as=workspace.owner)
+
+
+@pytest.fixture
 def public_client() -> Client:
     return Client(HTTP_HOST=settings.BASE_DOMAIN)

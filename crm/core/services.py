@@ -61,6 +61,18 @@ def _assign(record: models.Model, data: Mapping[str, Any], *, editable: set[str]
     return changed
 
 
+def _normalized(data: dict[str, Any], normalize: Normalizer | None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Normalized input and the errors of the fields that could not be normalized (left out of the input),
+    so that every bad field is reported at once."""
+    if normalize is None:
+        return data, {}
+    try:
+        return normalize(data), {}
+    except ValidationError as exc:
+        errors = exc.message_dict
+        return {k: v for k, v in data.items() if k not in errors}, dict(errors)
+
+
 def editable_fields(model: type[models.Model]) -> set[str]:
     names = set()
     for field in model._meta.concrete_fields:
@@ -80,11 +92,9 @@ def record_create(
     policy.require(actor, policy.Action.CREATE, record_type)
     data = dict(data)
     custom = data.pop("custom_fields", None) or {}
-    if normalize is not None:
-        data = normalize(data)
+    data, errors = _normalized(data, normalize)
     record = model()
     _assign(record, data, editable=editable_fields(model))
-    errors: dict[str, list[str]] = {}
     try:
         record.custom_fields = custom_values_clean(record_type, custom)  # type: ignore[attr-defined]
     except ValidationError as exc:
@@ -93,7 +103,7 @@ def record_create(
         record.owner = actor  # type: ignore[attr-defined]
     record.created_by = actor  # type: ignore[attr-defined]
     try:
-        record.full_clean()
+        record.full_clean(exclude=list(errors))
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
@@ -124,9 +134,7 @@ def record_update(
     before = snapshot(record, custom_labels=labels)
     data = dict(data)
     custom = data.pop("custom_fields", None)
-    if normalize is not None:
-        data = normalize(data)
-    errors: dict[str, list[str]] = {}
+    data, errors = _normalized(data, normalize)
     changed = _assign(record, data, editable=editable_fields(type(record)))
     if custom is not None:
         try:
@@ -139,7 +147,7 @@ def record_update(
         except ValidationError as exc:
             errors.update(exc.message_dict)
     try:
-        record.full_clean()
+        record.full_clean(exclude=list(errors))
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:

@@ -35,3 +35,19 @@ def stages_of(pipeline: Pipeline) -> QuerySet[Stage]:
 
 def default_pipeline() -> Pipeline | None:
     return Pipeline.objects.filter(is_active=True).order_by("position", "id").first()
+
+
+def deals_needing_next_step(user: User) -> QuerySet[Deal]:
+    """The user's open deals with no open task, call or meeting planned: someone should decide what is next."""
+    from django.db.models import Exists, OuterRef
+
+    from crm.activities.models import Activity
+
+    planned = Activity.objects.filter(deal=OuterRef("pk"), is_done=False).exclude(kind=Activity.Kind.NOTE)
+    return (
+        deals_visible_to(user)
+        .filter(owner=user, closed_at=None)
+        .filter(~Exists(planned))
+        .select_related("company", "stage")
+        .order_by("stage_changed_at", "id")
+    )
