@@ -114,6 +114,7 @@ def demo(port: int) -> int:
         _manage(env, "migrate_schemas", "--executor", "standard", "-v", "0")
         _manage(env, "setup_platform")
         _manage(env, "create_demo_workspace")
+        _manage(env, "seed_demo", "--workspace", "demo", "--companies", "300", "--if-empty")
         processes = [
             subprocess.Popen(
                 [sys.executable, str(BASE_DIR / "manage.py"), "runserver", f"0.0.0.0:{port}", "--noreload"],
