@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.activities.models import Activity
+from crm.activities.selectors import activities_visible_to
+from crm.core.bulk import Ids, bulk_records
 from crm.core.phones import normalize_phone
 from crm.core.types import RecordType
 from tenants.accounts import policy
@@ -109,3 +111,23 @@ def activity_set_done(*, actor: User, activity: Activity, done: bool, result: st
 def activity_delete(*, actor: User, activity: Activity) -> None:
     policy.require(actor, policy.Action.DELETE, RecordType.ACTIVITY)
     activity.delete()
+
+
+# --- bulk actions from the lists: each activity goes through its own service.
+
+
+@transaction.atomic
+def activity_bulk_assign(*, actor: User, ids: Ids, assignee: User) -> int:
+    activities = bulk_records(activities_visible_to(actor), ids)
+    for activity in activities:
+        if activity.assignee_id != assignee.pk:
+            activity_update(actor=actor, activity=activity, data={"assignee": assignee.pk})
+    return len(activities)
+
+
+@transaction.atomic
+def activity_bulk_delete(*, actor: User, ids: Ids) -> int:
+    activities = bulk_records(activities_visible_to(actor), ids)
+    for activity in activities:
+        activity_delete(actor=actor, activity=activity)
+    return len(activities)

@@ -10,6 +10,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.companies.models import Company
+from crm.companies.selectors import companies_visible_to
+from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.normalize import normalize_contact_fields
 from crm.core.services import record_create, record_delete, record_touch, record_update
 from crm.core.types import RecordType
@@ -112,3 +114,32 @@ def company_merge(*, actor: User, survivor: Company, duplicate: Company) -> Comp
     duplicate.delete()
     search_index_update(RecordType.COMPANY, survivor)
     return survivor
+
+
+# --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
+
+
+@transaction.atomic
+def company_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
+    companies = bulk_records(companies_visible_to(actor), ids)
+    for company in companies:
+        company_update(actor=actor, company=company, data={"owner": owner.pk})
+    return len(companies)
+
+
+@transaction.atomic
+def company_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
+    tag = bulk_tag(tag)
+    companies = bulk_records(companies_visible_to(actor), ids)
+    for company in companies:
+        if tag not in company.tags:
+            company_update(actor=actor, company=company, data={"tags": [*company.tags, tag]})
+    return len(companies)
+
+
+@transaction.atomic
+def company_bulk_delete(*, actor: User, ids: Ids) -> int:
+    companies = bulk_records(companies_visible_to(actor), ids)
+    for company in companies:
+        company_delete(actor=actor, company=company)
+    return len(companies)

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.contacts.models import Contact
+from crm.contacts.selectors import contacts_visible_to
+from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.normalize import normalize_contact_fields
 from crm.core.services import record_create, record_delete, record_touch, record_update
 from crm.core.types import RecordType
@@ -120,3 +122,32 @@ def contact_merge(*, actor: User, survivor: Contact, duplicate: Contact) -> Cont
     duplicate.delete()
     search_index_update(RecordType.CONTACT, survivor)
     return survivor
+
+
+# --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
+
+
+@transaction.atomic
+def contact_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
+    contacts = bulk_records(contacts_visible_to(actor), ids)
+    for contact in contacts:
+        contact_update(actor=actor, contact=contact, data={"owner": owner.pk})
+    return len(contacts)
+
+
+@transaction.atomic
+def contact_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
+    tag = bulk_tag(tag)
+    contacts = bulk_records(contacts_visible_to(actor), ids)
+    for contact in contacts:
+        if tag not in contact.tags:
+            contact_update(actor=actor, contact=contact, data={"tags": [*contact.tags, tag]})
+    return len(contacts)
+
+
+@transaction.atomic
+def contact_bulk_delete(*, actor: User, ids: Ids) -> int:
+    contacts = bulk_records(contacts_visible_to(actor), ids)
+    for contact in contacts:
+        contact_delete(actor=actor, contact=contact)
+    return len(contacts)

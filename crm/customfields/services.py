@@ -137,3 +137,17 @@ def custom_field_delete(*, actor: User, field: CustomField) -> int:
     count: int = holders.update(custom_fields=CombinedExpression(F("custom_fields"), "-", Value(field.key)))
     field.delete()
     return count
+
+
+@transaction.atomic
+def custom_fields_reorder(*, actor: User, record_type: str, field_ids: list[int]) -> list[CustomField]:
+    """Put the fields of one record type in the given order; every field must be given exactly once."""
+    policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
+    fields = {f.pk: f for f in CustomField.objects.select_for_update().filter(record_type=record_type)}
+    if sorted(field_ids) != sorted(fields):
+        raise ValidationError({"field_ids": [_("Give every field of this record type exactly once.")]})
+    ordered = [fields[pk] for pk in field_ids]
+    for position, field in enumerate(ordered, start=1):
+        field.position = position
+    CustomField.objects.bulk_update(ordered, ["position"])
+    return ordered

@@ -44,7 +44,7 @@ def clean_value(field: CustomField, value: Any, *, active_user_ids: set[int] | N
             URLValidator(schemes=["http", "https"])(text)
         return text
     if kind == T.NUMBER:
-        return str(_decimal(value).normalize())
+        return format(_decimal(value).normalize(), "f")
     if kind == T.MONEY:
         if not isinstance(value, dict):
             raise ValidationError(_("Give an amount and a currency."))

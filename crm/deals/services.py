@@ -12,11 +12,13 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.money import quantize
 from crm.core.normalize import clean_tags
 from crm.core.services import StaleVersion, record_create, record_delete, record_touch, record_update
 from crm.core.types import RecordType
 from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
+from crm.deals.selectors import deals_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.services import history_write
 from crm.products.models import Product
@@ -392,3 +394,32 @@ def _replace_line_items(deal: Deal, items: Sequence[Mapping[str, Any]]) -> None:
 @transaction.atomic
 def deal_delete(*, actor: User, deal: Deal) -> None:
     record_delete(actor=actor, record=deal, record_type=RecordType.DEAL)
+
+
+# --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
+
+
+@transaction.atomic
+def deal_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
+    deals = bulk_records(deals_visible_to(actor), ids)
+    for deal in deals:
+        deal_update(actor=actor, deal=deal, data={"owner": owner.pk})
+    return len(deals)
+
+
+@transaction.atomic
+def deal_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
+    tag = bulk_tag(tag)
+    deals = bulk_records(deals_visible_to(actor), ids)
+    for deal in deals:
+        if tag not in deal.tags:
+            deal_update(actor=actor, deal=deal, data={"tags": [*deal.tags, tag]})
+    return len(deals)
+
+
+@transaction.atomic
+def deal_bulk_delete(*, actor: User, ids: Ids) -> int:
+    deals = bulk_records(deals_visible_to(actor), ids)
+    for deal in deals:
+        deal_delete(actor=actor, deal=deal)
+    return len(deals)

@@ -15,6 +15,7 @@ from crm.companies.models import Company
 from crm.companies.services import company_create
 from crm.contacts.models import Contact
 from crm.contacts.services import contact_create
+from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.normalize import normalize_contact_fields
 from crm.core.services import record_create, record_delete, record_touch, record_update
 from crm.core.types import RecordType
@@ -23,6 +24,7 @@ from crm.deals.services import deal_create
 from crm.history.models import ChangeRecord
 from crm.history.services import history_write
 from crm.leads.models import Lead
+from crm.leads.selectors import leads_visible_to
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -147,3 +149,32 @@ def lead_convert(
         ],
     )
     return Conversion(lead=lead, company=company, contact=contact, deal=deal)
+
+
+# --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
+
+
+@transaction.atomic
+def lead_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
+    leads = bulk_records(leads_visible_to(actor), ids)
+    for lead in leads:
+        lead_update(actor=actor, lead=lead, data={"owner": owner.pk})
+    return len(leads)
+
+
+@transaction.atomic
+def lead_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
+    tag = bulk_tag(tag)
+    leads = bulk_records(leads_visible_to(actor), ids)
+    for lead in leads:
+        if tag not in lead.tags:
+            lead_update(actor=actor, lead=lead, data={"tags": [*lead.tags, tag]})
+    return len(leads)
+
+
+@transaction.atomic
+def lead_bulk_delete(*, actor: User, ids: Ids) -> int:
+    leads = bulk_records(leads_visible_to(actor), ids)
+    for lead in leads:
+        lead_delete(actor=actor, lead=lead)
+    return len(leads)

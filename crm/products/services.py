@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from crm.core.bulk import Ids, bulk_records
 from crm.core.types import RecordType
 from crm.products.models import Product
+from crm.products.selectors import products_visible_to
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -53,3 +55,12 @@ def product_delete(*, actor: User, product: Product) -> None:
         product.save(update_fields=["is_active", "updated_at"])
     else:
         product.delete()
+
+
+@transaction.atomic
+def product_bulk_delete(*, actor: User, ids: Ids) -> int:
+    """Delete (or, when used in deals, deactivate) the products among `ids`, each through product_delete."""
+    products = bulk_records(products_visible_to(actor), ids)
+    for product in products:
+        product_delete(actor=actor, product=product)
+    return len(products)

@@ -29,11 +29,9 @@ def phone_terms(e164: str) -> set[str]:
 
 
 def email_terms(email: str) -> set[str]:
+    # Prefix search on the whole address finds it by its local part as it is typed ("anna.p" ...).
     email = (email or "").strip().lower()
-    if not email:
-        return set()
-    local = email.split("@", 1)[0]
-    return {email, *words(local)}
+    return {email} if email else set()
 
 
 def record_terms(

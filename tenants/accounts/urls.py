@@ -7,6 +7,8 @@ from tenants.accounts.forms import EmailAuthenticationForm
 app_name = "accounts"
 urlpatterns = [
     path("welcome/", views.welcome, name="welcome"),
+    path("profile/api-keys/", views.api_keys, name="api_keys"),
+    path("profile/api-keys/<int:pk>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -31,6 +32,14 @@ def live_url(committed_db: Any) -> Iterator[str]:
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
     server = ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=False)
     server.set_app(StaticFilesHandler(WSGIHandler()))
+    request_thread_pids: set[int] = set()
+    test_thread = threading.get_ident()
+
+    def remember_request_thread_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if threading.get_ident() != test_thread:
+            request_thread_pids.add(connection.connection.info.backend_pid)
+
+    connection_created.connect(remember_request_thread_connection)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -38,17 +47,23 @@ def live_url(committed_db: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        _end_request_thread_connections()
+        connection_created.disconnect(remember_request_thread_connection)
+        _end_request_thread_connections(request_thread_pids)
         settings.DATABASES["default"]["CONN_MAX_AGE"] = old_max_age
 
 
-def _end_request_thread_connections() -> None:
+def _end_request_thread_connections(pids: set[int]) -> None:
     # Threads serving the browser's keep-alive connections may outlive the server with a database
-    # session open; end those sessions so the test database can be cleaned and dropped.
+    # session open; end those sessions so the test database can be cleaned and dropped. Only those: the
+    # test thread may hold more than one connection (Playwright's greenlets see other context-local ones),
+    # and ending any of them would break the next test.
+    if not pids:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " WHERE datname = current_database() AND pid = ANY(%s) AND pid <> pg_backend_pid()",
+            [sorted(pids)],
         )
 
 
@@ -84,3 +99,6 @@ def page(live_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+            # The test body's ORM calls ran in this context's own connection; close it here, where it is
+            # reachable, so no session outlives the test.
+            connections.close_all()

@@ -175,3 +175,11 @@ def test_only_admins_define_custom_fields(in_workspace) -> None:
     with pytest.raises(PermissionDenied):
         custom_field_create(actor=member, record_type="company", label="X", field_type="text")
     assert not CustomField.objects.exists()
+
+
+def test_numbers_are_stored_in_plain_notation(in_workspace) -> None:
+    custom_field_create(actor=in_workspace.owner, record_type="company", label="Staff", field_type="number")
+    company = company_create(actor=in_workspace.owner, data={"name": "A", "custom_fields": {"staff": "250"}})
+    assert company.custom_fields["staff"] == "250"
+    company_update(actor=in_workspace.owner, company=company, data={"custom_fields": {"staff": "1200.500"}})
+    assert company.custom_fields["staff"] == "1200.5"

@@ -1,0 +1,157 @@
+"""REST endpoints for tasks, calls, meetings and notes: /api/v1/activities/."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from crm.activities.models import Activity
+from crm.activities.selectors import activities_visible_to, activity_get
+from crm.activities.services import activity_create, activity_delete, activity_update
+from crm.core.api import In, PageParams, actor, paginate
+
+router = Router(tags=["activities"])
+
+
+class ActivityOut(Schema):
+    id: int
+    kind: Activity.Kind
+    subject: str
+    body: str
+    due_at: datetime.datetime | None
+    duration_minutes: int | None
+    assignee: int | None
+    is_done: bool
+    done_at: datetime.datetime | None
+    result: str
+    company: int | None
+    contact: int | None
+    deal: int | None
+    lead: int | None
+    call_direction: str
+    call_phone: str
+    call_duration_seconds: int | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @staticmethod
+    def resolve_assignee(obj: Activity) -> int | None:
+        return obj.assignee_id
+
+    @staticmethod
+    def resolve_company(obj: Activity) -> int | None:
+        return obj.company_id
+
+    @staticmethod
+    def resolve_contact(obj: Activity) -> int | None:
+        return obj.contact_id
+
+    @staticmethod
+    def resolve_deal(obj: Activity) -> int | None:
+        return obj.deal_id
+
+    @staticmethod
+    def resolve_lead(obj: Activity) -> int | None:
+        return obj.lead_id
+
+
+class ActivityIn(In):
+    kind: Activity.Kind = Activity.Kind.TASK
+    subject: str
+    body: str = ""
+    due_at: datetime.datetime | None = None
+    duration_minutes: int | None = None
+    assignee: int | None = Field(None, description="Id of a user; the caller when left out.")
+    is_done: bool = False
+    result: str = ""
+    company: int | None = None
+    contact: int | None = None
+    deal: int | None = None
+    lead: int | None = None
+    call_direction: Activity.Direction | None = None
+    call_phone: str = ""
+    call_duration_seconds: int | None = None
+
+
+class ActivityPatch(In):
+    kind: Activity.Kind | None = None
+    subject: str | None = None
+    body: str | None = None
+    due_at: datetime.datetime | None = None
+    duration_minutes: int | None = None
+    assignee: int | None = None
+    is_done: bool | None = None
+    result: str | None = None
+    company: int | None = None
+    contact: int | None = None
+    deal: int | None = None
+    lead: int | None = None
+    call_direction: Activity.Direction | None = None
+    call_phone: str | None = None
+    call_duration_seconds: int | None = None
+
+
+class ActivityFilters(Schema):
+    kind: Activity.Kind | None = None
+    is_done: bool | None = None
+    assignee: int | None = None
+    due_from: datetime.datetime | None = Field(None, description="Due at or after.")
+    due_to: datetime.datetime | None = Field(None, description="Due before.")
+    company: int | None = None
+    contact: int | None = None
+    deal: int | None = None
+    lead: int | None = None
+
+
+class ActivityPage(Schema):
+    items: list[ActivityOut]
+    next_cursor: str | None
+
+
+@router.get("/activities/", response=ActivityPage, summary="List activities")
+def list_activities(request: HttpRequest, filters: Query[ActivityFilters], page: Query[PageParams]) -> dict[str, Any]:
+    activities = activities_visible_to(actor(request))
+    for name in ("kind", "is_done"):
+        if getattr(filters, name) is not None:
+            activities = activities.filter(**{name: getattr(filters, name)})
+    for name in ("assignee", "company", "contact", "deal", "lead"):
+        if getattr(filters, name) is not None:
+            activities = activities.filter(**{f"{name}_id": getattr(filters, name)})
+    if filters.due_from is not None:
+        activities = activities.filter(due_at__gte=filters.due_from)
+    if filters.due_to is not None:
+        activities = activities.filter(due_at__lt=filters.due_to)
+    return paginate(activities, page)
+
+
+def _data(payload: In) -> dict[str, Any]:
+    data = payload.model_dump(exclude_unset=True)
+    # The model stores "no direction" as an empty string.
+    if "call_direction" in data and data["call_direction"] is None:
+        data["call_direction"] = ""
+    return data
+
+
+@router.post("/activities/", response={201: ActivityOut}, summary="Create an activity")
+def create_activity(request: HttpRequest, payload: ActivityIn) -> Activity:
+    return activity_create(actor=actor(request), data=_data(payload))
+
+
+@router.get("/activities/{activity_id}", response=ActivityOut, summary="Read an activity")
+def read_activity(request: HttpRequest, activity_id: int) -> Activity:
+    return activity_get(actor(request), activity_id)
+
+
+@router.patch("/activities/{activity_id}", response=ActivityOut, summary="Update an activity")
+def update_activity(request: HttpRequest, activity_id: int, payload: ActivityPatch) -> Activity:
+    activity = activity_get(actor(request), activity_id)
+    return activity_update(actor=actor(request), activity=activity, data=_data(payload))
+
+
+@router.delete("/activities/{activity_id}", response={204: None}, summary="Delete an activity")
+def delete_activity(request: HttpRequest, activity_id: int) -> Status:
+    activity_delete(actor=actor(request), activity=activity_get(actor(request), activity_id))
+    return Status(204, None)

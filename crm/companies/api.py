@@ -1,0 +1,114 @@
+"""REST endpoints for companies: /api/v1/companies/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from crm.companies.models import Company
+from crm.companies.selectors import companies_visible_to, company_get
+from crm.companies.services import company_create, company_delete, company_update
+from crm.core.api import (
+    CUSTOM_FILTER_PATHS,
+    PageParams,
+    RecordFilters,
+    RecordIn,
+    RecordOut,
+    RecordPatch,
+    actor,
+    custom_filters,
+    paginate,
+    patch_data,
+    record_filter,
+    with_custom_fields,
+)
+from crm.core.types import RecordType
+
+router = Router(tags=["companies"])
+CUSTOM_FILTER_PATHS["/companies/"] = RecordType.COMPANY
+
+
+@with_custom_fields(RecordType.COMPANY, "out")
+class CompanyOut(RecordOut):
+    name: str
+    legal_name: str
+    tax_id: str
+    registration_id: str
+    legal_address: str
+    actual_address: str
+    website: str
+    phones: list[str] = Field(description="E.164.")
+    emails: list[str]
+    industry: str
+    source: str
+    notes: str
+
+
+@with_custom_fields(RecordType.COMPANY, "in")
+class CompanyIn(RecordIn):
+    name: str
+    legal_name: str = ""
+    tax_id: str = ""
+    registration_id: str = ""
+    legal_address: str = ""
+    actual_address: str = ""
+    website: str = ""
+    phones: list[str] = Field(default_factory=list, description="Any common format; stored as E.164.")
+    emails: list[str] = Field(default_factory=list)
+    industry: str = ""
+    source: str = ""
+    notes: str = ""
+
+
+@with_custom_fields(RecordType.COMPANY, "patch")
+class CompanyPatch(RecordPatch):
+    name: str | None = None
+    legal_name: str | None = None
+    tax_id: str | None = None
+    registration_id: str | None = None
+    legal_address: str | None = None
+    actual_address: str | None = None
+    website: str | None = None
+    phones: list[str] | None = None
+    emails: list[str] | None = None
+    industry: str | None = None
+    source: str | None = None
+    notes: str | None = None
+
+
+class CompanyPage(Schema):
+    items: list[CompanyOut]
+    next_cursor: str | None
+
+
+@router.get("/companies/", response=CompanyPage, summary="List companies")
+def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Query[PageParams]) -> dict[str, Any]:
+    companies = record_filter(
+        companies_visible_to(actor(request)), RecordType.COMPANY, filters, custom_filters(request)
+    )
+    return paginate(companies, page)
+
+
+@router.post("/companies/", response={201: CompanyOut}, summary="Create a company")
+def create_company(request: HttpRequest, payload: CompanyIn) -> Company:
+    return company_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
+
+
+@router.get("/companies/{company_id}", response=CompanyOut, summary="Read a company")
+def read_company(request: HttpRequest, company_id: int) -> Company:
+    return company_get(actor(request), company_id)
+
+
+@router.patch("/companies/{company_id}", response=CompanyOut, summary="Update a company")
+def update_company(request: HttpRequest, company_id: int, payload: CompanyPatch) -> Company:
+    company = company_get(actor(request), company_id)
+    data, version = patch_data(payload)
+    return company_update(actor=actor(request), company=company, data=data, expected_version=version)
+
+
+@router.delete("/companies/{company_id}", response={204: None}, summary="Delete a company")
+def delete_company(request: HttpRequest, company_id: int) -> Status:
+    company_delete(actor=actor(request), company=company_get(actor(request), company_id))
+    return Status(204, None)

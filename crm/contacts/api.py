@@ -1,0 +1,116 @@
+"""REST endpoints for contacts: /api/v1/contacts/."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from crm.contacts.models import Contact
+from crm.contacts.selectors import contact_get, contacts_visible_to
+from crm.contacts.services import contact_create, contact_delete, contact_update
+from crm.core.api import (
+    CUSTOM_FILTER_PATHS,
+    PageParams,
+    RecordFilters,
+    RecordIn,
+    RecordOut,
+    RecordPatch,
+    actor,
+    custom_filters,
+    paginate,
+    patch_data,
+    record_filter,
+    with_custom_fields,
+)
+from crm.core.types import RecordType
+
+router = Router(tags=["contacts"])
+CUSTOM_FILTER_PATHS["/contacts/"] = RecordType.CONTACT
+
+
+@with_custom_fields(RecordType.CONTACT, "out")
+class ContactOut(RecordOut):
+    first_name: str
+    middle_name: str
+    last_name: str
+    full_name: str
+    position: str
+    company: int | None
+    phones: list[str] = Field(description="E.164.")
+    emails: list[str]
+    consent_to_contact: bool
+    consent_at: datetime.datetime | None
+    notes: str
+
+    @staticmethod
+    def resolve_company(obj: Contact) -> int | None:
+        return obj.company_id
+
+
+@with_custom_fields(RecordType.CONTACT, "in")
+class ContactIn(RecordIn):
+    first_name: str = ""
+    middle_name: str = ""
+    last_name: str = Field("", description="A name, an email or a phone is required.")
+    position: str = ""
+    company: int | None = Field(None, description="Id of the contact's company.")
+    phones: list[str] = Field(default_factory=list, description="Any common format; stored as E.164.")
+    emails: list[str] = Field(default_factory=list)
+    consent_to_contact: bool = False
+    notes: str = ""
+
+
+@with_custom_fields(RecordType.CONTACT, "patch")
+class ContactPatch(RecordPatch):
+    first_name: str | None = None
+    middle_name: str | None = None
+    last_name: str | None = None
+    position: str | None = None
+    company: int | None = None
+    phones: list[str] | None = None
+    emails: list[str] | None = None
+    consent_to_contact: bool | None = None
+    notes: str | None = None
+
+
+class ContactFilters(RecordFilters):
+    company: int | None = None
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+@router.get("/contacts/", response=ContactPage, summary="List contacts")
+def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Query[PageParams]) -> dict[str, Any]:
+    contacts = contacts_visible_to(actor(request))
+    if filters.company is not None:
+        contacts = contacts.filter(company_id=filters.company)
+    return paginate(record_filter(contacts, RecordType.CONTACT, filters, custom_filters(request)), page)
+
+
+@router.post("/contacts/", response={201: ContactOut}, summary="Create a contact")
+def create_contact(request: HttpRequest, payload: ContactIn) -> Contact:
+    return contact_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
+
+
+@router.get("/contacts/{contact_id}", response=ContactOut, summary="Read a contact")
+def read_contact(request: HttpRequest, contact_id: int) -> Contact:
+    return contact_get(actor(request), contact_id)
+
+
+@router.patch("/contacts/{contact_id}", response=ContactOut, summary="Update a contact")
+def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> Contact:
+    contact = contact_get(actor(request), contact_id)
+    data, version = patch_data(payload)
+    return contact_update(actor=actor(request), contact=contact, data=data, expected_version=version)
+
+
+@router.delete("/contacts/{contact_id}", response={204: None}, summary="Delete a contact")
+def delete_contact(request: HttpRequest, contact_id: int) -> Status:
+    contact_delete(actor=actor(request), contact=contact_get(actor(request), contact_id))
+    return Status(204, None)

@@ -1,0 +1,89 @@
+"""REST endpoints for the workspace's custom field definitions: /api/v1/custom-fields/ (administrators write)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema, Status
+
+from crm.core.api import In, actor
+from crm.customfields.models import CustomField
+from crm.customfields.selectors import custom_fields_all
+from crm.customfields.services import custom_field_create, custom_field_delete, custom_field_update
+
+router = Router(tags=["custom fields"])
+
+
+class CustomFieldOut(Schema):
+    id: int
+    record_type: str = Field(description="company, contact, deal or lead.")
+    key: str = Field(description="The key of the value in records' `custom_fields`; never changes.")
+    label: str
+    field_type: CustomField.Type
+    choices: list[str]
+    is_required: bool
+    show_in_list: bool
+    position: int
+
+
+class CustomFieldIn(In):
+    record_type: str = Field(description="company, contact, deal or lead.")
+    label: str
+    field_type: CustomField.Type
+    choices: list[str] = Field(default_factory=list, description="For choice and multi_choice fields.")
+    is_required: bool = False
+    show_in_list: bool = False
+    key: str = Field("", description="Made from the label when left out.")
+
+
+class CustomFieldPatch(In):
+    label: str | None = None
+    choices: list[str] | None = None
+    is_required: bool | None = None
+    show_in_list: bool | None = None
+    position: int | None = Field(None, ge=0)
+
+
+class CustomFieldFilters(Schema):
+    record_type: str | None = None
+
+
+def _field(field_id: int) -> CustomField:
+    return get_object_or_404(custom_fields_all(), pk=field_id)
+
+
+@router.get("/custom-fields/", response=list[CustomFieldOut], summary="List custom fields")
+def list_custom_fields(request: HttpRequest, filters: Query[CustomFieldFilters]) -> QuerySet[CustomField]:
+    fields = custom_fields_all()
+    if filters.record_type:
+        fields = fields.filter(record_type=filters.record_type)
+    return fields
+
+
+@router.post("/custom-fields/", response={201: CustomFieldOut}, summary="Create a custom field")
+def create_custom_field(request: HttpRequest, payload: CustomFieldIn) -> CustomField:
+    return custom_field_create(actor=actor(request), **payload.model_dump())
+
+
+@router.get("/custom-fields/{field_id}", response=CustomFieldOut, summary="Read a custom field")
+def read_custom_field(request: HttpRequest, field_id: int) -> CustomField:
+    return _field(field_id)
+
+
+@router.patch("/custom-fields/{field_id}", response=CustomFieldOut, summary="Update a custom field")
+def update_custom_field(request: HttpRequest, field_id: int, payload: CustomFieldPatch) -> CustomField:
+    return custom_field_update(
+        actor=actor(request), field=_field(field_id), data=payload.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete(
+    "/custom-fields/{field_id}",
+    response={204: None},
+    summary="Delete a custom field",
+    description="Its values are removed from every record.",
+)
+def delete_custom_field(request: HttpRequest, field_id: int) -> Status:
+    custom_field_delete(actor=actor(request), field=_field(field_id))
+    return Status(204, None)

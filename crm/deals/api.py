@@ -1,0 +1,411 @@
+"""REST endpoints for deals (/api/v1/deals/: stage moves, line items) and the workspace's pipelines and stages
+(/api/v1/pipelines/)."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+
+from crm.contacts.models import Contact
+from crm.core.api import (
+    CUSTOM_FILTER_PATHS,
+    DecimalStr,
+    In,
+    PageParams,
+    RecordFilters,
+    RecordIn,
+    RecordOut,
+    RecordPatch,
+    actor,
+    custom_filters,
+    paginate,
+    patch_data,
+    record_filter,
+    reference,
+    with_custom_fields,
+)
+from crm.core.types import RecordType
+from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
+from crm.deals.selectors import deal_get, deals_visible_to, pipeline_get, pipelines_all, stages_of
+from crm.deals.services import (
+    deal_create,
+    deal_delete,
+    deal_move_to_stage,
+    deal_set_line_items,
+    deal_update,
+    pipeline_create,
+    pipeline_delete,
+    pipeline_update,
+    stage_create,
+    stage_delete,
+    stage_update,
+    stages_reorder,
+)
+
+router = Router()
+CUSTOM_FILTER_PATHS["/deals/"] = RecordType.DEAL
+
+DECIMAL = 'Decimal string, e.g. "1250.00".'
+
+
+# --- deals ------------------------------------------------------------------------------------------------
+
+
+class LineItemOut(Schema):
+    id: int
+    product: int | None
+    name: str
+    quantity: DecimalStr
+    unit: str
+    price: DecimalStr = Field(description="Per unit, VAT excluded. " + DECIMAL)
+    discount_percent: DecimalStr
+    vat_rate: DecimalStr
+    subtotal: DecimalStr = Field(description="quantity × price.")
+    discount: DecimalStr
+    vat: DecimalStr = Field(description="VAT on the discounted amount.")
+    total: DecimalStr = Field(description="subtotal − discount + vat.")
+
+    @staticmethod
+    def resolve_product(obj: DealLineItem) -> int | None:
+        return obj.product_id
+
+
+class LineItemIn(In):
+    product: int | None = Field(None, description="Fills name, unit, price and VAT from the catalogue.")
+    name: str | None = None
+    quantity: Decimal = Decimal("1")
+    unit: str | None = None
+    price: Decimal | None = Field(None, description="Required unless a product gives it.")
+    discount_percent: Decimal = Decimal("0")
+    vat_rate: Decimal | None = None
+
+
+class TotalsOut(Schema):
+    subtotal: DecimalStr
+    discount: DecimalStr
+    vat: DecimalStr
+    total: DecimalStr
+    currency: str
+
+
+def _sum(items: list[DealLineItem], attribute: str) -> str:
+    return str(sum((getattr(i, attribute) for i in items), Decimal("0.00")))
+
+
+@with_custom_fields(RecordType.DEAL, "out")
+class DealOut(RecordOut):
+    title: str
+    company: int | None
+    contacts: list[int]
+    pipeline: int
+    stage: int
+    amount: DecimalStr = Field(description=DECIMAL + " The total of the line items when there are any.")
+    currency: str = Field(description="ISO 4217.")
+    expected_close_date: datetime.date | None
+    lost_reason: str
+    closed_at: datetime.datetime | None
+    stage_changed_at: datetime.datetime | None
+    line_items: list[LineItemOut]
+    totals: TotalsOut = Field(description="Of the line items; without any, the amount alone.")
+
+    @staticmethod
+    def resolve_company(obj: Deal) -> int | None:
+        return obj.company_id
+
+    @staticmethod
+    def resolve_contacts(obj: Deal) -> list[int]:
+        return [c.pk for c in obj.contacts.all()]
+
+    @staticmethod
+    def resolve_pipeline(obj: Deal) -> int:
+        return obj.pipeline_id
+
+    @staticmethod
+    def resolve_stage(obj: Deal) -> int:
+        return obj.stage_id
+
+    @staticmethod
+    def resolve_line_items(obj: Deal) -> list[DealLineItem]:
+        return list(obj.line_items.all())
+
+    @staticmethod
+    def resolve_totals(obj: Deal) -> dict[str, str]:
+        items = list(obj.line_items.all())
+        if not items:
+            zero = str(Decimal("0.00"))
+            return {
+                "subtotal": str(obj.amount),
+                "discount": zero,
+                "vat": zero,
+                "total": str(obj.amount),
+                "currency": obj.currency,
+            }
+        return {
+            "subtotal": _sum(items, "subtotal"),
+            "discount": _sum(items, "discount"),
+            "vat": _sum(items, "vat"),
+            "total": _sum(items, "total"),
+            "currency": obj.currency,
+        }
+
+
+@with_custom_fields(RecordType.DEAL, "in")
+class DealIn(RecordIn):
+    title: str
+    company: int | None = None
+    contacts: list[int] = Field(default_factory=list, description="Ids of the deal's contacts.")
+    pipeline: int | None = Field(None, description="The first active pipeline when left out.")
+    stage: int | None = Field(None, description="The pipeline's first open stage when left out.")
+    amount: Decimal | None = Field(None, description="Ignored when line items are given: it becomes their total.")
+    currency: str | None = Field(None, description="ISO 4217.")
+    expected_close_date: datetime.date | None = None
+    line_items: list[LineItemIn] = Field(default_factory=list)
+
+
+@with_custom_fields(RecordType.DEAL, "patch")
+class DealPatch(RecordPatch):
+    title: str | None = None
+    company: int | None = None
+    contacts: list[int] | None = None
+    pipeline: int | None = None
+    stage: int | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    expected_close_date: datetime.date | None = None
+    lost_reason: str | None = None
+
+
+class DealFilters(RecordFilters):
+    pipeline: int | None = None
+    stage: int | None = None
+    company: int | None = None
+    contact: int | None = None
+    is_open: bool | None = None
+
+
+class DealPage(Schema):
+    items: list[DealOut]
+    next_cursor: str | None
+
+
+class MoveIn(In):
+    stage: int
+    lost_reason: str = Field("", description="Required when moving to a lost stage.")
+    version: int | None = None
+
+
+class LineItemsIn(In):
+    items: list[LineItemIn]
+
+
+def _details() -> list[Prefetch]:
+    return [
+        Prefetch("line_items", queryset=DealLineItem.objects.order_by("position", "id")),
+        Prefetch("contacts", queryset=Contact.objects.only("id")),
+    ]
+
+
+def _read(request: HttpRequest, deal_id: int) -> Deal:
+    # Re-read after a write, so amounts come back as stored (two decimals), not as they were typed.
+    deal = deal_get(actor(request), deal_id)
+    prefetch_related_objects([deal], *_details())
+    return deal
+
+
+@router.get("/deals/", response=DealPage, summary="List deals", tags=["deals"])
+def list_deals(request: HttpRequest, filters: Query[DealFilters], page: Query[PageParams]) -> dict[str, Any]:
+    deals = deals_visible_to(actor(request))
+    for name in ("pipeline", "stage", "company"):
+        if getattr(filters, name) is not None:
+            deals = deals.filter(**{f"{name}_id": getattr(filters, name)})
+    if filters.contact is not None:
+        deals = deals.filter(contacts=filters.contact)
+    if filters.is_open is not None:
+        deals = deals.filter(closed_at__isnull=filters.is_open)
+    deals = record_filter(deals, RecordType.DEAL, filters, custom_filters(request))
+    return paginate(deals.prefetch_related(*_details()), page)
+
+
+@router.post("/deals/", response={201: DealOut}, summary="Create a deal", tags=["deals"])
+def create_deal(request: HttpRequest, payload: DealIn) -> Deal:
+    data = payload.model_dump(exclude_unset=True, exclude={"contacts", "line_items"})
+    items = [i.model_dump(exclude_unset=True) for i in payload.line_items]
+    deal = deal_create(actor=actor(request), data=data, contacts=payload.contacts, line_items=items)
+    return _read(request, deal.pk)
+
+
+@router.get("/deals/{deal_id}", response=DealOut, summary="Read a deal", tags=["deals"])
+def read_deal(request: HttpRequest, deal_id: int) -> Deal:
+    return _read(request, deal_id)
+
+
+@router.patch("/deals/{deal_id}", response=DealOut, summary="Update a deal", tags=["deals"])
+def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch) -> Deal:
+    deal = deal_get(actor(request), deal_id)
+    data, version = patch_data(payload)
+    contacts = data.pop("contacts", None)
+    deal_update(actor=actor(request), deal=deal, data=data, contacts=contacts, expected_version=version)
+    return _read(request, deal_id)
+
+
+@router.delete("/deals/{deal_id}", response={204: None}, summary="Delete a deal", tags=["deals"])
+def delete_deal(request: HttpRequest, deal_id: int) -> Status:
+    deal_delete(actor=actor(request), deal=deal_get(actor(request), deal_id))
+    return Status(204, None)
+
+
+@router.post("/deals/{deal_id}/move", response=DealOut, summary="Move a deal to a stage", tags=["deals"])
+def move_deal(request: HttpRequest, deal_id: int, payload: MoveIn) -> Deal:
+    deal = deal_get(actor(request), deal_id)
+    stage = reference(stages_of(deal.pipeline), payload.stage, "stage", _("Choose a stage of the deal's pipeline."))
+    deal_move_to_stage(
+        actor=actor(request), deal=deal, stage=stage, lost_reason=payload.lost_reason, expected_version=payload.version
+    )
+    return _read(request, deal_id)
+
+
+@router.put("/deals/{deal_id}/line-items", response=DealOut, summary="Replace a deal's line items", tags=["deals"])
+def set_deal_line_items(request: HttpRequest, deal_id: int, payload: LineItemsIn) -> Deal:
+    deal = deal_get(actor(request), deal_id)
+    items = [i.model_dump(exclude_unset=True) for i in payload.items]
+    deal_set_line_items(actor=actor(request), deal=deal, items=items)
+    return _read(request, deal_id)
+
+
+# --- pipelines and stages ---------------------------------------------------------------------------------
+
+
+class StageOut(Schema):
+    id: int
+    name: str
+    position: int
+    probability: int = Field(description="Win probability, %.")
+    outcome: Stage.Outcome
+
+
+class PipelineOut(Schema):
+    id: int
+    name: str
+    kind: Pipeline.Kind
+    position: int
+    is_active: bool
+    stages: list[StageOut]
+
+    @staticmethod
+    def resolve_stages(obj: Pipeline) -> list[Stage]:
+        return list(obj.stages.all())
+
+
+class PipelineIn(In):
+    name: str
+    kind: Pipeline.Kind = Pipeline.Kind.SALES
+    stages: list[str] = Field(default_factory=list, description="Names of the open stages; Won and Lost follow.")
+
+
+class PipelinePatch(In):
+    name: str | None = None
+    kind: Pipeline.Kind | None = None
+    is_active: bool | None = None
+    position: int | None = Field(None, ge=0)
+
+
+class StageIn(In):
+    name: str
+    probability: int = Field(0, ge=0, le=100)
+    outcome: Stage.Outcome = Stage.Outcome.OPEN
+    position: int | None = Field(None, ge=1, description="1-based; before the closing stages when left out.")
+
+
+class StagePatch(In):
+    name: str | None = None
+    probability: int | None = Field(None, ge=0, le=100)
+    outcome: Stage.Outcome | None = None
+
+
+class StageOrderIn(In):
+    stage_ids: list[int] = Field(description="Every stage of the pipeline, in the new order.")
+
+
+class StageDeleteParams(Schema):
+    move_deals_to: int | None = Field(None, description="Stage of the same pipeline that takes the stage's deals.")
+
+
+def _pipelines() -> QuerySet[Pipeline]:
+    return pipelines_all().prefetch_related(Prefetch("stages", queryset=Stage.objects.order_by("position", "id")))
+
+
+def _pipeline(pipeline_id: int) -> Pipeline:
+    return get_object_or_404(_pipelines(), pk=pipeline_get(pipeline_id).pk)
+
+
+def _stage(pipeline_id: int, stage_id: int) -> Stage:
+    return get_object_or_404(stages_of(pipeline_get(pipeline_id)), pk=stage_id)
+
+
+@router.get("/pipelines/", response=list[PipelineOut], summary="List pipelines", tags=["pipelines"])
+def list_pipelines(request: HttpRequest) -> QuerySet[Pipeline]:
+    return _pipelines()
+
+
+@router.post("/pipelines/", response={201: PipelineOut}, summary="Create a pipeline", tags=["pipelines"])
+def create_pipeline(request: HttpRequest, payload: PipelineIn) -> Pipeline:
+    pipeline = pipeline_create(actor=actor(request), name=payload.name, kind=payload.kind, stages=payload.stages)
+    return _pipeline(pipeline.pk)
+
+
+@router.get("/pipelines/{pipeline_id}", response=PipelineOut, summary="Read a pipeline", tags=["pipelines"])
+def read_pipeline(request: HttpRequest, pipeline_id: int) -> Pipeline:
+    return _pipeline(pipeline_id)
+
+
+@router.patch("/pipelines/{pipeline_id}", response=PipelineOut, summary="Update a pipeline", tags=["pipelines"])
+def update_pipeline(request: HttpRequest, pipeline_id: int, payload: PipelinePatch) -> Pipeline:
+    pipeline_update(
+        actor=actor(request), pipeline=pipeline_get(pipeline_id), data=payload.model_dump(exclude_unset=True)
+    )
+    return _pipeline(pipeline_id)
+
+
+@router.delete("/pipelines/{pipeline_id}", response={204: None}, summary="Delete a pipeline", tags=["pipelines"])
+def delete_pipeline(request: HttpRequest, pipeline_id: int) -> Status:
+    pipeline_delete(actor=actor(request), pipeline=pipeline_get(pipeline_id))
+    return Status(204, None)
+
+
+@router.post("/pipelines/{pipeline_id}/stages", response={201: StageOut}, summary="Add a stage", tags=["pipelines"])
+def create_stage(request: HttpRequest, pipeline_id: int, payload: StageIn) -> Stage:
+    return stage_create(actor=actor(request), pipeline=pipeline_get(pipeline_id), **payload.model_dump())
+
+
+@router.put(
+    "/pipelines/{pipeline_id}/stages/order", response=list[StageOut], summary="Reorder stages", tags=["pipelines"]
+)
+def reorder_stages(request: HttpRequest, pipeline_id: int, payload: StageOrderIn) -> list[Stage]:
+    return stages_reorder(actor=actor(request), pipeline=pipeline_get(pipeline_id), stage_ids=payload.stage_ids)
+
+
+@router.patch(
+    "/pipelines/{pipeline_id}/stages/{stage_id}", response=StageOut, summary="Update a stage", tags=["pipelines"]
+)
+def update_stage(request: HttpRequest, pipeline_id: int, stage_id: int, payload: StagePatch) -> Stage:
+    stage = _stage(pipeline_id, stage_id)
+    return stage_update(actor=actor(request), stage=stage, data=payload.model_dump(exclude_unset=True))
+
+
+@router.delete(
+    "/pipelines/{pipeline_id}/stages/{stage_id}", response={204: None}, summary="Delete a stage", tags=["pipelines"]
+)
+def delete_stage(request: HttpRequest, pipeline_id: int, stage_id: int, params: Query[StageDeleteParams]) -> Status:
+    stage = _stage(pipeline_id, stage_id)
+    target = None
+    if params.move_deals_to is not None:
+        target = reference(stages_of(stage.pipeline), params.move_deals_to, "move_deals_to")
+    stage_delete(actor=actor(request), stage=stage, move_deals_to=target)
+    return Status(204, None)

@@ -1,0 +1,176 @@
+"""REST endpoints for leads: /api/v1/leads/, and their conversion into a company, contact and deal."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from crm.companies.selectors import companies_visible_to
+from crm.contacts.selectors import contacts_visible_to
+from crm.core.api import (
+    CUSTOM_FILTER_PATHS,
+    In,
+    PageParams,
+    RecordFilters,
+    RecordIn,
+    RecordOut,
+    RecordPatch,
+    actor,
+    custom_filters,
+    paginate,
+    patch_data,
+    record_filter,
+    reference,
+    with_custom_fields,
+)
+from crm.core.types import RecordType
+from crm.leads.models import Lead
+from crm.leads.selectors import lead_get, leads_visible_to
+from crm.leads.services import Conversion, lead_convert, lead_create, lead_delete, lead_update
+
+router = Router(tags=["leads"])
+CUSTOM_FILTER_PATHS["/leads/"] = RecordType.LEAD
+
+
+@with_custom_fields(RecordType.LEAD, "out")
+class LeadOut(RecordOut):
+    title: str
+    status: Lead.Status
+    source: str
+    contact_name: str
+    company_name: str
+    email: str
+    phone: str
+    message: str
+    rejection_reason: str
+    converted_at: datetime.datetime | None
+    company: int | None = Field(description="What the lead became, once converted.")
+    contact: int | None
+    deal: int | None
+
+    @staticmethod
+    def resolve_company(obj: Lead) -> int | None:
+        return obj.company_id
+
+    @staticmethod
+    def resolve_contact(obj: Lead) -> int | None:
+        return obj.contact_id
+
+    @staticmethod
+    def resolve_deal(obj: Lead) -> int | None:
+        return obj.deal_id
+
+
+@with_custom_fields(RecordType.LEAD, "in")
+class LeadIn(RecordIn):
+    title: str
+    status: Lead.Status = Lead.Status.NEW
+    source: str = ""
+    contact_name: str = ""
+    company_name: str = ""
+    email: str = ""
+    phone: str = ""
+    message: str = ""
+    rejection_reason: str = ""
+
+
+@with_custom_fields(RecordType.LEAD, "patch")
+class LeadPatch(RecordPatch):
+    title: str | None = None
+    status: Lead.Status | None = None
+    source: str | None = None
+    contact_name: str | None = None
+    company_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    message: str | None = None
+    rejection_reason: str | None = None
+
+
+class LeadFilters(RecordFilters):
+    status: Lead.Status | None = None
+
+
+class LeadPage(Schema):
+    items: list[LeadOut]
+    next_cursor: str | None
+
+
+class ConversionIn(In):
+    company: int | None = Field(None, description="Link this existing company instead of creating one.")
+    create_company: bool = True
+    contact: int | None = Field(None, description="Link this existing contact instead of creating one.")
+    create_contact: bool = True
+    create_deal: bool = True
+    deal: dict[str, Any] | None = Field(None, description="Fields of the new deal (as in POST /deals/).")
+
+
+class ConversionOut(Schema):
+    lead: LeadOut
+    company: int | None
+    contact: int | None
+    deal: int | None
+
+    @staticmethod
+    def resolve_company(obj: Conversion) -> int | None:
+        return obj.company.pk if obj.company else None
+
+    @staticmethod
+    def resolve_contact(obj: Conversion) -> int | None:
+        return obj.contact.pk if obj.contact else None
+
+    @staticmethod
+    def resolve_deal(obj: Conversion) -> int | None:
+        return obj.deal.pk if obj.deal else None
+
+
+@router.get("/leads/", response=LeadPage, summary="List leads")
+def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[PageParams]) -> dict[str, Any]:
+    leads = leads_visible_to(actor(request))
+    if filters.status is not None:
+        leads = leads.filter(status=filters.status)
+    return paginate(record_filter(leads, RecordType.LEAD, filters, custom_filters(request)), page)
+
+
+@router.post("/leads/", response={201: LeadOut}, summary="Create a lead")
+def create_lead(request: HttpRequest, payload: LeadIn) -> Lead:
+    return lead_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
+
+
+@router.get("/leads/{lead_id}", response=LeadOut, summary="Read a lead")
+def read_lead(request: HttpRequest, lead_id: int) -> Lead:
+    return lead_get(actor(request), lead_id)
+
+
+@router.patch("/leads/{lead_id}", response=LeadOut, summary="Update a lead")
+def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch) -> Lead:
+    lead = lead_get(actor(request), lead_id)
+    data, version = patch_data(payload)
+    return lead_update(actor=actor(request), lead=lead, data=data, expected_version=version)
+
+
+@router.delete("/leads/{lead_id}", response={204: None}, summary="Delete a lead")
+def delete_lead(request: HttpRequest, lead_id: int) -> Status:
+    lead_delete(actor=actor(request), lead=lead_get(actor(request), lead_id))
+    return Status(204, None)
+
+
+@router.post("/leads/{lead_id}/convert", response=ConversionOut, summary="Convert a lead")
+def convert_lead(request: HttpRequest, lead_id: int, payload: ConversionIn) -> Conversion:
+    user = actor(request)
+    lead = lead_get(user, lead_id)
+    company = reference(companies_visible_to(user), payload.company, "company") if payload.company else None
+    contact = reference(contacts_visible_to(user), payload.contact, "contact") if payload.contact else None
+    return lead_convert(
+        actor=user,
+        lead=lead,
+        company=company,
+        create_company=payload.create_company,
+        contact=contact,
+        create_contact=payload.create_contact,
+        create_deal=payload.create_deal,
+        deal_data=payload.deal,
+    )

@@ -1,0 +1,108 @@
+"""REST endpoints for the product catalogue: /api/v1/products/."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from crm.core.api import DecimalStr, In, PageParams, actor, paginate
+from crm.products.models import Product
+from crm.products.selectors import product_get, products_visible_to
+from crm.products.services import product_create, product_delete, product_update
+
+router = Router(tags=["products"])
+
+
+class ProductOut(Schema):
+    id: int
+    sku: str
+    name: str
+    unit: str
+    price: DecimalStr = Field(description="VAT excluded.")
+    currency: str = Field(description="ISO 4217.")
+    vat_rate: DecimalStr = Field(description="VAT, %.")
+    is_active: bool
+    description: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class ProductIn(In):
+    sku: str
+    name: str
+    unit: str = "pcs"
+    price: Decimal
+    currency: str
+    vat_rate: Decimal = Decimal("0")
+    is_active: bool = True
+    description: str = ""
+
+
+class ProductPatch(In):
+    sku: str | None = None
+    name: str | None = None
+    unit: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    vat_rate: Decimal | None = None
+    is_active: bool | None = None
+    description: str | None = None
+
+
+class ProductFilters(Schema):
+    q: str | None = Field(None, description="Part of the name, or the start of the SKU.")
+    is_active: bool | None = None
+    currency: str | None = None
+
+
+class ProductPage(Schema):
+    items: list[ProductOut]
+    next_cursor: str | None
+
+
+@router.get("/products/", response=ProductPage, summary="List products")
+def list_products(request: HttpRequest, filters: Query[ProductFilters], page: Query[PageParams]) -> dict[str, Any]:
+    products = products_visible_to(actor(request))
+    if filters.q and filters.q.strip():
+        q = filters.q.strip()
+        products = products.filter(Q(name__icontains=q) | Q(sku__istartswith=q))
+    if filters.is_active is not None:
+        products = products.filter(is_active=filters.is_active)
+    if filters.currency:
+        products = products.filter(currency=filters.currency.upper())
+    return paginate(products, page)
+
+
+@router.post("/products/", response={201: ProductOut}, summary="Create a product")
+def create_product(request: HttpRequest, payload: ProductIn) -> Product:
+    product = product_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
+    # Re-read, so amounts come back as stored (two decimals), not as they were typed.
+    return product_get(actor(request), product.pk)
+
+
+@router.get("/products/{product_id}", response=ProductOut, summary="Read a product")
+def read_product(request: HttpRequest, product_id: int) -> Product:
+    return product_get(actor(request), product_id)
+
+
+@router.patch("/products/{product_id}", response=ProductOut, summary="Update a product")
+def update_product(request: HttpRequest, product_id: int, payload: ProductPatch) -> Product:
+    product = product_get(actor(request), product_id)
+    product_update(actor=actor(request), product=product, data=payload.model_dump(exclude_unset=True))
+    return product_get(actor(request), product_id)
+
+
+@router.delete(
+    "/products/{product_id}",
+    response={204: None},
+    summary="Delete a product",
+    description="A product used in deals is deactivated instead, so the deals keep their lines.",
+)
+def delete_product(request: HttpRequest, product_id: int) -> Status:
+    product_delete(actor=actor(request), product=product_get(actor(request), product_id))
+    return Status(204, None)

@@ -1,0 +1,233 @@
+"""Reads behind the record pages. Every query starts from a `*_visible_to(user)` selector and is capped, so a
+card costs the same number of queries for a client with ten deals as for one with ten thousand."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, Model, QuerySet, Sum
+from django.utils.translation import gettext as _
+
+from crm.activities.models import Activity
+from crm.activities.selectors import activities_visible_to
+from crm.companies.models import Company
+from crm.contacts.models import Contact
+from crm.contacts.selectors import contacts_visible_to
+from crm.core.types import RecordType
+from crm.customfields.models import CustomField
+from crm.customfields.selectors import custom_fields_for
+from crm.deals.models import Deal, Stage
+from crm.deals.selectors import deals_visible_to
+from crm.files.models import Attachment
+from crm.files.selectors import attachments_visible_to
+from crm.history.models import ChangeRecord
+from crm.history.selectors import history_of
+from tenants.accounts.models import User
+
+TIMELINE_PAGE = 50
+CARD_LIST_CAP = 20
+FILES_CAP = 20
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime.datetime
+    kind: str  # "activity" | "file" | "change"
+    item: Activity | Attachment | ChangeRecord
+
+    @property
+    def change_lines(self) -> list[tuple[str, str, str]]:
+        """(label, old, new) of each field a change touched, as text a person reads."""
+        if not isinstance(self.item, ChangeRecord):
+            return []
+        return [
+            (str(c.get("label") or c.get("field", "")), _text(c.get("old")), _text(c.get("new")))
+            for c in self.item.changes
+            if isinstance(c, dict)
+        ]
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    # Cursor for the next (older) page, None when this is the last one.
+    older_than: datetime.datetime | None
+
+
+def timeline_of(
+    user: User,
+    *,
+    record_type: RecordType,
+    record: Model,
+    before: datetime.datetime | None = None,
+    limit: int = TIMELINE_PAGE,
+) -> TimelinePage:
+    """Activities, files and changes of one record, newest first, one page at a time.
+
+    Each source is read at most `limit + 1` rows deep, so a page is three indexed queries whatever the
+    record's size; the merge keeps the newest `limit` of them. The cursor is the last entry's time
+    (microseconds), so the next page starts strictly before it.
+    """
+    link = {record_type.value: record}
+    activities = (
+        activities_visible_to(user).filter(**link).select_related("assignee", "contact", "deal").order_by("-created_at")
+    )
+    files = attachments_visible_to(user).filter(**link).select_related("uploaded_by").order_by("-created_at")
+    changes = history_of(record_type=record_type, record_id=record.pk).order_by("-at", "-id")
+    if before is not None:
+        activities = activities.filter(created_at__lt=before)
+        files = files.filter(created_at__lt=before)
+        changes = changes.filter(at__lt=before)
+    entries = [TimelineEntry(a.created_at, "activity", a) for a in activities[: limit + 1]]
+    entries += [TimelineEntry(f.created_at, "file", f) for f in files[: limit + 1]]
+    entries += [TimelineEntry(c.at, "change", c) for c in changes[: limit + 1]]
+    entries.sort(key=lambda e: e.at, reverse=True)
+    page = entries[:limit]
+    return TimelinePage(entries=page, older_than=page[-1].at if len(entries) > limit else None)
+
+
+def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Activity | None:
+    """The soonest open task, call or meeting of the record: what happens next with this client."""
+    return (
+        activities_visible_to(user)
+        .filter(**{record_type.value: record}, is_done=False)
+        .exclude(kind=Activity.Kind.NOTE)
+        .select_related("assignee")
+        .order_by(F("due_at").asc(nulls_last=True), "id")
+        .first()
+    )
+
+
+def files_of(user: User, *, record_type: RecordType, record: Model) -> list[Attachment]:
+    return list(
+        attachments_visible_to(user)
+        .filter(**{record_type.value: record})
+        .select_related("uploaded_by")
+        .order_by("-created_at")[:FILES_CAP]
+    )
+
+
+@dataclass(frozen=True)
+class DealTotal:
+    outcome: str
+    currency: str
+    count: int
+    amount: Decimal
+
+
+@dataclass
+class CompanyCard:
+    contacts: list[Contact]
+    contacts_more: bool
+    open_deals: list[Deal]
+    open_more: bool
+    closed_deals: list[Deal]
+    closed_more: bool
+    totals: list[DealTotal] = field(default_factory=list)
+
+    def totals_for(self, outcome: str) -> list[DealTotal]:
+        return [t for t in self.totals if t.outcome == outcome]
+
+    @property
+    def open_totals(self) -> list[DealTotal]:
+        return self.totals_for(Stage.Outcome.OPEN)
+
+    @property
+    def won_totals(self) -> list[DealTotal]:
+        return self.totals_for(Stage.Outcome.WON)
+
+    @property
+    def lost_totals(self) -> list[DealTotal]:
+        return self.totals_for(Stage.Outcome.LOST)
+
+
+def _capped(qs: QuerySet[Any], cap: int = CARD_LIST_CAP) -> tuple[list[Any], bool]:
+    rows = list(qs[: cap + 1])
+    return rows[:cap], len(rows) > cap
+
+
+def company_card(user: User, company: Company) -> CompanyCard:
+    """Contacts, open and closed deals (capped lists) and the deal totals per outcome and currency (one
+    aggregate over all of the company's deals)."""
+    contacts, contacts_more = _capped(
+        contacts_visible_to(user).filter(company=company).order_by("last_name", "first_name", "id")
+    )
+    deals = deals_visible_to(user).filter(company=company)
+    open_deals, open_more = _capped(
+        deals.filter(closed_at=None).select_related("stage", "owner").order_by("-created_at", "-id")
+    )
+    closed_deals, closed_more = _capped(
+        deals.exclude(closed_at=None).select_related("stage").order_by("-closed_at", "-id")
+    )
+    totals = [
+        DealTotal(outcome=row["stage__outcome"], currency=row["currency"], count=row["n"], amount=row["total"])
+        for row in deals.values("stage__outcome", "currency")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("stage__outcome", "currency")
+    ]
+    return CompanyCard(
+        contacts=contacts,
+        contacts_more=contacts_more,
+        open_deals=open_deals,
+        open_more=open_more,
+        closed_deals=closed_deals,
+        closed_more=closed_more,
+        totals=totals,
+    )
+
+
+def deals_of_contact(user: User, contact: Contact) -> tuple[list[Deal], bool]:
+    return _capped(deals_visible_to(user).filter(contacts=contact).select_related("stage").order_by("-created_at"))
+
+
+@dataclass(frozen=True)
+class CustomValue:
+    field: CustomField
+    value: Any
+    display: str
+
+
+def custom_values_of(record_type: RecordType, values: dict[str, Any]) -> list[CustomValue]:
+    """The record's custom field values in display order, formatted by type (one query, two with user fields)."""
+    definitions = custom_fields_for(record_type)
+    user_ids = {
+        values[f.key]
+        for f in definitions
+        if f.field_type == CustomField.Type.USER and isinstance(values.get(f.key), int)
+    }
+    names = {u.pk: u.get_full_name() for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
+    result = []
+    for definition in definitions:
+        value = values.get(definition.key)
+        result.append(CustomValue(definition, value, _display(definition, value, names)))
+    return result
+
+
+def _display(definition: CustomField, value: Any, user_names: dict[int, str]) -> str:
+    kind = CustomField.Type
+    if value is None or value == "" or value == []:
+        return ""
+    if definition.field_type == kind.MONEY and isinstance(value, dict):
+        return f"{value.get('amount', '')} {value.get('currency', '')}"
+    if definition.field_type == kind.MULTI_CHOICE and isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if definition.field_type == kind.BOOLEAN:
+        return _("yes") if value else _("no")
+    if definition.field_type == kind.USER:
+        return user_names.get(value, f"#{value}")
+    return str(value)
