@@ -37,15 +37,23 @@ def stage(name: str) -> Stage:
 def test_a_new_workspace_has_a_sales_pipeline(in_workspace) -> None:
     pipeline = Pipeline.objects.get()
     assert [(s.name, s.outcome) for s in pipeline.stages.order_by("position")] == [
-        ("New", "open"), ("Qualification", "open"), ("Proposal", "open"), ("Negotiation", "open"),
-        ("Won", "won"), ("Lost", "lost")]
+        ("New", "open"),
+        ("Qualification", "open"),
+        ("Proposal", "open"),
+        ("Negotiation", "open"),
+        ("Won", "won"),
+        ("Lost", "lost"),
+    ]
 
 
 def test_deal_create_defaults_to_the_first_open_stage(in_workspace) -> None:
     company = CompanyFactory()
     contact = ContactFactory(company=company)
-    deal = deal_create(actor=in_workspace.owner, data={"title": "Supply", "company": company.pk, "amount": "1200.50",
-                                                       "currency": "EUR"}, contacts=[contact.pk])
+    deal = deal_create(
+        actor=in_workspace.owner,
+        data={"title": "Supply", "company": company.pk, "amount": "1200.50", "currency": "EUR"},
+        contacts=[contact.pk],
+    )
     assert deal.stage == stage("New") and deal.pipeline.name == "Sales"
     assert deal.amount == Decimal("1200.50") and deal.closed_at is None
     assert list(deal.contacts.all()) == [contact]
@@ -55,8 +63,9 @@ def test_deal_bad_input(in_workspace) -> None:
     other = pipeline_create(actor=in_workspace.owner, name="Service")
     foreign_stage = other.stages.first()
     with pytest.raises(ValidationError) as exc:
-        deal_create(actor=in_workspace.owner, data={"title": "", "amount": "-5", "currency": "XXX",
-                                                    "stage": foreign_stage.pk})
+        deal_create(
+            actor=in_workspace.owner, data={"title": "", "amount": "-5", "currency": "XXX", "stage": foreign_stage.pk}
+        )
     assert "stage" in exc.value.message_dict
     with pytest.raises(ValidationError) as exc:
         deal_create(actor=in_workspace.owner, data={"title": "", "amount": "-5", "currency": "XXX"})
@@ -70,8 +79,11 @@ def test_move_to_stage_writes_history_and_closes_on_won(in_workspace) -> None:
     assert deal.stage == stage("Proposal") and deal.closed_at is None and deal.version == 2
     deal = deal_move_to_stage(actor=in_workspace.owner, deal=deal, stage=stage("Won"))
     assert deal.closed_at is not None
-    moves = [h for h in history_of(record_type=RecordType.DEAL, record_id=deal.pk)
-             if h.action == ChangeRecord.Action.STAGE_MOVED]
+    moves = [
+        h
+        for h in history_of(record_type=RecordType.DEAL, record_id=deal.pk)
+        if h.action == ChangeRecord.Action.STAGE_MOVED
+    ]
     assert [(m.changes[0]["old"], m.changes[0]["new"]) for m in moves] == [("Proposal", "Won"), ("New", "Proposal")]
     deal = deal_move_to_stage(actor=in_workspace.owner, deal=deal, stage=stage("Negotiation"))
     assert deal.closed_at is None  # reopened
@@ -112,11 +124,20 @@ def test_update_moves_between_pipelines_to_the_first_open_stage(in_workspace) ->
 def test_line_items_compute_the_amount(in_workspace) -> None:
     product = ProductFactory(price=Decimal("100.00"), vat_rate=Decimal("20"))
     deal = deal_create(actor=in_workspace.owner, data={"title": "With items"})
-    deal = deal_set_line_items(actor=in_workspace.owner, deal=deal, items=[
-        {"product": product.pk, "quantity": Decimal("3")},  # 300, VAT 60 -> 360
-        {"name": "Installation", "quantity": Decimal("1"), "price": Decimal("1000"), "discount_percent": Decimal("10"),
-         "vat_rate": Decimal("0")},  # 1000 - 100 -> 900
-    ])
+    deal = deal_set_line_items(
+        actor=in_workspace.owner,
+        deal=deal,
+        items=[
+            {"product": product.pk, "quantity": Decimal("3")},  # 300, VAT 60 -> 360
+            {
+                "name": "Installation",
+                "quantity": Decimal("1"),
+                "price": Decimal("1000"),
+                "discount_percent": Decimal("10"),
+                "vat_rate": Decimal("0"),
+            },  # 1000 - 100 -> 900
+        ],
+    )
     items = list(deal.line_items.all())
     assert [(i.subtotal, i.discount, i.vat, i.total) for i in items] == [
         (Decimal("300.00"), Decimal("0.00"), Decimal("60.00"), Decimal("360.00")),
@@ -130,8 +151,14 @@ def test_line_items_compute_the_amount(in_workspace) -> None:
 def test_bad_line_items_change_nothing(in_workspace) -> None:
     deal = deal_create(actor=in_workspace.owner, data={"title": "X", "amount": "10"})
     with pytest.raises(ValidationError) as exc:
-        deal_set_line_items(actor=in_workspace.owner, deal=deal, items=[
-            {"name": "ok", "price": Decimal("5")}, {"name": "bad", "price": Decimal("-1"), "quantity": Decimal("1")}])
+        deal_set_line_items(
+            actor=in_workspace.owner,
+            deal=deal,
+            items=[
+                {"name": "ok", "price": Decimal("5")},
+                {"name": "bad", "price": Decimal("-1"), "quantity": Decimal("1")},
+            ],
+        )
     assert "line_items.1.price" in exc.value.message_dict
     deal.refresh_from_db()
     assert deal.amount == Decimal("10.00") and not deal.line_items.exists()

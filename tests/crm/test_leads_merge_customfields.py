@@ -31,9 +31,17 @@ pytestmark = pytest.mark.django_db
 
 def test_lead_conversion_creates_company_contact_and_deal_in_one_step(in_workspace) -> None:
     owner = in_workspace.owner
-    lead = lead_create(actor=owner, data={"title": "Need 200 chairs", "contact_name": "Anna Smirnova",
-                                          "company_name": "Mebel Plus", "email": "Anna@MebelPlus.ru",
-                                          "phone": "8 916 222-33-44", "source": "website"})
+    lead = lead_create(
+        actor=owner,
+        data={
+            "title": "Need 200 chairs",
+            "contact_name": "Anna Smirnova",
+            "company_name": "Mebel Plus",
+            "email": "Anna@MebelPlus.ru",
+            "phone": "8 916 222-33-44",
+            "source": "website",
+        },
+    )
     activity_create(actor=owner, data={"kind": "call", "subject": "First call", "lead": lead.pk})
     result = lead_convert(actor=owner, lead=lead, deal_data={"amount": "50000"})
 
@@ -76,8 +84,10 @@ def test_failed_conversion_leaves_nothing(in_workspace) -> None:
 def test_company_merge_moves_everything_to_the_survivor(in_workspace) -> None:
     owner = in_workspace.owner
     survivor = company_create(actor=owner, data={"name": "Romashka", "phones": ["+79161112233"], "tags": ["vip"]})
-    duplicate = company_create(actor=owner, data={"name": "Romashka LLC", "tax_id": "7701234567",
-                                                  "phones": ["+79169998877"], "tags": ["tender"]})
+    duplicate = company_create(
+        actor=owner,
+        data={"name": "Romashka LLC", "tax_id": "7701234567", "phones": ["+79169998877"], "tags": ["tender"]},
+    )
     company_update(actor=owner, company=duplicate, data={"industry": "Retail"})
     contact = contact_create(actor=owner, data={"first_name": "Ivan", "company": duplicate.pk})
     deal = deal_create(actor=owner, data={"title": "Deal of the duplicate", "company": duplicate.pk})
@@ -111,8 +121,15 @@ def test_contact_merge(in_workspace) -> None:
 
 def test_duplicates_by_tax_id_email_phone_and_name(in_workspace) -> None:
     owner = in_workspace.owner
-    existing = company_create(actor=owner, data={"name": "ООО Ромашка", "tax_id": "7701234567",
-                                                 "emails": ["info@romashka.ru"], "phones": ["+79161234567"]})
+    existing = company_create(
+        actor=owner,
+        data={
+            "name": "ООО Ромашка",
+            "tax_id": "7701234567",
+            "emails": ["info@romashka.ru"],
+            "phones": ["+79161234567"],
+        },
+    )
     assert list(company_duplicates(owner, tax_id="7701 234567")) == [existing]
     assert list(company_duplicates(owner, emails=["INFO@romashka.ru"])) == [existing]
     assert list(company_duplicates(owner, phones=["8 916 123-45-67"])) == [existing]
@@ -125,18 +142,34 @@ def test_duplicates_by_tax_id_email_phone_and_name(in_workspace) -> None:
 def test_custom_fields_validate_by_type_and_survive_renaming(in_workspace) -> None:
     owner = in_workspace.owner
     budget = custom_field_create(actor=owner, record_type="company", label="Annual budget", field_type="money")
-    tier = custom_field_create(actor=owner, record_type="company", label="Tier", field_type="choice",
-                               choices=["Gold", "Silver"])
+    tier = custom_field_create(
+        actor=owner, record_type="company", label="Tier", field_type="choice", choices=["Gold", "Silver"]
+    )
     since = custom_field_create(actor=owner, record_type="company", label="Client since", field_type="date")
     assert (budget.key, tier.key, since.key) == ("annual_budget", "tier", "client_since")
 
-    company = company_create(actor=owner, data={"name": "A", "custom_fields": {
-        "annual_budget": {"amount": "1 000,5", "currency": "eur"}, "tier": "Gold", "client_since": "2019-03-01"}})
-    assert company.custom_fields == {"annual_budget": {"amount": "1000.50", "currency": "EUR"}, "tier": "Gold",
-                                     "client_since": "2019-03-01"}
+    company = company_create(
+        actor=owner,
+        data={
+            "name": "A",
+            "custom_fields": {
+                "annual_budget": {"amount": "1 000,5", "currency": "eur"},
+                "tier": "Gold",
+                "client_since": "2019-03-01",
+            },
+        },
+    )
+    assert company.custom_fields == {
+        "annual_budget": {"amount": "1000.50", "currency": "EUR"},
+        "tier": "Gold",
+        "client_since": "2019-03-01",
+    }
     with pytest.raises(ValidationError) as exc:
-        company_update(actor=owner, company=company, data={"custom_fields": {
-            "tier": "Bronze", "client_since": "yesterday", "nope": 1}})
+        company_update(
+            actor=owner,
+            company=company,
+            data={"custom_fields": {"tier": "Bronze", "client_since": "yesterday", "nope": 1}},
+        )
     assert set(exc.value.message_dict) == {"custom_fields.tier", "custom_fields.client_since", "custom_fields.nope"}
     company.refresh_from_db()
     assert company.custom_fields["tier"] == "Gold"
@@ -154,11 +187,24 @@ def test_custom_fields_validate_by_type_and_survive_renaming(in_workspace) -> No
 def test_required_custom_field_and_every_type(in_workspace) -> None:
     owner = in_workspace.owner
     member = user_create(email="m@example.com", password=PASSWORD)
-    specs = {"text": "x", "long_text": "y" * 5000, "number": "12.50", "boolean": "yes", "multi_choice": ["b", "a"],
-             "link": "https://example.com/x", "user": member.pk}
+    specs = {
+        "text": "x",
+        "long_text": "y" * 5000,
+        "number": "12.50",
+        "boolean": "yes",
+        "multi_choice": ["b", "a"],
+        "link": "https://example.com/x",
+        "user": member.pk,
+    }
     for field_type in specs:
-        custom_field_create(actor=owner, record_type="deal", label=field_type, field_type=field_type,
-                            choices=["a", "b"], is_required=field_type == "text")
+        custom_field_create(
+            actor=owner,
+            record_type="deal",
+            label=field_type,
+            field_type=field_type,
+            choices=["a", "b"],
+            is_required=field_type == "text",
+        )
     with pytest.raises(ValidationError) as exc:
         deal_create(actor=owner, data={"title": "no text"})
     assert "custom_fields.text" in exc.value.message_dict
