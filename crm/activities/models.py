@@ -59,6 +59,13 @@ class Activity(models.Model):
         indexes = [
             models.Index(fields=["assignee", "due_at"], name="activity_open_due", condition=models.Q(is_done=False)),
             models.Index(fields=["due_at"], name="activity_due"),
+            # "Next step" of a card: the soonest open activity of one record.
+            *(
+                models.Index(
+                    fields=[link, "due_at", "id"], name=f"activity_{link}_next", condition=models.Q(is_done=False)
+                )
+                for link in ("company", "contact", "deal", "lead")
+            ),
             models.Index(fields=["company", "-created_at"], name="activity_company"),
             models.Index(fields=["contact", "-created_at"], name="activity_contact"),
             models.Index(fields=["deal", "-created_at"], name="activity_deal"),

@@ -20,7 +20,7 @@ from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.files.models import Attachment
 from crm.history.models import ChangeRecord
-from crm.web.records.selectors import TIMELINE_PAGE
+from crm.web.records.selectors import CARD_LIST_CAP, TIMELINE_PAGE
 from tests.factories import CompanyFactory, ContactFactory, DealFactory, LeadFactory
 from tests.web.records_support import inside
 
@@ -123,7 +123,7 @@ def test_company_card_within_a_fixed_number_of_queries(workspace, owner_client, 
     lost_count = sum(t.count for t in card.lost_totals)
     assert (open_count, won_count, lost_count) == (334, 333, 333)
     assert sum(t.amount for t in card.won_totals) == Decimal("33300.00")
-    assert card.open_more and card.contacts_more and len(card.contacts) == 20
+    assert card.open_more and card.contacts_more and len(card.contacts) == CARD_LIST_CAP
 
 
 def test_timeline_pages_through_everything_once(workspace, owner_client) -> None:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -95,7 +96,7 @@ def board(request: HttpRequest) -> HttpResponse:
         totals = board_totals(deals)
         cards = board_cards(deals, [s.pk for s in open_stages])
         context |= {
-            "stages": stages,
+            **_card_context(stages),
             "columns": [Column(s, totals[s.pk], cards[s.pk], next_cursor(cards[s.pk])) for s in open_stages],
             "closing_stages": [s for s in stages if s.outcome != Stage.Outcome.OPEN],
         }
@@ -116,10 +117,22 @@ def column_more(request: HttpRequest, stage_id: int) -> HttpResponse:
     cards = board_cards(deals, [stage.pk], after=cursor)[stage.pk]
     context = {
         "column": Column(stage, ColumnTotals(), cards, next_cursor(cards)),
-        "stages": list(stages_of(stage.pipeline)),
+        **_card_context(list(stages_of(stage.pipeline))),
         "owner_value": owner_value,
     }
     return render(request, "crm/board/_column_cards.html", context)
+
+
+def _card_context(stages: list[Stage]) -> dict[str, object]:
+    """What every card's "Move" form shares, rendered once per page rather than once per card."""
+    options = format_html_join(
+        "", '<option value="{}" data-outcome="{}">{}</option>', ((s.pk, s.outcome, s.name) for s in stages)
+    )
+    return {
+        "stages": stages,
+        "move_url": reverse("deals:board_move"),
+        "stage_options": format_html('<option value="" disabled selected>{}</option>{}', _("Move to…"), options),
+    }
 
 
 def _move_error(request: HttpRequest, message: str, *, status: int, back: str) -> HttpResponse:
@@ -171,7 +184,7 @@ def deal_move(request: HttpRequest) -> HttpResponse:
         "heads": [Column(s, totals[s.pk], [], None) for s in changed],
         # The card stays on the board only in an open stage and when it still matches the owner filter.
         "deal": deal if stage.outcome == Stage.Outcome.OPEN and (owner is None or deal.owner_id == owner.pk) else None,
-        "stages": stages,
+        **_card_context(stages),
         "owner_value": owner_value,
         "message": _("“%(deal)s” moved to %(stage)s.") % {"deal": deal.title, "stage": stage.name},
     }

@@ -64,7 +64,7 @@ def board_totals(deals: QuerySet[Deal], *, stage_ids: Sequence[int] | None = Non
     """Count and sum per currency of each stage, in one grouped query."""
     if stage_ids is not None:
         deals = deals.filter(stage_id__in=stage_ids)
-    rows = deals.values("stage_id", "currency").annotate(n=Count("id"), total=Sum("amount")).order_by()
+    rows = deals.values("stage_id", "currency").annotate(n=Count("*"), total=Sum("amount")).order_by()
     totals: dict[int, ColumnTotals] = defaultdict(ColumnTotals)
     for row in rows:
         column = totals[row["stage_id"]]

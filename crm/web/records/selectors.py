@@ -27,8 +27,8 @@ from crm.history.models import ChangeRecord
 from crm.history.selectors import history_of
 from tenants.accounts.models import User
 
-TIMELINE_PAGE = 50
-CARD_LIST_CAP = 20
+TIMELINE_PAGE = 25
+CARD_LIST_CAP = 10
 FILES_CAP = 20
 
 
