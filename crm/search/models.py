@@ -18,7 +18,12 @@ class SearchTerm(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["term"], name="search_term_prefix", opclasses=["varchar_pattern_ops"]),
+            # Per-type prefix range scans: each kind of record gets its own best matches.
+            models.Index(
+                fields=["record_type", "term"],
+                name="search_type_term_prefix",
+                opclasses=["varchar_ops", "varchar_pattern_ops"],
+            ),
             models.Index(fields=["record_type", "record_id"], name="search_term_record"),
         ]
 

@@ -15,8 +15,9 @@ from crm.search.models import SearchTerm
 from crm.search.terms import query_terms
 from tenants.accounts.models import User
 
-# How many matching records are considered before the per-type limit; keeps the cost flat at any size.
-CANDIDATES = 400
+# How many matching terms of each record type are considered; keeps the cost flat at any size.
+CANDIDATES = 40
+SEARCHABLE = (RecordType.COMPANY, RecordType.CONTACT, RecordType.DEAL, RecordType.LEAD)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class SearchHit:
 
 
 def _candidates(words: list[str], phone: str | None) -> dict[RecordType, list[int]]:
+    """Ids of the records of each searchable type matching every word (or the phone), best first.
+
+    One query: a prefix range scan per record type on (record_type, term), each limited, glued with UNION ALL,
+    so the cost does not grow with the number of records and one type cannot crowd out the others.
+    """
     if phone:
         driver, others = phone, []
     elif words:
@@ -38,17 +44,20 @@ def _candidates(words: list[str], phone: str | None) -> dict[RecordType, list[in
         return {}
     if len(driver) < 2:
         return {}
-    qs = SearchTerm.objects.filter(term__startswith=driver)
-    for other in others:
-        qs = qs.filter(
-            Exists(
-                SearchTerm.objects.filter(
-                    record_type=OuterRef("record_type"), record_id=OuterRef("record_id"), term__startswith=other
+    parts = []
+    for record_type in SEARCHABLE:
+        qs = SearchTerm.objects.filter(record_type=record_type, term__startswith=driver)
+        for other in others:
+            qs = qs.filter(
+                Exists(
+                    SearchTerm.objects.filter(
+                        record_type=record_type, record_id=OuterRef("record_id"), term__startswith=other
+                    )
                 )
             )
-        )
+        parts.append(qs.order_by("term").values_list("record_type", "record_id")[:CANDIDATES])
     found: dict[RecordType, list[int]] = {}
-    for record_type, record_id in qs.order_by("term").values_list("record_type", "record_id")[:CANDIDATES]:
+    for record_type, record_id in parts[0].union(*parts[1:], all=True):
         ids = found.setdefault(RecordType(record_type), [])
         if record_id not in ids:
             ids.append(record_id)
