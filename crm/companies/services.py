@@ -13,11 +13,8 @@ from crm.companies.models import Company
 from crm.companies.selectors import companies_visible_to
 from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.normalize import normalize_contact_fields
-from crm.core.services import record_create, record_delete, record_touch, record_update
+from crm.core.services import merge_finish, merge_fold, record_create, record_delete, record_update
 from crm.core.types import RecordType
-from crm.history.models import ChangeRecord
-from crm.history.services import history_move, history_write
-from crm.search.services import search_index_remove, search_index_update
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -71,49 +68,22 @@ def company_merge(*, actor: User, survivor: Company, duplicate: Company) -> Comp
         raise ValidationError({"duplicate": [_("A company cannot be merged with itself.")]})
     survivor = Company.objects.select_for_update().get(pk=survivor.pk)
     duplicate = Company.objects.select_for_update().get(pk=duplicate.pk)
-    filled = []
-    for name in _FILLABLE:
-        if not getattr(survivor, name) and getattr(duplicate, name):
-            setattr(survivor, name, getattr(duplicate, name))
-            filled.append(name)
-    for name in ("phones", "emails", "tags"):
-        merged = list(dict.fromkeys([*getattr(survivor, name), *getattr(duplicate, name)]))
-        if merged != getattr(survivor, name):
-            setattr(survivor, name, merged)
-            filled.append(name)
-    if duplicate.notes:
-        survivor.notes = "\n\n".join(n for n in (survivor.notes, duplicate.notes) if n)
-        filled.append("notes")
-    survivor.custom_fields = {**duplicate.custom_fields, **survivor.custom_fields}
+    filled = merge_fold(survivor=survivor, duplicate=duplicate, blanks=_FILLABLE)
     moved = {
         "contacts": duplicate.contacts.update(company=survivor),
         "deals": duplicate.deals.update(company=survivor),
         "leads": duplicate.leads.update(company=survivor),
         "activities": duplicate.activities.update(company=survivor),
         "files": duplicate.attachments.update(company=survivor),
-        "history": history_move(record_type=RecordType.COMPANY, from_id=duplicate.pk, to_id=survivor.pk),
     }
-    record_touch(record=survivor, fields=[*filled, "custom_fields"])
-    history_write(
+    return merge_finish(
         actor=actor,
         record_type=RecordType.COMPANY,
-        record_id=survivor.pk,
-        action=ChangeRecord.Action.MERGED,
-        changes=[
-            {
-                "field": "merged",
-                "label": _("Merged"),
-                "old": f"{duplicate.name} (#{duplicate.pk})",
-                "new": survivor.name,
-                "moved": moved,
-            }
-        ],
-        note=duplicate.name,
+        survivor=survivor,
+        duplicate=duplicate,
+        filled=filled,
+        moved=moved,
     )
-    search_index_remove(RecordType.COMPANY, duplicate.pk)
-    duplicate.delete()
-    search_index_update(RecordType.COMPANY, survivor)
-    return survivor
 
 
 # --- bulk actions from the lists: each record goes through its own service, so history and search stay right.

@@ -14,11 +14,8 @@ from crm.contacts.models import Contact
 from crm.contacts.selectors import contacts_visible_to
 from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.normalize import normalize_contact_fields
-from crm.core.services import record_create, record_delete, record_touch, record_update
+from crm.core.services import merge_finish, merge_fold, record_create, record_delete, record_update
 from crm.core.types import RecordType
-from crm.history.models import ChangeRecord
-from crm.history.services import history_move, history_write
-from crm.search.services import search_index_remove, search_index_update
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -75,23 +72,14 @@ def contact_merge(*, actor: User, survivor: Contact, duplicate: Contact) -> Cont
         raise ValidationError({"duplicate": [_("A contact cannot be merged with itself.")]})
     survivor = Contact.objects.select_for_update().get(pk=survivor.pk)
     duplicate = Contact.objects.select_for_update().get(pk=duplicate.pk)
-    filled = []
-    for name in ("first_name", "middle_name", "last_name", "position", "company_id", "owner_id", "consent_at"):
-        if not getattr(survivor, name) and getattr(duplicate, name):
-            setattr(survivor, name, getattr(duplicate, name))
-            filled.append(name)
+    filled = merge_fold(
+        survivor=survivor,
+        duplicate=duplicate,
+        blanks=("first_name", "middle_name", "last_name", "position", "company_id", "owner_id", "consent_at"),
+    )
     if duplicate.consent_to_contact and not survivor.consent_to_contact:
         survivor.consent_to_contact = True
         filled.append("consent_to_contact")
-    for name in ("phones", "emails", "tags"):
-        merged = list(dict.fromkeys([*getattr(survivor, name), *getattr(duplicate, name)]))
-        if merged != getattr(survivor, name):
-            setattr(survivor, name, merged)
-            filled.append(name)
-    if duplicate.notes:
-        survivor.notes = "\n\n".join(n for n in (survivor.notes, duplicate.notes) if n)
-        filled.append("notes")
-    survivor.custom_fields = {**duplicate.custom_fields, **survivor.custom_fields}
     deal_ids = list(duplicate.deals.values_list("pk", flat=True))
     survivor.deals.add(*deal_ids)
     moved = {
@@ -99,29 +87,15 @@ def contact_merge(*, actor: User, survivor: Contact, duplicate: Contact) -> Cont
         "leads": duplicate.leads.update(contact=survivor),
         "activities": duplicate.activities.update(contact=survivor),
         "files": duplicate.attachments.update(contact=survivor),
-        "history": history_move(record_type=RecordType.CONTACT, from_id=duplicate.pk, to_id=survivor.pk),
     }
-    record_touch(record=survivor, fields=[*filled, "custom_fields"])
-    history_write(
+    return merge_finish(
         actor=actor,
         record_type=RecordType.CONTACT,
-        record_id=survivor.pk,
-        action=ChangeRecord.Action.MERGED,
-        changes=[
-            {
-                "field": "merged",
-                "label": _("Merged"),
-                "old": f"{duplicate.full_name} (#{duplicate.pk})",
-                "new": survivor.full_name,
-                "moved": moved,
-            }
-        ],
-        note=duplicate.full_name,
+        survivor=survivor,
+        duplicate=duplicate,
+        filled=filled,
+        moved=moved,
     )
-    search_index_remove(RecordType.CONTACT, duplicate.pk)
-    duplicate.delete()
-    search_index_update(RecordType.CONTACT, survivor)
-    return survivor
 
 
 # --- bulk actions from the lists: each record goes through its own service, so history and search stay right.

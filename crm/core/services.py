@@ -19,7 +19,7 @@ from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.services import custom_values_clean
 from crm.history.models import ChangeRecord
-from crm.history.services import diff, history_write, snapshot
+from crm.history.services import diff, history_move, history_write, snapshot
 from crm.search.services import search_index_remove, search_index_update
 from tenants.accounts import policy
 from tenants.accounts.models import User
@@ -168,6 +168,66 @@ def record_touch(*, record: models.Model, fields: list[str]) -> None:
     record.version += 1  # type: ignore[attr-defined]
     record.updated_at = timezone.now()  # type: ignore[attr-defined]
     record.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def merge_fold(
+    *,
+    survivor: models.Model,
+    duplicate: models.Model,
+    blanks: tuple[str, ...],
+    lists: tuple[str, ...] = ("phones", "emails", "tags"),
+) -> list[str]:
+    """Copy into `survivor` what only `duplicate` knows: blank fields, list items, notes, custom values.
+    Returns the fields that changed. The survivor's own values always win."""
+    filled = []
+    for name in blanks:
+        if not getattr(survivor, name) and getattr(duplicate, name):
+            setattr(survivor, name, getattr(duplicate, name))
+            filled.append(name)
+    for name in lists:
+        merged = list(dict.fromkeys([*getattr(survivor, name), *getattr(duplicate, name)]))
+        if merged != getattr(survivor, name):
+            setattr(survivor, name, merged)
+            filled.append(name)
+    if getattr(duplicate, "notes", ""):
+        survivor.notes = "\n\n".join(n for n in (survivor.notes, duplicate.notes) if n)  # type: ignore[attr-defined]
+        filled.append("notes")
+    survivor.custom_fields = {**duplicate.custom_fields, **survivor.custom_fields}  # type: ignore[attr-defined]
+    return [*filled, "custom_fields"]
+
+
+def merge_finish(
+    *,
+    actor: User,
+    record_type: RecordType,
+    survivor: R,
+    duplicate: models.Model,
+    filled: list[str],
+    moved: dict[str, int],
+) -> R:
+    """Save the survivor, write the merge into its history (with what moved), delete the duplicate."""
+    moved["history"] = history_move(record_type=record_type, from_id=duplicate.pk, to_id=survivor.pk)
+    record_touch(record=survivor, fields=filled)
+    history_write(
+        actor=actor,
+        record_type=record_type,
+        record_id=survivor.pk,
+        action=ChangeRecord.Action.MERGED,
+        changes=[
+            {
+                "field": "merged",
+                "label": _("Merged"),
+                "old": f"{duplicate} (#{duplicate.pk})",
+                "new": str(survivor),
+                "moved": moved,
+            }
+        ],
+        note=str(duplicate),
+    )
+    search_index_remove(record_type, duplicate.pk)
+    duplicate.delete()
+    search_index_update(record_type, survivor)
+    return survivor
 
 
 def record_delete(*, actor: User, record: models.Model, record_type: RecordType) -> None:

@@ -57,8 +57,8 @@ def _candidates(words: list[str], phone: str | None) -> dict[RecordType, list[in
             )
         parts.append(qs.order_by("term").values_list("record_type", "record_id")[:CANDIDATES])
     found: dict[RecordType, list[int]] = {}
-    for record_type, record_id in parts[0].union(*parts[1:], all=True):
-        ids = found.setdefault(RecordType(record_type), [])
+    for type_value, record_id in parts[0].union(*parts[1:], all=True):
+        ids = found.setdefault(RecordType(type_value), [])
         if record_id not in ids:
             ids.append(record_id)
     return found
