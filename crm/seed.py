@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import random
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -149,6 +150,11 @@ def _sync_sequence(table: str) -> None:
     with connection.cursor() as cursor:
         sql = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1)) FROM {table}"  # noqa: S608
         cursor.execute(sql)
+
+
+def _ascii(text: str) -> str:
+    """Latin letters of a name for an email address (accents dropped; Cyrillic and others left out)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text.lower()) if "a" <= ch <= "z")
 
 
 def _phone(rng: random.Random) -> str:
@@ -322,7 +328,7 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
                 company = pick_company()
                 contact_company[pid] = company
                 phones = [_phone(rng) for _ in range(rng.choice((1, 1, 1, 2)))]
-                emails = [f"{first.lower()}.{last.lower()}.{pid}@mail.example"]
+                emails = [f"{_ascii(first)}.{_ascii(last)}.{pid}@mail.example".lstrip(".").replace("..", ".")]
                 created = when()
                 terms.extend(
                     (RecordType.CONTACT, pid, t)
@@ -460,7 +466,7 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
             for lid in range(first_lead, first_lead + size.leads):
                 _locale, first, last, _m = pools.person()
                 _l, company_name = pools.company_name()
-                email = f"{first.lower()}.{lid}@inbox.example"
+                email = f"{_ascii(first) or 'client'}.{lid}@inbox.example"
                 phone = _phone(rng)
                 title = f"Request from {company_name}"
                 created = when(180)
@@ -530,7 +536,9 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
                 company = deal_company.get(deal) if deal else pick_company()
                 contacts = company_contacts.get(company) if company else None
                 contact = rng.choice(contacts) if contacts and rng.random() < 0.6 else None
-                done_flag = kind == "note" or (not future and rng.random() < 0.93)
+                # Old work is done; only the last fortnight holds a few forgotten (overdue) tasks.
+                recent = not future and due > now - datetime.timedelta(days=14)
+                done_flag = kind == "note" or (not future and (not recent or rng.random() < 0.7))
                 subject = rng.choice(CALL_SUBJECTS if kind == "call" else TASK_SUBJECTS)
                 yield (
                     kind,
