@@ -68,10 +68,8 @@ def test_work_the_client_card(page, committed_db, live_url: str) -> None:
     for _ in range(10):
         if page.get_by_test_id("timeline-older").count() == 0:
             break
-        shown = timeline.locator("[data-testid^=timeline-]").count()
-        page.get_by_test_id("timeline-older").click()
-        page.wait_for_function(
-            "n => document.querySelectorAll('[data-testid=timeline] [data-testid^=timeline-]').length > n", arg=shown
-        )
+        older = page.get_by_test_id("timeline-older").element_handle()
+        older.click()
+        older.wait_for_element_state("hidden")  # replaced by the next page
     timeline.get_by_text("Old note 59").wait_for()
     assert page.get_by_test_id("timeline-older").count() == 0

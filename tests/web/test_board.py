@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 from crm.core.types import RecordType
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.history.models import ChangeRecord
+from crm.web.board.selectors import CARDS_PER_COLUMN
 from tenants.accounts.services import user_create
 from tests.conftest import PASSWORD
 from tests.factories import DealFactory, PipelineFactory
@@ -79,7 +80,7 @@ def test_a_column_shows_the_newest_cards_first_and_the_rest_on_demand(workspace,
         _many_deals(pipeline, stages["New"], 35)
     response = owner_client.get(BOARD)
     [new, *_] = response.context["columns"]
-    assert [d.title for d in new.cards] == [f"Bulk deal {i}" for i in range(30)]
+    assert [d.title for d in new.cards] == [f"Bulk deal {i}" for i in range(CARDS_PER_COLUMN)]
     assert new.totals.count == 35 and new.cursor is not None
     more = owner_client.get(
         f"/deals/board/column/{stages['New'].pk}/",
@@ -87,7 +88,7 @@ def test_a_column_shows_the_newest_cards_first_and_the_rest_on_demand(workspace,
         HTTP_HX_REQUEST="true",
     )
     assert more.status_code == 200
-    assert [d.title for d in more.context["column"].cards] == [f"Bulk deal {i}" for i in range(30, 35)]
+    assert [d.title for d in more.context["column"].cards] == [f"Bulk deal {i}" for i in range(CARDS_PER_COLUMN, 35)]
     assert 'data-testid="show-more"' not in more.content.decode()
     assert owner_client.get(f"/deals/board/column/{stages['New'].pk}/", {"after": "garbage"}).status_code == 400
 
@@ -105,7 +106,7 @@ def test_the_board_issues_a_fixed_number_of_queries_whatever_the_data(
         DealFactory.create_batch(3, stage=stages["New"])  # with companies and owners on the cards
     with django_assert_max_num_queries(BOARD_QUERY_CEILING):
         response = owner_client.get(BOARD)
-    assert sum(len(c.cards) for c in response.context["columns"]) == 4 * 30
+    assert sum(len(c.cards) for c in response.context["columns"]) == 4 * CARDS_PER_COLUMN
     assert response.context["columns"][0].totals.count == 1503
 
 
@@ -281,4 +282,4 @@ def test_moving_and_showing_more_issue_a_fixed_number_of_queries(
     # Host, session, user, stage, card ids, cards, stages for the select; each after a search_path SET.
     with django_assert_max_num_queries(2 * 7):
         more = owner_client.get(f"/deals/board/column/{stages['New'].pk}/", {"after": cursor.encode()})
-    assert len(more.context["column"].cards) == 30
+    assert len(more.context["column"].cards) == CARDS_PER_COLUMN

@@ -20,7 +20,7 @@ from crm.deals.models import Deal, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
 from tenants.accounts.models import User
 
-CARDS_PER_COLUMN = 30
+CARDS_PER_COLUMN = 20
 CALENDAR_LIMIT = 500
 
 

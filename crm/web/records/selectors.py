@@ -27,7 +27,7 @@ from crm.history.models import ChangeRecord
 from crm.history.selectors import history_of
 from tenants.accounts.models import User
 
-TIMELINE_PAGE = 25
+TIMELINE_PAGE = 20
 CARD_LIST_CAP = 10
 FILES_CAP = 20
 
