@@ -108,7 +108,16 @@ def run(command: list[str]) -> int:
         return subprocess.run(command, env=env, check=False).returncode
 
 
+def _stop_on_sigterm() -> None:
+    # A service manager or `kill` stops the demo like Ctrl-C does: children first, then the embedded servers.
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def demo(port: int) -> int:
+    _stop_on_sigterm()
     with services() as env:
         print(f"Database: {env['DATABASE_URL']}\nRedis:    {env['REDIS_URL']}", flush=True)
         _manage(env, "migrate_schemas", "--executor", "standard", "-v", "0")
