@@ -70,8 +70,20 @@ def _database(stack: ExitStack) -> Iterator[str]:
     # cleanup_mode="stop": the server stops with this process and keeps its data for the next run.
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     stack.callback(server.cleanup)
+    stack.callback(_stop_postgres, server, pgdata)
     _create_database_if_missing(f"host={pgdata} user=postgres dbname=postgres", DATABASE_NAME)
     yield database_url(host=str(pgdata), user="postgres", name=DATABASE_NAME)
+
+
+def _stop_postgres(server: object, pgdata: Path) -> None:
+    # pgserver stops the server only when it believes no other process holds a handle, and a launcher that
+    # was killed leaves its pid behind; stop it explicitly so nothing outlives `make demo`.
+    from pgserver._commands import pg_ctl
+
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=getattr(server, "system_user", None))
+    except Exception:  # already stopped
+        return
 
 
 @contextmanager
