@@ -109,6 +109,11 @@ class Deal(CrmRecord):
             ),
             models.Index(fields=["owner", "stage"], name="deal_owner_stage", condition=models.Q(closed_at=None)),
             models.Index(fields=["company", "-created_at"], name="deal_company"),
+            # The client card: closed deals newest first, and totals per outcome from the index alone.
+            models.Index(
+                fields=["company", "-closed_at"], name="deal_company_closed", condition=~models.Q(closed_at=None)
+            ),
+            models.Index(fields=["company", "stage", "currency"], include=["amount"], name="deal_company_totals"),
             models.Index(fields=["-created_at"], name="deal_created"),
             GinIndex(fields=["custom_fields"], name="deal_custom_fields", opclasses=["jsonb_path_ops"]),
             GinIndex(fields=["tags"], name="deal_tags"),

@@ -177,7 +177,7 @@ def company_card(user: User, company: Company) -> CompanyCard:
     totals = [
         DealTotal(outcome=row["stage__outcome"], currency=row["currency"], count=row["n"], amount=row["total"])
         for row in deals.values("stage__outcome", "currency")
-        .annotate(n=Count("id"), total=Sum("amount"))
+        .annotate(n=Count("*"), total=Sum("amount"))
         .order_by("stage__outcome", "currency")
     ]
     return CompanyCard(
