@@ -40,6 +40,7 @@ class _Indexed(factory.django.DjangoModelFactory):
 
     class Meta:
         abstract = True
+        skip_postgeneration_save = True
 
     @classmethod
     def _after_postgeneration(cls, instance, create, results=None):
@@ -75,6 +76,7 @@ class ContactFactory(_Indexed):
 class PipelineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Pipeline
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Pipeline {n}")
 
