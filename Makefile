@@ -29,7 +29,7 @@ test: $(STAMP) chromium
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy platform_core tenants bench
+	$(VENV)/bin/mypy platform_core tenants crm bench
 
 bench: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/provisioning.py

@@ -78,7 +78,7 @@ def _database(stack: ExitStack) -> Iterator[str]:
 def _stop_postgres(server: object, pgdata: Path) -> None:
     # pgserver stops the server only when it believes no other process holds a handle, and a launcher that
     # was killed leaves its pid behind; stop it explicitly so nothing outlives `make demo`.
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=getattr(server, "system_user", None))
