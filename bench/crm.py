@@ -128,11 +128,9 @@ def main() -> int:
             started = time.perf_counter()
             report = seed_workspace(size=SeedSize(**size), owner_ids=owners)
             rows = sum(report.rows.values())
-            print(
-                f"Seeded {sub}: {rows:,} rows in {time.perf_counter() - started:.1f} s "
-                f"({', '.join(f'{k} {v:,}' for k, v in report.rows.items())})",
-                flush=True,
-            )
+            print(f"Seeded {sub}: {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+            for table, count in report.rows.items():
+                print(f"    {table:<14} {count:>10,} rows {report.seconds[table]:7.1f} s", flush=True)
         use_public_schema()
         return tenant
 
