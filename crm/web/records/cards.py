@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -73,6 +73,30 @@ def run_service(form: forms.Form, write: Callable[[], T], **error_options: Any) 
     except StaleVersion:
         stale_error(form)
     return None
+
+
+class _Page(Protocol):
+    def get_absolute_url(self) -> str: ...
+
+
+def edit_page(request: HttpRequest, *, form: forms.Form, record: _Page, write: Callable[[], _Page]) -> HttpResponse:
+    """The edit form of a record: on a valid POST call the service (`write`), else show the form again with
+    the service's errors on it."""
+    if request.method == "POST" and form.is_valid():
+        updated = run_service(form, write)
+        if updated is not None:
+            messages.success(request, _("Saved."))
+            return redirect(updated.get_absolute_url())
+    return render(
+        request,
+        "crm/records/form.html",
+        {
+            "form": form,
+            "record": record,
+            "title": _("Edit %(name)s") % {"name": record},
+            "cancel_url": record.get_absolute_url(),
+        },
+    )
 
 
 def confirm_delete(

@@ -20,7 +20,7 @@ from crm.companies.services import company_create, company_delete, company_merge
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.search.duplicates import company_duplicates
-from crm.web.records.cards import CARDS, card_context, confirm_delete, run_service
+from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of, show_errors
 from crm.web.records.forms import CompanyForm, MergeForm, company_initial, user_choices
 from crm.web.records.selectors import company_card
@@ -92,29 +92,17 @@ def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_values=company.custom_fields,
         users=user_choices(),
     )
-    if request.method == "POST" and form.is_valid():
-        # A copy goes to the service, so a refused edit leaves the page's record as it was.
-        updated = run_service(
-            form,
-            lambda: company_update(
-                actor=user,
-                company=copy.copy(company),
-                data=form.record_data(),
-                expected_version=form.cleaned_data["version"],
-            ),
-        )
-        if updated is not None:
-            messages.success(request, _("Saved."))
-            return redirect(updated)
-    return render(
+    # A copy goes to the service, so a refused edit leaves the page's record as it was.
+    return edit_page(
         request,
-        "crm/records/form.html",
-        {
-            "form": form,
-            "record": company,
-            "title": _("Edit %(name)s") % {"name": company},
-            "cancel_url": company.get_absolute_url(),
-        },
+        form=form,
+        record=company,
+        write=lambda: company_update(
+            actor=user,
+            company=copy.copy(company),
+            data=form.record_data(),
+            expected_version=form.cleaned_data["version"],
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from crm.contacts.services import contact_create, contact_delete, contact_merge,
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.search.duplicates import contact_duplicates
-from crm.web.records.cards import CARDS, card_context, confirm_delete, run_service
+from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of, show_errors
 from crm.web.records.companies import split_list
 from crm.web.records.forms import ContactForm, MergeForm, contact_initial, user_choices
@@ -95,28 +95,16 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_values=contact.custom_fields,
         users=user_choices(),
     )
-    if request.method == "POST" and form.is_valid():
-        updated = run_service(
-            form,
-            lambda: contact_update(
-                actor=user,
-                contact=copy.copy(contact),
-                data=form.record_data(),
-                expected_version=form.cleaned_data["version"],
-            ),
-        )
-        if updated is not None:
-            messages.success(request, _("Saved."))
-            return redirect(updated)
-    return render(
+    return edit_page(
         request,
-        "crm/records/form.html",
-        {
-            "form": form,
-            "record": contact,
-            "title": _("Edit %(name)s") % {"name": contact},
-            "cancel_url": contact.get_absolute_url(),
-        },
+        form=form,
+        record=contact,
+        write=lambda: contact_update(
+            actor=user,
+            contact=copy.copy(contact),
+            data=form.record_data(),
+            expected_version=form.cleaned_data["version"],
+        ),
     )
 
 

@@ -25,7 +25,7 @@ from crm.deals.models import Deal, DealLineItem
 from crm.deals.selectors import deal_get
 from crm.deals.services import deal_create, deal_delete, deal_set_line_items, deal_update
 from crm.products.selectors import products_visible_to
-from crm.web.records.cards import CARDS, card_context, confirm_delete, run_service
+from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import (
     DealForm,
@@ -149,29 +149,17 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_values=deal.custom_fields,
         users=user_choices(),
     )
-    if request.method == "POST" and form.is_valid():
-        updated = run_service(
-            form,
-            lambda: deal_update(
-                actor=user,
-                deal=copy.copy(deal),
-                data=form.record_data(),
-                contacts=form.contact_ids(),
-                expected_version=form.cleaned_data["version"],
-            ),
-        )
-        if updated is not None:
-            messages.success(request, _("Saved."))
-            return redirect(updated)
-    return render(
+    return edit_page(
         request,
-        "crm/records/form.html",
-        {
-            "form": form,
-            "record": deal,
-            "title": _("Edit %(name)s") % {"name": deal},
-            "cancel_url": deal.get_absolute_url(),
-        },
+        form=form,
+        record=deal,
+        write=lambda: deal_update(
+            actor=user,
+            deal=copy.copy(deal),
+            data=form.record_data(),
+            contacts=form.contact_ids(),
+            expected_version=form.cleaned_data["version"],
+        ),
     )
 
 

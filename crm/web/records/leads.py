@@ -20,7 +20,7 @@ from crm.leads.models import Lead
 from crm.leads.selectors import lead_get
 from crm.leads.services import lead_convert, lead_create, lead_delete, lead_update
 from crm.search.duplicates import company_duplicates, contact_duplicates
-from crm.web.records.cards import CARDS, card_context, confirm_delete, run_service
+from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import ConvertForm, LeadForm, lead_initial, user_choices
 
@@ -70,28 +70,16 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
         for name in list(form.fields):
             if name not in {"owner", "tags", "version"} and not name.startswith("cf_"):
                 del form.fields[name]
-    if request.method == "POST" and form.is_valid():
-        updated = run_service(
-            form,
-            lambda: lead_update(
-                actor=user,
-                lead=copy.copy(lead),
-                data=form.record_data(),
-                expected_version=form.cleaned_data["version"],
-            ),
-        )
-        if updated is not None:
-            messages.success(request, _("Saved."))
-            return redirect(updated)
-    return render(
+    return edit_page(
         request,
-        "crm/records/form.html",
-        {
-            "form": form,
-            "record": lead,
-            "title": _("Edit %(name)s") % {"name": lead},
-            "cancel_url": lead.get_absolute_url(),
-        },
+        form=form,
+        record=lead,
+        write=lambda: lead_update(
+            actor=user,
+            lead=copy.copy(lead),
+            data=form.record_data(),
+            expected_version=form.cleaned_data["version"],
+        ),
     )
 
 
