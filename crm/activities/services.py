@@ -14,6 +14,7 @@ from crm.activities.models import Activity
 from crm.activities.selectors import activities_visible_to
 from crm.core.bulk import Ids, bulk_records
 from crm.core.phones import normalize_phone
+from crm.core.services import link_errors
 from crm.core.types import RecordType
 from tenants.accounts import policy
 from tenants.accounts.models import User
@@ -38,7 +39,7 @@ _FIELDS = {
 _LINKS = ("company", "contact", "deal", "lead")
 
 
-def _apply(activity: Activity, data: Mapping[str, Any]) -> None:
+def _apply(actor: User, activity: Activity, data: Mapping[str, Any]) -> None:
     if unknown := set(data) - _FIELDS:
         raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
     errors: dict[str, list[str]] = {}
@@ -54,6 +55,7 @@ def _apply(activity: Activity, data: Mapping[str, Any]) -> None:
                 errors["call_phone"] = list(exc.messages)
         else:
             setattr(activity, name, value)
+    errors.update(link_errors(actor, {name: getattr(activity, f"{name}_id") for name in _LINKS if name in data}))
     if "is_done" in data and bool(data["is_done"]) != activity.is_done:
         activity.is_done = bool(data["is_done"])
         activity.done_at = timezone.now() if activity.is_done else None
@@ -72,7 +74,7 @@ def _apply(activity: Activity, data: Mapping[str, Any]) -> None:
         activity.is_done = True
         activity.done_at = activity.done_at or timezone.now()
     try:
-        activity.full_clean()
+        activity.full_clean(exclude=list(errors))
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
@@ -85,7 +87,7 @@ def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
     activity = Activity(created_by=actor)
     data = dict(data)
     data.setdefault("assignee", actor.pk)
-    _apply(activity, data)
+    _apply(actor, activity, data)
     activity.save()
     return activity
 
@@ -93,7 +95,7 @@ def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
 @transaction.atomic
 def activity_update(*, actor: User, activity: Activity, data: Mapping[str, Any]) -> Activity:
     policy.require(actor, policy.Action.EDIT, RecordType.ACTIVITY)
-    _apply(activity, data)
+    _apply(actor, activity, data)
     activity.updated_at = timezone.now()
     activity.save()
     return activity

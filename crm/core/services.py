@@ -39,6 +39,29 @@ class StaleVersion(Exception):
         self.current = current
 
 
+# Links a write may set to another CRM record; the target must be one the actor may see.
+LINKS = {"company": RecordType.COMPANY, "contact": RecordType.CONTACT, "deal": RecordType.DEAL, "lead": RecordType.LEAD}
+
+
+def link_errors(actor: User, links: Mapping[str, object]) -> dict[str, list[str]]:
+    """Errors for the linked records (field -> id) that the actor may not see: a record they cannot see is
+    "no such record" in a write too, exactly as in a read, so an id cannot be probed or linked by guessing."""
+    from crm.core.registry import model_for
+
+    errors: dict[str, list[str]] = {}
+    for name, pk in links.items():
+        if pk is None or name not in LINKS:
+            continue
+        model = model_for(LINKS[name])
+        if not policy.visible(actor, model._default_manager.all(), LINKS[name]).filter(pk=pk).exists():
+            errors[name] = [_("There is no such %(what)s.") % {"what": model._meta.verbose_name}]
+    return errors
+
+
+def _linked_ids(record: models.Model, names: list[str] | set[str]) -> dict[str, object]:
+    return {name: getattr(record, f"{name}_id") for name in LINKS if name in names or f"{name}_id" in names}
+
+
 def _custom_labels(record_type: RecordType) -> dict[str, str]:
     return {f.key: f.label for f in custom_fields_for(record_type)}
 
@@ -95,6 +118,7 @@ def record_create(
     data, errors = _normalized(data, normalize)
     record = model()
     _assign(record, data, editable=editable_fields(model))
+    errors.update(link_errors(actor, _linked_ids(record, set(data))))
     try:
         record.custom_fields = custom_values_clean(record_type, custom)  # type: ignore[attr-defined]
     except ValidationError as exc:
@@ -136,6 +160,7 @@ def record_update(
     custom = data.pop("custom_fields", None)
     data, errors = _normalized(data, normalize)
     changed = _assign(record, data, editable=editable_fields(type(record)))
+    errors.update(link_errors(actor, _linked_ids(record, set(changed))))
     if custom is not None:
         try:
             record.custom_fields = custom_values_clean(  # type: ignore[attr-defined]

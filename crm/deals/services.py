@@ -21,7 +21,7 @@ from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.services import history_write
-from crm.products.models import Product
+from crm.products.selectors import products_visible_to
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -216,9 +216,9 @@ def deal_create(
     deal.closed_at = None if stage.outcome == Stage.Outcome.OPEN else deal.stage_changed_at
     deal.save(update_fields=["stage_changed_at", "closed_at"])
     if contacts:
-        _set_contacts(deal, contacts)
+        _set_contacts(actor, deal, contacts)
     if line_items:
-        _replace_line_items(deal, line_items)
+        _replace_line_items(actor, deal, line_items)
     return deal
 
 
@@ -259,7 +259,7 @@ def deal_update(
     if contacts is not None:
         before = sorted(deal.contacts.values_list("pk", flat=True))
         if sorted(set(contacts)) != before:
-            _set_contacts(deal, contacts)
+            _set_contacts(actor, deal, contacts)
             history_write(
                 actor=actor,
                 record_type=RecordType.DEAL,
@@ -270,11 +270,12 @@ def deal_update(
     return deal
 
 
-def _set_contacts(deal: Deal, contact_ids: Sequence[int]) -> None:
-    from crm.contacts.models import Contact
+def _set_contacts(actor: User, deal: Deal, contact_ids: Sequence[int]) -> None:
+    from crm.contacts.selectors import contacts_visible_to
 
     ids = set(contact_ids)
-    found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    # Only contacts the actor may see can be linked; the others are "no such contact", as in a read.
+    found = set(contacts_visible_to(actor).filter(pk__in=ids).values_list("pk", flat=True))
     if missing := ids - found:
         raise ValidationError(
             {"contacts": [_("No such contact: %(ids)s") % {"ids": ", ".join(map(str, sorted(missing)))}]}
@@ -341,7 +342,7 @@ def deal_set_line_items(*, actor: User, deal: Deal, items: Sequence[Mapping[str,
     policy.require(actor, policy.Action.EDIT, RecordType.DEAL)
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
     old_amount = deal.amount
-    _replace_line_items(deal, items)
+    _replace_line_items(actor, deal, items)
     history_write(
         actor=actor,
         record_type=RecordType.DEAL,
@@ -352,11 +353,11 @@ def deal_set_line_items(*, actor: User, deal: Deal, items: Sequence[Mapping[str,
     return deal
 
 
-def _replace_line_items(deal: Deal, items: Sequence[Mapping[str, Any]]) -> None:
+def _replace_line_items(actor: User, deal: Deal, items: Sequence[Mapping[str, Any]]) -> None:
     errors: dict[str, list[str]] = {}
     rows: list[DealLineItem] = []
     product_ids = {int(i["product"]) for i in items if i.get("product")}
-    products = {p.pk: p for p in Product.objects.filter(pk__in=product_ids)}
+    products = {p.pk: p for p in products_visible_to(actor).filter(pk__in=product_ids)}
     for index, item in enumerate(items):
         product = products.get(int(item["product"])) if item.get("product") else None
         if item.get("product") and product is None:

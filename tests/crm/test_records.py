@@ -112,3 +112,51 @@ def test_consent_is_dated(in_workspace) -> None:
     assert contact.consent_at is not None
     contact_update(actor=in_workspace.owner, contact=contact, data={"consent_to_contact": False})
     assert contact.consent_at is None
+
+
+def test_a_write_cannot_link_a_record_the_actor_may_not_see(in_workspace, monkeypatch) -> None:
+    """A record hidden from the actor is "no such record" in writes too: it can neither be linked nor probed."""
+    from crm.activities.models import Activity
+    from crm.activities.services import activity_create
+    from crm.contacts.models import Contact
+    from crm.deals.models import Deal
+    from crm.deals.services import deal_create
+    from tenants.accounts import policy
+    from tenants.accounts.services import user_create
+    from tests.conftest import PASSWORD
+    from tests.factories import CompanyFactory, ContactFactory
+
+    company, contact = CompanyFactory(), ContactFactory()
+    member = user_create(email="member@example.com", password=PASSWORD)
+    hidden = {RecordType.COMPANY, RecordType.CONTACT}
+    real_can = policy.can
+    # A role that hides companies and contacts from this member (roles plug into policy.can).
+    monkeypatch.setattr(
+        policy,
+        "can",
+        lambda user, action, rt: (
+            False
+            if user.pk == member.pk and action == policy.Action.VIEW and rt in hidden
+            else real_can(user, action, rt)
+        ),
+    )
+    contacts_before = Contact.objects.count()
+
+    with pytest.raises(ValidationError) as exc:
+        contact_create(actor=member, data={"first_name": "Eve", "company": company.pk})
+    assert exc.value.message_dict == {"company": ["There is no such company."]}
+    with pytest.raises(ValidationError) as exc:
+        deal_create(actor=member, data={"title": "Probe"}, contacts=[contact.pk])
+    assert set(exc.value.message_dict) == {"contacts"}
+    with pytest.raises(ValidationError) as exc:
+        activity_create(actor=member, data={"subject": "Probe", "company": company.pk})
+    assert exc.value.message_dict == {"company": ["There is no such company."]}
+    deal = deal_create(actor=in_workspace.owner, data={"title": "Owner's"})
+    with pytest.raises(ValidationError):
+        from crm.deals.services import deal_update
+
+        deal_update(actor=member, deal=deal, data={"company": company.pk})
+    deal.refresh_from_db()
+    assert deal.company_id is None
+    assert Contact.objects.count() == contacts_before
+    assert not Deal.objects.filter(title="Probe").exists() and not Activity.objects.exists()
