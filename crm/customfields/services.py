@@ -16,6 +16,7 @@ from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from tenants.accounts import policy
 from tenants.accounts.models import User
+from tenants.accounts.selectors import active_users
 
 _CHOICE_TYPES = (CustomField.Type.CHOICE, CustomField.Type.MULTI_CHOICE)
 
@@ -33,7 +34,7 @@ def custom_values_clean(
     errors: dict[str, list[str]] = {}
     users: set[int] | None = None
     if any(f.field_type == CustomField.Type.USER for f in fields.values()):
-        users = set(User.objects.filter(is_active=True).values_list("pk", flat=True))
+        users = set(active_users().values_list("pk", flat=True))
     for key, value in incoming.items():
         field = fields.get(key)
         if field is None:

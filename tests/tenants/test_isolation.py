@@ -74,3 +74,16 @@ def test_uploaded_files_are_stored_per_schema(workspace, other_workspace, settin
         assert (tmp_path / workspace.schema / name).read_bytes() == b"A's offer"
     with schema_context(other_workspace.schema):
         assert not default_storage.exists(name)
+
+
+def test_active_users_are_counted_from_one_selector(workspace, other_workspace) -> None:
+    from tenants.accounts.selectors import active_user_count, active_users
+
+    with schema_context(workspace.schema):
+        user_create(email="second@example.com", password=PASSWORD)
+        inactive = user_create(email="gone@example.com", password=PASSWORD)
+        User.objects.filter(pk=inactive.pk).update(is_active=False)
+        assert active_user_count() == 2
+        assert {u.email for u in active_users()} == {workspace.owner.email, "second@example.com"}
+    with schema_context(other_workspace.schema):
+        assert active_user_count() == 1

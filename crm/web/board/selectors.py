@@ -19,6 +19,7 @@ from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
 from tenants.accounts.models import User
+from tenants.accounts.selectors import active_users
 
 CARDS_PER_COLUMN = 20
 CALENDAR_LIMIT = 500
@@ -115,7 +116,7 @@ def stage_deal_count(stage: Stage) -> int:
 
 
 def workspace_members() -> QuerySet[User]:
-    return User.objects.filter(is_active=True).order_by("full_name", "email")
+    return active_users()
 
 
 def calendar_activities(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from crm.core.types import RecordType
 from crm.web.models import ListPreference
 from tenants.accounts.models import User
+from tenants.accounts.selectors import active_users
 
 
 def workspace_members() -> list[User]:
     """Active people of this workspace (the schema), for owner columns, filters and bulk assignment."""
-    return list(User.objects.filter(is_active=True).order_by("full_name", "email", "id"))
+    return list(active_users())
 
 
 def list_preference_of(user: User, record_type: RecordType) -> ListPreference | None:

@@ -17,7 +17,7 @@ from crm.core.money import CURRENCY_CHOICES
 from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.leads.models import Lead
-from tenants.accounts.models import User
+from tenants.accounts.selectors import active_users
 
 CF_PREFIX = "cf_"
 # Selects list at most this many records; the current value is always among them.
@@ -39,7 +39,7 @@ def _area(rows: int = 3, **kwargs: Any) -> forms.CharField:
 
 
 def user_choices() -> list[tuple[str, str]]:
-    return [(str(u.pk), u.get_full_name()) for u in User.objects.filter(is_active=True).order_by("full_name", "email")]
+    return [(str(u.pk), u.get_full_name()) for u in active_users()]
 
 
 def _user_field(label: Any, users: list[tuple[str, str]]) -> forms.TypedChoiceField:

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
 from crm.seed import SeedSize, seed_workspace
-from tenants.accounts.models import User
+from tenants.accounts.selectors import active_users
 from tenants.models import Domain
 from tenants.selectors import workspace_domain_find
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             if options["if_empty"] and Company.objects.exists():
                 self.stdout.write("The workspace already has data; not seeding.")
                 return
-            owners = list(User.objects.filter(is_active=True).values_list("pk", flat=True))
+            owners = list(active_users().values_list("pk", flat=True))
             report = seed_workspace(
                 size=SeedSize.for_companies(options["companies"]), owner_ids=owners, seed=options["seed"]
             )
