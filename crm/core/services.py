@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.core.types import RecordType
+from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.services import custom_values_clean
 from crm.history.models import ChangeRecord
@@ -62,8 +63,8 @@ def _linked_ids(record: models.Model, names: list[str] | set[str]) -> dict[str, 
     return {name: getattr(record, f"{name}_id") for name in LINKS if name in names or f"{name}_id" in names}
 
 
-def _custom_labels(record_type: RecordType) -> dict[str, str]:
-    return {f.key: f.label for f in custom_fields_for(record_type)}
+def _custom_labels(definitions: list[CustomField]) -> dict[str, str]:
+    return {f.key: f.label for f in definitions}
 
 
 def _assign(record: models.Model, data: Mapping[str, Any], *, editable: set[str]) -> list[str]:
@@ -134,7 +135,7 @@ def record_create(
         raise ValidationError(errors)
     record.save()
     history_write(actor=actor, record_type=record_type, record_id=record.pk, action=ChangeRecord.Action.CREATED)
-    search_index_update(record_type, record)
+    search_index_update(record_type, record, created=True)
     return record
 
 
@@ -154,7 +155,8 @@ def record_update(
     current_version = record.version  # type: ignore[attr-defined]
     if expected_version is not None and expected_version != current_version:
         raise StaleVersion(current_version)
-    labels = _custom_labels(record_type)
+    definitions = custom_fields_for(record_type)
+    labels = _custom_labels(definitions)
     before = snapshot(record, custom_labels=labels)
     data = dict(data)
     custom = data.pop("custom_fields", None)
@@ -167,6 +169,7 @@ def record_update(
                 record_type,
                 custom,
                 existing=record.custom_fields,  # type: ignore[attr-defined]
+                definitions=definitions,
             )
             changed.append("custom_fields")
         except ValidationError as exc:

@@ -22,14 +22,18 @@ _CHOICE_TYPES = (CustomField.Type.CHOICE, CustomField.Type.MULTI_CHOICE)
 
 
 def custom_values_clean(
-    record_type: RecordType, incoming: dict[str, Any], *, existing: dict[str, Any] | None = None
+    record_type: RecordType,
+    incoming: dict[str, Any],
+    *,
+    existing: dict[str, Any] | None = None,
+    definitions: list[CustomField] | None = None,
 ) -> dict[str, Any]:
     """Merge `incoming` values into `existing` after validating each by its field's type.
 
     Errors are keyed `custom_fields.<key>`; unknown keys are errors too, so a typo never silently vanishes.
     Required fields must end up with a value.
     """
-    fields = {f.key: f for f in custom_fields_for(record_type)}
+    fields = {f.key: f for f in (custom_fields_for(record_type) if definitions is None else definitions)}
     result = dict(existing or {})
     errors: dict[str, list[str]] = {}
     users: set[int] | None = None

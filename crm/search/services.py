@@ -28,10 +28,13 @@ def terms_of(record_type: RecordType, record: models.Model) -> set[str]:
     raise ValueError(f"{record_type} is not searchable")
 
 
-def search_index_update(record_type: RecordType, record: models.Model) -> None:
+def search_index_update(record_type: RecordType, record: models.Model, *, created: bool = False) -> None:
     wanted = terms_of(record_type, record)
-    current = set(
-        SearchTerm.objects.filter(record_type=record_type, record_id=record.pk).values_list("term", flat=True)
+    # A record saved just now has no terms yet: skip reading them.
+    current: set[str] = (
+        set()
+        if created
+        else set(SearchTerm.objects.filter(record_type=record_type, record_id=record.pk).values_list("term", flat=True))
     )
     if stale := current - wanted:
         SearchTerm.objects.filter(record_type=record_type, record_id=record.pk, term__in=stale).delete()
