@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.accounts.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "platform_core.middleware.SentryTenantTagMiddleware",
@@ -111,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "platform_core.context_processors.platform",
+                "tenants.accounts.context_processors.access",
             ],
         },
     },
@@ -238,3 +240,5 @@ if PRODUCTION:
     X_FRAME_OPTIONS = "DENY"
     CSRF_TRUSTED_ORIGINS = [f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
 SESSION_COOKIE_HTTPONLY = True
+# Behind a reverse proxy that sets X-Forwarded-For, the audit log records the client's address from it.
+TRUST_X_FORWARDED_FOR: bool = env.bool("TRUST_X_FORWARDED_FOR", default=False)

@@ -7,5 +7,6 @@ from platform_core.api import api
 urlpatterns = [
     path("", include("tenants.accounts.urls")),
     path("api/v1/", api.urls),
+    path("settings/", include("tenants.accounts.manage.urls")),
     path("", include("crm.web.urls")),
 ]

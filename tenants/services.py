@@ -30,6 +30,7 @@ from django_tenants.utils import schema_context, schema_exists, tenant_context
 from crm.deals.services import pipelines_ensure_default
 from platform_core.db import use_public_schema
 from tenants.accounts.models import User
+from tenants.accounts.roles import ADMIN, roles_ensure_builtin
 from tenants.accounts.services import user_create
 from tenants.models import Domain, Tenant
 from tenants.validators import normalize_subdomain, schema_name_for, validate_subdomain_format
@@ -131,7 +132,7 @@ def workspace_create(
                     email=owner_email,
                     password=owner_password,
                     full_name=owner_name.strip(),
-                    is_workspace_admin=True,
+                    role=roles_ensure_builtin()[ADMIN],
                 )
                 pipelines_ensure_default()
             transaction.on_commit(_queue_pool_refill)

@@ -17,6 +17,7 @@ from crm.leads.models import Lead
 from crm.products.models import Product
 from crm.search.services import search_index_update
 from tenants.accounts.models import User
+from tenants.accounts.roles import SALES_MANAGER, builtin_role
 from tests.conftest import PASSWORD
 
 
@@ -27,6 +28,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     full_name = factory.Faker("name")
+    # Like a person added by user_create: a sales manager, who sees what they own.
+    role = factory.LazyFunction(lambda: builtin_role(SALES_MANAGER))
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation

@@ -94,7 +94,7 @@ def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
 
 @transaction.atomic
 def activity_update(*, actor: User, activity: Activity, data: Mapping[str, Any]) -> Activity:
-    policy.require(actor, policy.Action.EDIT, RecordType.ACTIVITY)
+    policy.require_on(actor, policy.Action.EDIT, RecordType.ACTIVITY, activity)
     _apply(actor, activity, data)
     activity.updated_at = timezone.now()
     activity.save()
@@ -111,7 +111,7 @@ def activity_set_done(*, actor: User, activity: Activity, done: bool, result: st
 
 @transaction.atomic
 def activity_delete(*, actor: User, activity: Activity) -> None:
-    policy.require(actor, policy.Action.DELETE, RecordType.ACTIVITY)
+    policy.require_on(actor, policy.Action.DELETE, RecordType.ACTIVITY, activity)
     activity.delete()
 
 

@@ -62,8 +62,8 @@ _FILLABLE = (
 def company_merge(*, actor: User, survivor: Company, duplicate: Company) -> Company:
     """Fold `duplicate` into `survivor`: contacts, deals, leads, activities, files and history move over,
     blank fields are filled, lists are united; the duplicate is deleted and the merge is in the history."""
-    policy.require(actor, policy.Action.EDIT, RecordType.COMPANY)
-    policy.require(actor, policy.Action.DELETE, RecordType.COMPANY)
+    policy.require_on(actor, policy.Action.EDIT, RecordType.COMPANY, survivor)
+    policy.require_on(actor, policy.Action.DELETE, RecordType.COMPANY, duplicate)
     if survivor.pk == duplicate.pk:
         raise ValidationError({"duplicate": [_("A company cannot be merged with itself.")]})
     survivor = Company.objects.select_for_update().get(pk=survivor.pk)

@@ -66,8 +66,8 @@ def contact_delete(*, actor: User, contact: Contact) -> None:
 @transaction.atomic
 def contact_merge(*, actor: User, survivor: Contact, duplicate: Contact) -> Contact:
     """Fold `duplicate` into `survivor`: deals, leads, activities, files and history move over."""
-    policy.require(actor, policy.Action.EDIT, RecordType.CONTACT)
-    policy.require(actor, policy.Action.DELETE, RecordType.CONTACT)
+    policy.require_on(actor, policy.Action.EDIT, RecordType.CONTACT, survivor)
+    policy.require_on(actor, policy.Action.DELETE, RecordType.CONTACT, duplicate)
     if survivor.pk == duplicate.pk:
         raise ValidationError({"duplicate": [_("A contact cannot be merged with itself.")]})
     survivor = Contact.objects.select_for_update().get(pk=survivor.pk)

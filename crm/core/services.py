@@ -59,6 +59,18 @@ def link_errors(actor: User, links: Mapping[str, object]) -> dict[str, list[str]
     return errors
 
 
+def _hidden_errors(
+    actor: User, record_type: RecordType, data: Mapping[str, Any], custom: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """A field the actor's role hides can be neither read nor written by them."""
+    hidden = policy.hidden_fields(actor, record_type)
+    if not hidden:
+        return {}
+    names = [n for n in data if n in hidden or n.removesuffix("_id") in hidden]
+    names += [f"cf_{key}" for key in custom if f"cf:{key}" in hidden]
+    return {name: [_("This field cannot be set.")] for name in names}
+
+
 def _linked_ids(record: models.Model, names: list[str] | set[str]) -> dict[str, object]:
     return {name: getattr(record, f"{name}_id") for name in LINKS if name in names or f"{name}_id" in names}
 
@@ -116,9 +128,11 @@ def record_create(
     policy.require(actor, policy.Action.CREATE, record_type)
     data = dict(data)
     custom = data.pop("custom_fields", None) or {}
+    hidden_errors = _hidden_errors(actor, record_type, data, custom)
     data, errors = _normalized(data, normalize)
+    errors.update(hidden_errors)
     record = model()
-    _assign(record, data, editable=editable_fields(model))
+    _assign(record, {k: v for k, v in data.items() if k not in hidden_errors}, editable=editable_fields(model))
     errors.update(link_errors(actor, _linked_ids(record, set(data))))
     try:
         record.custom_fields = custom_values_clean(record_type, custom)  # type: ignore[attr-defined]
@@ -127,6 +141,8 @@ def record_create(
     if getattr(record, "owner_id", "missing") is None:
         record.owner = actor  # type: ignore[attr-defined]
     record.created_by = actor  # type: ignore[attr-defined]
+    if not policy.can_on(actor, policy.Action.CREATE, record_type, record):
+        errors["owner"] = [_("You can only create records that you or your team own.")]
     try:
         record.full_clean(exclude=list(errors))
     except ValidationError as exc:
@@ -150,8 +166,8 @@ def record_update(
     action: ChangeRecord.Action = ChangeRecord.Action.UPDATED,
     note: str = "",
 ) -> R:
-    """Apply a partial update; raises ValidationError (nothing saved) or StaleVersion."""
-    policy.require(actor, policy.Action.EDIT, record_type)
+    """Apply a partial update; raises ValidationError (nothing saved), StaleVersion or PermissionDenied."""
+    policy.require_on(actor, policy.Action.EDIT, record_type, record)
     current_version = record.version  # type: ignore[attr-defined]
     if expected_version is not None and expected_version != current_version:
         raise StaleVersion(current_version)
@@ -160,8 +176,12 @@ def record_update(
     before = snapshot(record, custom_labels=labels)
     data = dict(data)
     custom = data.pop("custom_fields", None)
+    hidden_errors = _hidden_errors(actor, record_type, data, custom or {})
     data, errors = _normalized(data, normalize)
-    changed = _assign(record, data, editable=editable_fields(type(record)))
+    errors.update(hidden_errors)
+    changed = _assign(
+        record, {k: v for k, v in data.items() if k not in hidden_errors}, editable=editable_fields(type(record))
+    )
     errors.update(link_errors(actor, _linked_ids(record, set(changed))))
     if custom is not None:
         try:
@@ -259,7 +279,7 @@ def merge_finish(
 
 
 def record_delete(*, actor: User, record: models.Model, record_type: RecordType) -> None:
-    policy.require(actor, policy.Action.DELETE, record_type)
+    policy.require_on(actor, policy.Action.DELETE, record_type, record)
     record_id = record.pk
     history_write(
         actor=actor,

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -288,7 +288,7 @@ def deal_move_to_stage(
     *, actor: User, deal: Deal, stage: Stage, lost_reason: str = "", expected_version: int | None = None
 ) -> Deal:
     """Move a deal to another stage of its pipeline (the board's drag and drop)."""
-    policy.require(actor, policy.Action.EDIT, RecordType.DEAL)
+    policy.require_on(actor, policy.Action.EDIT, RecordType.DEAL, deal)
     deal = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
     if expected_version is not None and expected_version != deal.version:
         raise StaleVersion(deal.version)
@@ -339,7 +339,9 @@ def _move(*, actor: User, deal: Deal, stage: Stage, lost_reason: str = "", note:
 @transaction.atomic
 def deal_set_line_items(*, actor: User, deal: Deal, items: Sequence[Mapping[str, Any]]) -> Deal:
     """Replace the deal's line items; the deal's amount becomes their total."""
-    policy.require(actor, policy.Action.EDIT, RecordType.DEAL)
+    policy.require_on(actor, policy.Action.EDIT, RecordType.DEAL, deal)
+    if "amount" in policy.hidden_fields(actor, RecordType.DEAL):
+        raise PermissionDenied
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
     old_amount = deal.amount
     _replace_line_items(actor, deal, items)

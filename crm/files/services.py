@@ -52,7 +52,7 @@ def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile
 
 @transaction.atomic
 def attachment_delete(*, actor: User, attachment: Attachment) -> None:
-    policy.require(actor, policy.Action.DELETE, RecordType.FILE)
+    policy.require_on(actor, policy.Action.DELETE, RecordType.FILE, attachment)
     storage, name = attachment.file.storage, attachment.file.name
     attachment.delete()
     if name:

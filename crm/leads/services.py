@@ -93,7 +93,7 @@ def lead_convert(
     An existing company/contact given is linked; otherwise one is created from the lead's data when asked.
     The lead stays, with its history and activities, pointing at what it became.
     """
-    policy.require(actor, policy.Action.EDIT, RecordType.LEAD)
+    policy.require_on(actor, policy.Action.EDIT, RecordType.LEAD, lead)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.status == Lead.Status.CONVERTED:
         raise ValidationError({"status": [_("This lead is already converted.")]})

@@ -40,7 +40,7 @@ def product_create(*, actor: User, data: Mapping[str, Any]) -> Product:
 
 @transaction.atomic
 def product_update(*, actor: User, product: Product, data: Mapping[str, Any]) -> Product:
-    policy.require(actor, policy.Action.EDIT, RecordType.PRODUCT)
+    policy.require_on(actor, policy.Action.EDIT, RecordType.PRODUCT, product)
     _apply(product, data)
     product.save()
     return product
@@ -49,7 +49,7 @@ def product_update(*, actor: User, product: Product, data: Mapping[str, Any]) ->
 @transaction.atomic
 def product_delete(*, actor: User, product: Product) -> None:
     """Products used in deals are deactivated rather than deleted, so old deals keep their lines."""
-    policy.require(actor, policy.Action.DELETE, RecordType.PRODUCT)
+    policy.require_on(actor, policy.Action.DELETE, RecordType.PRODUCT, product)
     if product.line_items.exists():
         product.is_active = False
         product.save(update_fields=["is_active", "updated_at"])

@@ -1,10 +1,12 @@
-"""People of one workspace (in a tenant schema) or the vendor's staff (in the public schema)."""
+"""People of one workspace (in a tenant schema) or the vendor's staff (in the public schema), their roles,
+teams, invitations, API keys and the workspace's audit log."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -29,8 +31,12 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_queryset(self) -> models.QuerySet[User]:
+        # The access policy reads the role on every request: load it with the user (one small join).
+        return super().get_queryset().select_related("role")
+
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
-        extra.update(is_staff=True, is_superuser=True, is_workspace_admin=True)
+        extra.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **extra)
 
 
@@ -40,8 +46,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     # Vendor staff flag; meaningful in the public schema only.
     is_staff = models.BooleanField(_("staff status"), default=False)
-    # The workspace's administrator(s). Finer roles are configured per workspace.
-    is_workspace_admin = models.BooleanField(_("workspace administrator"), default=False)
+    # What the person may see and do (tenant schemas; vendor staff in public have none).
+    role = models.ForeignKey(
+        "accounts.Role", verbose_name=_("role"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+    )
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
 
     objects: ClassVar[UserManager] = UserManager()
@@ -88,3 +104,178 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Scope(models.TextChoices):
+    """How far a role's grant of an action reaches, narrowest first."""
+
+    NONE = "none", _("None")
+    OWN = "own", _("Own")
+    TEAM = "team", _("Team")
+    ALL = "all", _("All")
+
+
+class Role(models.Model):
+    """What its holders may do: per record type and action a scope, workspace permissions, hidden fields.
+
+    `grants` is {record_type: {action: scope}}; a missing entry is scope none. `hidden_fields` is
+    {record_type: [field name or "cf:<custom field key>"]}. Built-in roles (`builtin` set) are kept as shipped:
+    admins change their copies.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    builtin = models.CharField(max_length=32, blank=True, editable=False)
+    grants = models.JSONField(_("grants"), default=dict, blank=True)
+    permissions = ArrayField(models.CharField(max_length=32), verbose_name=_("permissions"), default=list, blank=True)
+    hidden_fields = models.JSONField(_("hidden fields"), default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["builtin"], condition=~models.Q(builtin=""), name="accounts_role_one_per_builtin"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return bool(self.builtin)
+
+
+class Team(models.Model):
+    """A department. Teams form a tree; "team" scope reaches the user's team and every team below it."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent team"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    head = models.ForeignKey(
+        User, verbose_name=_("head"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Invitation(models.Model):
+    """An emailed, signed link to join the workspace with a given role and team; single use, 72 hours."""
+
+    email = models.EmailField(_("email address"))
+    full_name = models.CharField(_("name"), max_length=150, blank=True)
+    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(
+        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+    created_at = models.DateTimeField(_("sent"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires"), editable=False)
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class WorkspaceSecurity(models.Model):
+    """The workspace's security settings: one row per schema (see selectors.workspace_security)."""
+
+    require_two_factor = models.BooleanField(_("require two-factor authentication for everyone"), default=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("security settings")
+
+    def __str__(self) -> str:
+        return str(_("security settings"))
+
+
+class AuditEvent(models.Model):
+    """One entry of the workspace's audit log. Append-only: a database trigger refuses UPDATE and DELETE."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Logged in")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOGOUT = "logout", _("Logged out")
+        LOCKOUT = "lockout", _("Locked out")
+        UNLOCK = "unlock", _("Unlocked")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        PROFILE_CHANGED = "profile_changed", _("Profile changed")
+        TWO_FACTOR_ENABLED = "2fa_enabled", _("Two-factor authentication on")
+        TWO_FACTOR_DISABLED = "2fa_disabled", _("Two-factor authentication off")
+        RECOVERY_CODES_ISSUED = "2fa_codes_issued", _("Recovery codes issued")
+        RECOVERY_CODE_USED = "2fa_code_used", _("Recovery code used")
+        TWO_FACTOR_REQUIREMENT = "2fa_requirement", _("Two-factor requirement changed")
+        INVITATION_SENT = "invitation_sent", _("Invitation sent")
+        INVITATION_REVOKED = "invitation_revoked", _("Invitation revoked")
+        INVITATION_ACCEPTED = "invitation_accepted", _("Invitation accepted")
+        USER_CHANGED = "user_changed", _("User's role or team changed")
+        USER_DEACTIVATED = "user_deactivated", _("User deactivated")
+        USER_REACTIVATED = "user_reactivated", _("User reactivated")
+        ROLE_CREATED = "role_created", _("Role created")
+        ROLE_CHANGED = "role_changed", _("Role changed")
+        ROLE_DELETED = "role_deleted", _("Role deleted")
+        TEAM_CREATED = "team_created", _("Team created")
+        TEAM_CHANGED = "team_changed", _("Team changed")
+        TEAM_DELETED = "team_deleted", _("Team deleted")
+        RECORDS_TRANSFERRED = "records_transferred", _("Records transferred")
+        EXPORT = "export", _("Export")
+        API_KEY_CREATED = "api_key_created", _("API key created")
+        API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+        RECORD_DELETED = "record_deleted", _("Record deleted")
+        RECORDS_MERGED = "records_merged", _("Records merged")
+
+    at = models.DateTimeField(_("time"), default=timezone.now, editable=False, db_index=True)
+    # No database constraint: the log outlives whatever it mentions and is never rewritten.
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("actor"), max_length=254, blank=True)
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
+    target_type = models.CharField(_("target type"), max_length=32, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    target_label = models.CharField(_("target"), max_length=255, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["action", "-at"], name="accounts_audit_action_at"),
+            models.Index(fields=["actor", "-at"], name="accounts_audit_actor_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

@@ -1,8 +1,9 @@
 """The access policy: the one place that decides who may see and do what in a workspace.
 
 Views, the API, search, exports, tasks and integrations ask it; no query for user-visible data bypasses it.
-Today every active member of a workspace works every CRM record, and workspace settings (pipelines, custom
-fields, users) belong to its administrators. Roles with per-record-type scopes refine these same functions.
+A user's role grants, per record type and action, a scope: none, own (records the user owns or is assigned
+to), team (records of the user's team and the teams below it) or all; plus workspace permissions and fields
+hidden from its holders. A user without a role, or inactive, may do nothing.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from enum import StrEnum
 from typing import TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
 from crm.core.types import RecordType
-from tenants.accounts.models import User
+from tenants.accounts.models import Scope, Team, User
 
 M = TypeVar("M", bound=Model)
 
@@ -38,16 +39,61 @@ class WorkspacePermission(StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
 
 
+# Who a record belongs to, per type: the user fields (paths) whose holder "owns" it. An activity or a file is
+# also its people's when it hangs on a client or deal they own. Products have none: a shared catalog.
+OWNER_PATHS: dict[RecordType, tuple[str, ...]] = {
+    RecordType.COMPANY: ("owner",),
+    RecordType.CONTACT: ("owner",),
+    RecordType.LEAD: ("owner",),
+    RecordType.DEAL: ("owner",),
+    RecordType.ACTIVITY: (
+        "assignee",
+        "created_by",
+        "company__owner",
+        "contact__owner",
+        "deal__owner",
+        "lead__owner",
+    ),
+    RecordType.FILE: ("uploaded_by", "company__owner", "contact__owner", "deal__owner", "lead__owner"),
+    RecordType.PRODUCT: (),
+}
+_ORDER = {Scope.NONE: 0, Scope.OWN: 1, Scope.TEAM: 2, Scope.ALL: 3}
+
+
 def _is_member(user: User) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
+def _granted(user: User, action: str, record_type: RecordType) -> Scope:
+    role = user.role if _is_member(user) else None
+    if role is None:
+        return Scope.NONE
+    try:
+        scope = Scope(role.grants.get(str(record_type), {}).get(str(action), Scope.NONE))
+    except ValueError:
+        return Scope.NONE
+    if scope != Scope.NONE and not OWNER_PATHS[record_type]:
+        return Scope.ALL
+    return scope
+
+
+def scope_of(user: User, action: Action, record_type: RecordType) -> Scope:
+    """How far `user` may take `action` on records of `record_type`. An action never reaches further than
+    what the user may see."""
+    scope = _granted(user, action, record_type)
+    if action != Action.VIEW and scope != Scope.NONE:
+        view = _granted(user, Action.VIEW, record_type)
+        scope = min(scope, view, key=_ORDER.__getitem__)
+    return scope
+
+
 def can(user: User, action: Action, record_type: RecordType) -> bool:
-    return _is_member(user)
+    """May `user` take `action` on at least some records of `record_type`?"""
+    return scope_of(user, action, record_type) != Scope.NONE
 
 
 def has_permission(user: User, permission: WorkspacePermission) -> bool:
-    return _is_member(user) and user.is_workspace_admin
+    return _is_member(user) and user.role is not None and str(permission) in user.role.permissions
 
 
 def require(user: User, action: Action, record_type: RecordType) -> None:
@@ -61,11 +107,52 @@ def require_permission(user: User, permission: WorkspacePermission) -> None:
         raise PermissionDenied
 
 
-def visible(user: User, queryset: QuerySet[M], record_type: RecordType) -> QuerySet[M]:
-    """`queryset` narrowed to the records `user` may see."""
-    if not can(user, Action.VIEW, record_type):
+def team_member_ids(user: User) -> list[int]:
+    """Ids of the people in `user`'s team and the teams below it (the user included); read once per user
+    object, that is once per request."""
+    cached = user.__dict__.get("_policy_team_member_ids")
+    if cached is not None:
+        return cached
+    ids = [user.pk]
+    if user.team_id is not None:
+        children: dict[int | None, list[int]] = {}
+        for pk, parent in Team.objects.values_list("id", "parent_id"):
+            children.setdefault(parent, []).append(pk)
+        teams, todo = set(), [user.team_id]
+        while todo:
+            team = todo.pop()
+            if team not in teams:
+                teams.add(team)
+                todo.extend(children.get(team, ()))
+        ids = sorted(set(User.objects.filter(team_id__in=teams).values_list("id", flat=True)) | {user.pk})
+    user.__dict__["_policy_team_member_ids"] = ids
+    return ids
+
+
+def _people(user: User, scope: Scope) -> list[int]:
+    return [user.pk] if scope == Scope.OWN else team_member_ids(user)
+
+
+def scope_filter(user: User, scope: Scope, record_type: RecordType) -> Q | None:
+    """The condition for records within `scope` of `user`; None when nothing narrows (scope all)."""
+    if scope == Scope.ALL:
+        return None
+    if scope == Scope.NONE:
+        return Q(pk__in=[])
+    people = _people(user, scope)
+    condition = Q()
+    for path in OWNER_PATHS[record_type]:
+        condition |= Q(**{f"{path}_id__in": people}) if len(people) > 1 else Q(**{f"{path}_id": people[0]})
+    return condition
+
+
+def visible(user: User, queryset: QuerySet[M], record_type: RecordType, action: Action = Action.VIEW) -> QuerySet[M]:
+    """`queryset` narrowed to the records `user` may see (or take `action` on)."""
+    scope = scope_of(user, action, record_type)
+    if scope == Scope.NONE:
         return queryset.none()
-    return queryset
+    condition = scope_filter(user, scope, record_type)
+    return queryset if condition is None else queryset.filter(condition)
 
 
 def get_visible_or_404(user: User, queryset: QuerySet[M], record_type: RecordType, pk: object) -> M:
@@ -74,3 +161,33 @@ def get_visible_or_404(user: User, queryset: QuerySet[M], record_type: RecordTyp
         return visible(user, queryset, record_type).get(pk=pk)
     except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
+
+
+def can_on(user: User, action: Action, record_type: RecordType, record: Model) -> bool:
+    """May `user` take `action` on this record?"""
+    scope = scope_of(user, action, record_type)
+    if scope in (Scope.NONE, Scope.ALL):
+        return scope == Scope.ALL
+    people = _people(user, scope)
+    paths = OWNER_PATHS[record_type]
+    if any(getattr(record, f"{path}_id", None) in people for path in paths if "__" not in path):
+        return True
+    if record.pk is None or all("__" not in path for path in paths):
+        return False
+    # Ownership through a linked record: ask the database.
+    return visible(user, type(record)._default_manager.filter(pk=record.pk), record_type, action).exists()
+
+
+def require_on(user: User, action: Action, record_type: RecordType, record: Model) -> None:
+    """Raise PermissionDenied (403) unless `user` may take `action` on `record` (which they can see)."""
+    if not can_on(user, action, record_type, record):
+        raise PermissionDenied
+
+
+def hidden_fields(user: User, record_type: RecordType) -> frozenset[str]:
+    """Fields of `record_type` that `user` may not see or set: model field names and "cf:<key>" for custom
+    fields. Pages, the API, search and exports leave them out."""
+    role = user.role if _is_member(user) else None
+    if role is None or not role.hidden_fields:
+        return frozenset()
+    return frozenset(role.hidden_fields.get(str(record_type), ()))

@@ -13,7 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from tenants.accounts.models import ApiKey, User, normalize_email
+from tenants.accounts.models import ApiKey, Role, Team, User, normalize_email
+from tenants.accounts.roles import SALES_MANAGER, builtin_role
 
 API_KEY_SCHEME = "kontor"
 # A key used again within this window keeps its recorded time: no write on every request.
@@ -21,9 +22,17 @@ LAST_USED_PRECISION = datetime.timedelta(minutes=1)
 
 
 @transaction.atomic
-def user_create(*, email: str, password: str, full_name: str = "", is_workspace_admin: bool = False) -> User:
-    """Create a user in the current schema; raises ValidationError on a bad email, name or password."""
-    user = User(email=normalize_email(email), full_name=full_name.strip(), is_workspace_admin=is_workspace_admin)
+def user_create(
+    *, email: str, password: str, full_name: str = "", role: Role | None = None, team: Team | None = None
+) -> User:
+    """Create a user in the current schema; raises ValidationError on a bad email, name or password.
+    Without a role the person is a sales manager: they see only what they own until an admin says otherwise."""
+    user = User(
+        email=normalize_email(email),
+        full_name=full_name.strip(),
+        role=role or builtin_role(SALES_MANAGER),
+        team=team,
+    )
     validate_password(password, user=user)
     user.set_password(password)
     user.full_clean(exclude=["password"])

@@ -114,36 +114,31 @@ def test_consent_is_dated(in_workspace) -> None:
     assert contact.consent_at is None
 
 
-def test_a_write_cannot_link_a_record_the_actor_may_not_see(in_workspace, monkeypatch) -> None:
+def test_a_write_cannot_link_a_record_the_actor_may_not_see(in_workspace) -> None:
     """A record hidden from the actor is "no such record" in writes too: it can neither be linked nor probed."""
     from crm.activities.models import Activity
     from crm.activities.services import activity_create
     from crm.contacts.models import Contact
     from crm.deals.models import Deal
     from crm.deals.services import deal_create
-    from tenants.accounts import policy
+    from crm.leads.models import Lead
+    from crm.leads.services import lead_create
+    from tenants.accounts.models import Role
     from tenants.accounts.services import user_create
     from tests.conftest import PASSWORD
     from tests.factories import CompanyFactory, ContactFactory
 
     company, contact = CompanyFactory(), ContactFactory()
-    member = user_create(email="member@example.com", password=PASSWORD)
-    hidden = {RecordType.COMPANY, RecordType.CONTACT}
-    real_can = policy.can
-    # A role that hides companies and contacts from this member (roles plug into policy.can).
-    monkeypatch.setattr(
-        policy,
-        "can",
-        lambda user, action, rt: (
-            False
-            if user.pk == member.pk and action == policy.Action.VIEW and rt in hidden
-            else real_can(user, action, rt)
-        ),
+    # A role that works deals and activities but sees no company or contact at all.
+    role = Role.objects.create(
+        name="Deals only",
+        grants={t: dict.fromkeys(("view", "create", "edit"), "all") for t in ("deal", "activity", "lead")},
     )
+    member = user_create(email="member@example.com", password=PASSWORD, role=role)
     contacts_before = Contact.objects.count()
 
     with pytest.raises(ValidationError) as exc:
-        contact_create(actor=member, data={"first_name": "Eve", "company": company.pk})
+        lead_create(actor=member, data={"title": "Probe", "company": company.pk})
     assert exc.value.message_dict == {"company": ["There is no such company."]}
     with pytest.raises(ValidationError) as exc:
         deal_create(actor=member, data={"title": "Probe"}, contacts=[contact.pk])
@@ -160,3 +155,4 @@ def test_a_write_cannot_link_a_record_the_actor_may_not_see(in_workspace, monkey
     assert deal.company_id is None
     assert Contact.objects.count() == contacts_before
     assert not Deal.objects.filter(title="Probe").exists() and not Activity.objects.exists()
+    assert not Lead.objects.filter(title="Probe").exists()

@@ -38,7 +38,7 @@ def test_signup_lands_the_owner_logged_in_in_the_new_workspace(public_client) ->
     landed = workspace_client.get(f"{target.path}?{target.query}", follow=True)
     assert landed.status_code == 200
     assert b"Northwind Trading" in landed.content
-    assert b"administrator" in landed.content  # my day tells the owner their role
+    assert b"Your role: Administrator." in landed.content  # my day tells the owner their role
     assert landed.context["user"].email == "olga@northwind.test"
 
 

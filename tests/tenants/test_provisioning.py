@@ -48,7 +48,7 @@ def test_signup_takes_a_pooled_schema_and_creates_the_owner() -> None:
     with schema_context("ws_acme"):
         owner = User.objects.get()
         assert owner.email == "anna.petrova@acme.test"
-        assert owner.is_workspace_admin and owner.check_password(PASSWORD)
+        assert owner.role.builtin == "admin" and owner.check_password(PASSWORD)
 
 
 def test_refill_is_queued_after_commit_only(django_capture_on_commit_callbacks) -> None:

@@ -23,6 +23,7 @@ from crm.deals.services import pipelines_ensure_default
 from crm.history.models import ChangeRecord
 from crm.search.models import SearchTerm
 from crm.web.models import ListPreference
+from tenants.accounts.roles import READ_ONLY, builtin_role
 from tests.conftest import Workspace
 from tests.factories import (
     ActivityFactory,
@@ -172,7 +173,7 @@ def test_pagination_fetches_next_page(workspace, owner_client) -> None:
 def test_columns_and_sort_are_remembered_per_user(workspace, owner_client) -> None:
     with tenant_context(workspace.tenant):
         CompanyFactory(name="Zeta", industry="Retail", website="https://zeta.test")
-        colleague = UserFactory()
+        colleague = UserFactory(role=builtin_role(READ_ONLY))
     response = owner_client.post(
         _url("companies", "columns"),
         {"columns": ["name", "website", "nonsense"], "pos_website": "1", "pos_name": "2", "sort": "-name"},
@@ -293,7 +294,7 @@ def test_my_day_marks_overdue_tasks(workspace, owner_client) -> None:
         )
     html = _html(owner_client.get(reverse("home", urlconf="platform_core.urls_tenant")))
     assert 'data-testid="overdue-count"' in html and 'class="overdue"' in html
-    assert "administrator" in html
+    assert "Your role: Administrator." in html
 
 
 def test_deal_list_filters_by_stage_and_state(workspace, owner_client) -> None:

@@ -1,0 +1,139 @@
+"""The roles every workspace starts with, and the fields a role may hide.
+
+Built-in roles are kept exactly as defined here (`roles_ensure_builtin` writes them into each workspace);
+admins adapt a copy. Every grant names a record type, an action and a scope; what is not granted is none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from crm.core.types import RecordType
+from tenants.accounts.models import Role, Scope
+
+ACTIONS = ("view", "create", "edit", "delete", "export", "import")
+PERMISSIONS = (
+    "manage_users",
+    "manage_roles",
+    "manage_pipelines",
+    "manage_integrations",
+    "manage_billing",
+    "view_audit_log",
+)
+# Records that belong to people; products are a shared catalog, for which own and team mean all.
+OWNED_TYPES = tuple(t for t in RecordType if t != RecordType.PRODUCT)
+
+ADMIN = "admin"
+SALES_HEAD = "sales_head"
+SALES_MANAGER = "sales_manager"
+READ_ONLY = "read_only"
+
+# Fields a role can hide, per record type (custom fields of the type are offered too, as "cf:<key>").
+HIDEABLE_FIELDS: dict[str, dict[str, Any]] = {
+    RecordType.COMPANY: {
+        "tax_id": _("tax id"),
+        "registration_id": _("registration id"),
+        "phones": _("phones"),
+        "emails": _("emails"),
+        "legal_address": _("legal address"),
+        "notes": _("notes"),
+    },
+    RecordType.CONTACT: {
+        "phones": _("phones"),
+        "emails": _("emails"),
+        "notes": _("notes"),
+    },
+    RecordType.LEAD: {"email": _("email"), "phone": _("phone"), "message": _("message")},
+    RecordType.DEAL: {"amount": _("amount, line items and totals")},
+    RecordType.PRODUCT: {"price": _("price")},
+}
+
+
+def _grants(scopes: dict[str, dict[str, Scope]]) -> dict[str, dict[str, str]]:
+    return {str(t): {a: str(s) for a, s in actions.items()} for t, actions in scopes.items()}
+
+
+def _every(scope: Scope, actions: tuple[str, ...] = ACTIONS) -> dict[str, Scope]:
+    return dict.fromkeys(actions, scope)
+
+
+def builtin_definitions() -> dict[str, dict[str, Any]]:
+    work = ("view", "create", "edit", "delete")
+    return {
+        ADMIN: {
+            "name": "Administrator",
+            "description": "Everything, including users, roles, billing and the audit log.",
+            "grants": _grants({t: _every(Scope.ALL) for t in RecordType}),
+            "permissions": list(PERMISSIONS),
+        },
+        SALES_HEAD: {
+            "name": "Sales head",
+            "description": "Sees every client; edits, deletes and exports what their team owns; sets up pipelines.",
+            "grants": _grants(
+                {
+                    **{
+                        t: {
+                            "view": Scope.ALL,
+                            "create": Scope.ALL,
+                            "edit": Scope.TEAM,
+                            "delete": Scope.TEAM,
+                            "export": Scope.TEAM,
+                            "import": Scope.ALL,
+                        }
+                        for t in OWNED_TYPES
+                    },
+                    RecordType.PRODUCT: _every(Scope.ALL),
+                }
+            ),
+            "permissions": ["manage_pipelines", "view_audit_log"],
+        },
+        SALES_MANAGER: {
+            "name": "Sales manager",
+            "description": "Works their own clients, deals and tasks; cannot export.",
+            "grants": _grants(
+                {
+                    **{t: _every(Scope.OWN, work) for t in OWNED_TYPES},
+                    RecordType.PRODUCT: {"view": Scope.ALL},
+                }
+            ),
+            "permissions": [],
+        },
+        READ_ONLY: {
+            "name": "Read-only",
+            "description": "Sees every record, changes nothing.",
+            "grants": _grants({t: {"view": Scope.ALL} for t in RecordType}),
+            "permissions": [],
+        },
+    }
+
+
+def roles_ensure_builtin() -> dict[str, Role]:
+    """Create or restore the built-in roles in the current schema; returns them by key."""
+    roles = {}
+    for key, definition in builtin_definitions().items():
+        role = Role.objects.filter(builtin=key).first()
+        if role is None:
+            name = definition["name"]
+            # A custom role may already carry the name: the built-in one gets a distinct one.
+            if Role.objects.filter(name=name).exists():
+                name = f"{name} (built-in)"
+            role = Role(builtin=key, name=name)
+        changed = False
+        for field in ("description", "grants", "permissions"):
+            if getattr(role, field) != definition[field]:
+                setattr(role, field, definition[field])
+                changed = True
+        if role.hidden_fields:
+            role.hidden_fields = {}
+            changed = True
+        if role.pk is None or changed:
+            role.save()
+        roles[key] = role
+    return roles
+
+
+def builtin_role(key: str) -> Role:
+    role = Role.objects.filter(builtin=key).first()
+    return role if role is not None else roles_ensure_builtin()[key]
