@@ -2,16 +2,23 @@
 
 from django.urls import path
 
+from crm.core.types import RecordType
 from crm.web.board import board_views, calendar_views, settings_views
+from tenants.accounts.guards import guard
+from tenants.accounts.policy import Action
 
 deal_patterns = [
-    path("board/", board_views.board, name="board"),
-    path("board/move/", board_views.deal_move, name="board_move"),
-    path("board/column/<int:stage_id>/", board_views.column_more, name="board_column"),
+    path("board/", guard(board_views.board, Action.VIEW, RecordType.DEAL), name="board"),
+    path("board/move/", guard(board_views.deal_move, Action.EDIT, RecordType.DEAL), name="board_move"),
+    path(
+        "board/column/<int:stage_id>/",
+        guard(board_views.column_more, Action.VIEW, RecordType.DEAL),
+        name="board_column",
+    ),
 ]
 calendar_patterns = [
-    path("", calendar_views.week, name="week"),
-    path("day/", calendar_views.day, name="day"),
+    path("", guard(calendar_views.week, Action.VIEW, RecordType.ACTIVITY), name="week"),
+    path("day/", guard(calendar_views.day, Action.VIEW, RecordType.ACTIVITY), name="day"),
 ]
 settings_patterns = [
     path("pipelines/", settings_views.pipelines, name="pipelines"),
