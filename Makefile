@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-crm install lock clean chromium
+.PHONY: demo test lint bench bench-crm bench-access install lock clean chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)
 
 bench-crm: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/crm.py $(BENCH_ARGS)
+
+bench-access: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/access.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml

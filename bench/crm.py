@@ -70,16 +70,10 @@ def _database_exists(db: dict[str, Any]) -> bool:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db["NAME"],)).fetchone() is not None
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reuse", action="store_true", help="reuse the seeded database of an earlier run")
-    parser.add_argument("--drop", action="store_true", help="drop the scratch database at the end")
-    parser.add_argument("--repeat", type=int, default=40, help="timed requests per measurement")
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (quick trials)")
-    args = parser.parse_args()
-
+def open_database(*, reuse: bool) -> dict[str, Any]:
+    """Point Django at the scratch database (seeded earlier when `reuse` and it exists), set it up, migrate."""
     db = _database()
-    reuse = args.reuse and _database_exists(db)
+    reuse = reuse and _database_exists(db)
     if not reuse:
         _recreate_database(db)
     os.environ["DATABASE_URL"] = database_url(
@@ -92,53 +86,119 @@ def main() -> int:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-    from django.urls import reverse
+
+    from tenants.services import public_tenant_ensure
+
+    settings.DEBUG = False
+    # On reuse, migrations added since the seeding apply to the workspaces.
+    call_command("migrate_schemas", shared=not reuse, interactive=False, verbosity=0)
+    public_tenant_ensure()
+    return db
+
+
+def bench_workspace(sub: str, size: dict[str, int]) -> Any:
+    """The seeded workspace `sub`, seeding it (with TEAM people owning its records) when it does not exist."""
+    from django.conf import settings
     from django_tenants.utils import tenant_context
 
     from crm.seed import SeedSize, seed_workspace
     from platform_core.db import use_public_schema
-    from tenants.accounts.models import User
     from tenants.accounts.services import user_create
     from tenants.models import Domain
-    from tenants.services import public_tenant_ensure, workspace_create
+    from tenants.services import workspace_create
 
-    settings.DEBUG = False
+    domain = Domain.objects.filter(domain=f"{sub}.{settings.BASE_DOMAIN}").select_related("tenant").first()
+    if domain is not None:
+        return domain.tenant
+    created = workspace_create(
+        company_name=f"Bench {sub}",
+        subdomain=sub,
+        owner_email=f"owner@{sub}.test",
+        owner_password=PASSWORD,
+        owner_name="Bench Owner",
+    )
+    tenant = created.tenant
+    with tenant_context(tenant):
+        owners = [created.owner.pk] + [
+            user_create(email=f"user{i}@{sub}.test", password=PASSWORD, full_name=f"Manager {i}").pk
+            for i in range(1, TEAM)
+        ]
+        started = time.perf_counter()
+        report = seed_workspace(size=SeedSize(**size), owner_ids=owners)
+        rows = sum(report.rows.values())
+        print(f"Seeded {sub}: {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+        for table, count in report.rows.items():
+            print(f"    {table:<14} {count:>10,} rows {report.seconds[table]:7.1f} s", flush=True)
+    use_public_schema()
+    return tenant
+
+
+def crm_calls(client: Any, *, company_id: int, fragment: str, phone: str) -> list[tuple[Measure, Callable[[], Any]]]:
+    """The requests a sales team makes all day, each with its p95 target."""
+    from django.urls import reverse
+
+    deal_body = json.dumps({"title": "Bench deal", "company": company_id, "amount": "1500.00", "currency": "RUB"})
+    return [
+        (Measure("company list page", 100), lambda: client.get(reverse("companies:list"))),
+        (
+            Measure("client card (largest company)", 100),
+            lambda: client.get(reverse("companies:detail", args=[company_id])),
+        ),
+        (Measure("pipeline board", 100), lambda: client.get(reverse("deals:board"))),
+        (
+            Measure("search: name fragment", 50),
+            lambda: client.get(reverse("search"), {"q": fragment}, HTTP_HX_REQUEST="true"),
+        ),
+        (
+            Measure("search: phone number", 50),
+            lambda: client.get(reverse("search"), {"q": phone}, HTTP_HX_REQUEST="true"),
+        ),
+        (Measure("API contact list (50)", 100), lambda: client.get("/api/v1/contacts/", {"limit": 50})),
+        (
+            Measure("API deal create", 100),
+            lambda: client.post("/api/v1/deals/", deal_body, content_type="application/json"),
+        ),
+    ]
+
+
+def timed(call: Callable[[], Any]) -> tuple[float, int, int]:
+    """Milliseconds, queries and status of one request through the whole stack."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from platform_core.db import use_public_schema
+
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        response = call()
+        elapsed = (time.perf_counter() - started) * 1000
+    use_public_schema()
+    return elapsed, len(captured.captured_queries), response.status_code
+
+
+def national_format(phone: str) -> str:
+    return f"8 {phone[2:5]} {phone[5:8]}-{phone[8:10]}-{phone[10:12]}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reuse", action="store_true", help="reuse the seeded database of an earlier run")
+    parser.add_argument("--drop", action="store_true", help="drop the scratch database at the end")
+    parser.add_argument("--repeat", type=int, default=40, help="timed requests per measurement")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (quick trials)")
+    args = parser.parse_args()
+
+    db = open_database(reuse=args.reuse)
+    from django.test import Client
+    from django_tenants.utils import tenant_context
+
+    from platform_core.db import use_public_schema
+    from tenants.accounts.models import User
+    from tenants.models import Domain
+
     full_size = {k: max(1, int(v * args.scale)) for k, v in FULL.items()}
-
-    def workspace(sub: str, size: dict[str, int]) -> Any:
-        domain = Domain.objects.filter(domain=f"{sub}.{settings.BASE_DOMAIN}").select_related("tenant").first()
-        if domain is not None:
-            return domain.tenant
-        created = workspace_create(
-            company_name=f"Bench {sub}",
-            subdomain=sub,
-            owner_email=f"owner@{sub}.test",
-            owner_password=PASSWORD,
-            owner_name="Bench Owner",
-        )
-        tenant = created.tenant
-        with tenant_context(tenant):
-            owners = [created.owner.pk] + [
-                user_create(email=f"user{i}@{sub}.test", password=PASSWORD, full_name=f"Manager {i}").pk
-                for i in range(1, TEAM)
-            ]
-            started = time.perf_counter()
-            report = seed_workspace(size=SeedSize(**size), owner_ids=owners)
-            rows = sum(report.rows.values())
-            print(f"Seeded {sub}: {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-            for table, count in report.rows.items():
-                print(f"    {table:<14} {count:>10,} rows {report.seconds[table]:7.1f} s", flush=True)
-        use_public_schema()
-        return tenant
-
-    # On reuse, migrations added since the seeding apply to both workspaces.
-    call_command("migrate_schemas", shared=not reuse, interactive=False, verbosity=0)
-    public_tenant_ensure()
-    big = workspace("big", full_size)
-    small = workspace("small", SMALL)
+    big = bench_workspace("big", full_size)
+    small = bench_workspace("small", SMALL)
 
     def measurements(tenant: Any) -> list[Measure]:
         host = Domain.objects.get(tenant=tenant).domain
@@ -153,8 +213,7 @@ def main() -> int:
             records = (Contact.objects.filter(company=top).count(), Activity.objects.filter(company=top).count())
             sample = Contact.objects.order_by("id")[Contact.objects.count() // 2]
             fragment = sample.last_name[:4]
-            phone = sample.phones[0]
-            national = f"8 {phone[2:5]} {phone[5:8]}-{phone[8:10]}-{phone[10:12]}"
+            national = national_format(sample.phones[0])
             client = Client(HTTP_HOST=host)
             client.force_login(owner)  # the session lives in the workspace's schema
         use_public_schema()
@@ -163,43 +222,18 @@ def main() -> int:
             f"activities; search '{fragment}' and '{national}'",
             flush=True,
         )
-        deal_body = json.dumps({"title": "Bench deal", "company": top.pk, "amount": "1500.00", "currency": "RUB"})
-        calls: list[tuple[Measure, Callable[[], Any]]] = [
-            (Measure("company list page", 100), lambda: client.get(reverse("companies:list"))),
-            (
-                Measure("client card (largest company)", 100),
-                lambda: client.get(reverse("companies:detail", args=[top.pk])),
-            ),
-            (Measure("pipeline board", 100), lambda: client.get(reverse("deals:board"))),
-            (
-                Measure("search: name fragment", 50),
-                lambda: client.get(reverse("search"), {"q": fragment}, HTTP_HX_REQUEST="true"),
-            ),
-            (
-                Measure("search: phone number", 50),
-                lambda: client.get(reverse("search"), {"q": national}, HTTP_HX_REQUEST="true"),
-            ),
-            (Measure("API contact list (50)", 100), lambda: client.get("/api/v1/contacts/", {"limit": 50})),
-            (
-                Measure("API deal create", 100),
-                lambda: client.post("/api/v1/deals/", deal_body, content_type="application/json"),
-            ),
-        ]
         results = []
-        for measure, call in calls:
-            status = call().status_code  # warm-up, and a check that the page exists
+        for measure, call in crm_calls(client, company_id=top.pk, fragment=fragment, phone=national):
+            _, _, status = timed(call)  # warm-up, and a check that the page exists
             if status >= 400 and status != 501:
                 raise SystemExit(f"{measure.name}: HTTP {status} on {host}")
             times, queries = [], 0
             for _ in range(args.repeat):
-                with CaptureQueriesContext(connection) as captured:
-                    started = time.perf_counter()
-                    response = call()
-                    times.append((time.perf_counter() - started) * 1000)
-                queries = max(queries, len(captured.captured_queries))
-                use_public_schema()
+                elapsed, count, status = timed(call)
+                times.append(elapsed)
+                queries = max(queries, count)
             measure.p50, measure.p95 = _percentile(times, 50), _percentile(times, 95)
-            measure.queries = queries if response.status_code < 400 else -1
+            measure.queries = queries if status < 400 else -1
             results.append(measure)
         return results
 

@@ -1,0 +1,646 @@
+"""The permission matrix: every route of a workspace and every operation of its API, for every built-in role.
+
+Routes come from the URL resolver and operations from the OpenAPI document, and each must be declared in the
+tables below: a new page or endpoint fails `test_every_route_and_operation_is_declared` until someone says what
+it requires. Each is then requested by a user of each role on records owned by a colleague of another team
+(and, for the scope-own role, on records of their own): the status must follow from the role's grants as
+written in `tenants.accounts.roles` (not from the policy code under test), a refusal changes nothing in the
+database, and no response shows a record the role may not see or a field it hides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django_tenants.utils import tenant_context
+
+from crm.activities.models import Activity
+from crm.core.types import RecordType
+from crm.customfields.models import CustomField
+from crm.deals.models import Pipeline
+from crm.files.services import attachment_create
+from tenants.accounts.models import Role, Team, User
+from tenants.accounts.roles import ADMIN, READ_ONLY, SALES_HEAD, SALES_MANAGER, builtin_definitions, builtin_role
+from tenants.accounts.services import api_key_create, user_create
+from tests.conftest import PASSWORD, Workspace
+from tests.factories import CompanyFactory, ContactFactory, DealFactory, LeadFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+T = RecordType
+NAMESPACE_TYPES = {
+    "companies": T.COMPANY,
+    "contacts": T.CONTACT,
+    "deals": T.DEAL,
+    "leads": T.LEAD,
+    "products": T.PRODUCT,
+    "activities": T.ACTIVITY,
+}
+# A custom role: sees everything like a sales head, but deal amounts and contact phones/emails are hidden.
+NO_AMOUNTS = "no_amounts"
+ROLES = (ADMIN, SALES_HEAD, SALES_MANAGER, READ_ONLY, NO_AMOUNTS)
+HIDDEN = {T.DEAL: ["amount"], T.CONTACT: ["phones", "emails"]}
+# Values of hidden fields: no response to the no-amounts role may contain them.
+HIDDEN_VALUES = (
+    *(f"987{sep}654" for sep in ("", " ", ",", "\xa0", "&nbsp;")),
+    *(f"456{sep}789" for sep in ("", " ", ",", "\xa0", "&nbsp;")),
+    "9167654321",
+    "765-43-21",
+    "765 43 21",
+    "hidden-mail@example.com",
+)
+# Tables a denied request may touch: sessions, the audit log, login throttling, API key last use.
+UNWATCHED = ("django_session", "accounts_auditevent", "accounts_apikey", "axes_")
+
+
+# --- what each route requires ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a route requires. `action`/`record_type`: the role must grant the action on that kind of record.
+    `on`: URL keywords naming records; each must be visible (else 404) and the action is checked on the last
+    one. `permission`: a workspace permission. Neither: any signed-in member (or anyone, `anonymous`)."""
+
+    action: str | None = None
+    record_type: RecordType | None = None
+    on: tuple[str, ...] = ()
+    permission: str | None = None
+    anonymous: bool = False
+    post: dict[str, Any] | None = None
+    methods: tuple[str, ...] = ("GET",)
+    # For API operations: a JSON body.
+    body: Any = None
+    # Bulk actions take ids in the body: ids the user cannot see are skipped, not refused.
+    invisible_is_noop: bool = False
+
+
+MEMBER = Need()
+ANONYMOUS = Need(anonymous=True)
+
+
+def _create_payload(record_type: RecordType) -> dict[str, Any]:
+    return {
+        T.COMPANY: {"name": "Matrix Company"},
+        T.CONTACT: {"first_name": "Matrix", "last_name": "Person"},
+        T.DEAL: {"title": "Matrix deal", "currency": "RUB"},
+        T.LEAD: {"title": "Matrix lead"},
+        T.PRODUCT: {"sku": "MX-1", "name": "Matrix product", "price": "10", "currency": "RUB", "vat_rate": "0"},
+        T.ACTIVITY: {"subject": "Matrix task", "kind": "task"},
+    }[record_type]
+
+
+def _page_needs() -> dict[str, Need]:
+    needs: dict[str, Need] = {
+        "home": MEMBER,
+        "search": MEMBER,
+        "accounts:welcome": MEMBER,
+        "accounts:api_keys": Need(methods=("GET", "POST"), post={"name": "Matrix key"}),
+        "accounts:api_key_revoke": Need(on=("pk",), methods=("POST",)),
+        "accounts:login": ANONYMOUS,
+        # GET only: a POST would end the probe's session (the route is Django's LogoutView, POST only).
+        "accounts:logout": MEMBER,
+        "accounts:password_reset": ANONYMOUS,
+        "accounts:password_reset_done": ANONYMOUS,
+        "accounts:password_reset_confirm": ANONYMOUS,
+        "accounts:password_reset_complete": ANONYMOUS,
+        "api:openapi-json": MEMBER,
+        "api:openapi-view": MEMBER,
+        "deals:board": Need("view", T.DEAL),
+        "deals:board_column": Need("view", T.DEAL, on=("stage_id",)),
+        "deals:board_move": Need("edit", T.DEAL, on=("deal",), methods=("POST",), post={"deal": "@deal", "stage": "@stage2"}),
+        "calendar:week": Need("view", T.ACTIVITY),
+        "calendar:day": Need("view", T.ACTIVITY),
+    }
+    pipelines = "manage_pipelines"
+    for name, post in {
+        "pipelines": {"name": "Matrix pipeline", "kind": "sales"},
+        "pipeline": {"name": "Renamed pipeline", "kind": "sales", "is_active": "on"},
+        "stage_add": {"name": "Matrix stage", "probability": "10", "outcome": "open"},
+        "stage_edit": {"name": "Renamed stage", "probability": "20", "outcome": "open"},
+        "stage_move": {"direction": "down"},
+        "stage_remove": {"move_deals_to": "@stage2"},
+        "custom_fields": {"record_type": "deal", "label": "Matrix field", "field_type": "text"},
+        "custom_field": {"label": "Renamed field"},
+        "custom_field_move": {"direction": "down"},
+        "custom_field_remove": {"confirm": "yes"},
+    }.items():
+        needs[f"settings:{name}"] = Need(permission=pipelines, on=("pk",), methods=("GET", "POST"), post=post)
+    for ns, record_type in NAMESPACE_TYPES.items():
+        needs[f"{ns}:list"] = Need("view", record_type)
+        needs[f"{ns}:columns"] = Need("view", record_type, methods=("POST",), post={"columns": ["name"]})
+        needs[f"{ns}:bulk"] = Need(
+            "delete",
+            record_type,
+            on=("pk",),
+            methods=("POST",),
+            post={"action": "delete", "ids": "@self", "confirmed": "yes"},
+            invisible_is_noop=True,
+        )
+        needs[f"{ns}:detail"] = Need("view", record_type, on=("pk",))
+        needs[f"{ns}:create"] = Need("create", record_type, methods=("GET", "POST"), post=_create_payload(record_type))
+        needs[f"{ns}:edit"] = Need(
+            "edit", record_type, on=("pk",), methods=("GET", "POST"), post=_create_payload(record_type)
+        )
+        needs[f"{ns}:delete"] = Need("delete", record_type, on=("pk",), methods=("GET", "POST"), post={})
+        if record_type in (T.COMPANY, T.CONTACT, T.DEAL, T.LEAD):
+            needs[f"{ns}:timeline"] = Need("view", record_type, on=("pk",))
+            needs[f"{ns}:quick_add"] = Need(
+                "create", T.ACTIVITY, on=("pk",), methods=("POST",), post={"kind": "task", "subject": "Quick"}
+            )
+            needs[f"{ns}:file_upload"] = Need("create", T.FILE, on=("pk",), methods=("POST",), post={"file": "@upload"})
+            needs[f"{ns}:file_download"] = Need("view", T.FILE, on=("pk", "file_pk"))
+            needs[f"{ns}:file_delete"] = Need("delete", T.FILE, on=("pk", "file_pk"), methods=("POST",), post={})
+    for ns in ("companies", "contacts"):
+        needs[f"{ns}:merge"] = Need(
+            "edit", NAMESPACE_TYPES[ns], on=("pk",), methods=("GET", "POST"), post={"other": "@other", "keep": "this"}
+        )
+    needs["deals:line_items"] = Need("edit", T.DEAL, on=("pk",), methods=("GET", "POST"), post={
+        "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0", "items-0-name": "Matrix line",
+        "items-0-quantity": "1", "items-0-price": "5", "items-0-unit": "pcs",
+    })  # fmt: skip
+    needs["leads:convert"] = Need(
+        "edit", T.LEAD, on=("pk",), methods=("GET", "POST"), post={"company_mode": "create", "contact_mode": "create"}
+    )
+    needs["activities:done"] = Need("edit", T.ACTIVITY, on=("pk",), methods=("POST",), post={"done": "on"})
+    return needs
+
+
+def _api_needs() -> dict[str, Need]:
+    needs: dict[str, Need] = {}
+    plural = {
+        T.COMPANY: "companies",
+        T.CONTACT: "contacts",
+        T.LEAD: "leads",
+        T.DEAL: "deals",
+        T.PRODUCT: "products",
+        T.ACTIVITY: "activities",
+    }
+    for record_type, many in plural.items():
+        one = str(record_type)
+        key = f"{one}_id"
+        needs[f"list_{many}"] = Need("view", record_type)
+        needs[f"create_{one}"] = Need("create", record_type, body=_create_payload(record_type))
+        needs[f"read_{one}"] = Need("view", record_type, on=(key,))
+        needs[f"update_{one}"] = Need("edit", record_type, on=(key,), body={"tags": ["matrix"]})
+        needs[f"delete_{one}"] = Need("delete", record_type, on=(key,))
+    needs["update_product"] = Need("edit", T.PRODUCT, on=("product_id",), body={"name": "Renamed"})
+    needs["update_activity"] = Need("edit", T.ACTIVITY, on=("activity_id",), body={"subject": "Renamed"})
+    needs["convert_lead"] = Need("edit", T.LEAD, on=("lead_id",), body={})
+    needs["move_deal"] = Need("edit", T.DEAL, on=("deal_id",), body={"stage": "@stage2"})
+    needs["set_deal_line_items"] = Need(
+        "edit", T.DEAL, on=("deal_id",), body={"items": [{"name": "Line", "quantity": "1", "price": "3"}]}
+    )
+    needs["list_pipelines"] = MEMBER
+    needs["read_pipeline"] = Need(on=("pipeline_id",))
+    needs["list_custom_fields"] = MEMBER
+    needs["read_custom_field"] = Need(on=("field_id",))
+    manage = "manage_pipelines"
+    for op, body in {
+        "create_pipeline": {"name": "API pipeline"},
+        "update_pipeline": {"name": "API renamed"},
+        "delete_pipeline": None,
+        "create_stage": {"name": "API stage"},
+        "reorder_stages": {"stages": []},
+        "update_stage": {"name": "API stage renamed"},
+        "delete_stage": None,
+        "create_custom_field": {"record_type": "deal", "label": "API field", "field_type": "text"},
+        "update_custom_field": {"label": "API renamed"},
+        "delete_custom_field": None,
+    }.items():
+        needs[op] = Need(permission=manage, body=body)
+    return needs
+
+
+# --- the world each role works in ----------------------------------------------------------------------------
+
+
+@dataclass
+class Records:
+    """One record of each kind, all owned by one person; ids by URL keyword."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    owner_id: int = 0
+
+
+def _records(owner: User, mark: str, pipeline: Pipeline) -> Records:
+    company = CompanyFactory(name=f"{mark} Company", owner=owner)
+    other = CompanyFactory(name=f"{mark} Twin", owner=owner)
+    contact = ContactFactory(
+        last_name=f"{mark}-Contact",
+        company=company,
+        owner=owner,
+        phones=["+79167654321"],
+        emails=["hidden-mail@example.com"],
+    )
+    other_contact = ContactFactory(last_name=f"{mark}-Twin", company=company, owner=owner)
+    stages = list(pipeline.stages.order_by("position"))
+    amount = Decimal("987654.00") if mark.startswith("Foreign") else Decimal("456789.00")
+    deal = DealFactory(
+        title=f"{mark} deal", company=company, owner=owner, pipeline=pipeline, stage=stages[0], amount=amount
+    )
+    lead = LeadFactory(title=f"{mark} lead", owner=owner)
+    activity = Activity.objects.create(subject=f"{mark} call", assignee=owner, created_by=owner, company=company)
+    files = {}
+    for kind, parent in ((T.COMPANY, company), (T.CONTACT, contact), (T.DEAL, deal), (T.LEAD, lead)):
+        upload = SimpleUploadedFile(f"{mark.lower()}-{kind}.txt", b"secret", content_type="text/plain")
+        files[f"file:{kind}"] = attachment_create(actor=owner, record=parent, upload=upload).pk
+    return Records(
+        ids={
+            T.COMPANY: company.pk,
+            T.CONTACT: contact.pk,
+            T.DEAL: deal.pk,
+            T.LEAD: lead.pk,
+            T.ACTIVITY: activity.pk,
+            T.FILE: files[f"file:{T.COMPANY}"],
+            **files,
+            "other:company": other.pk,
+            "other:contact": other_contact.pk,
+            "stage2": stages[1].pk,
+        },
+        owner_id=owner.pk,
+    )
+
+
+@dataclass
+class World:
+    workspace: Workspace
+    actors: dict[str, User]
+    foreign: Records
+    own: dict[str, Records]
+    shared: dict[str, int]
+
+
+def _world(workspace: Workspace) -> World:
+    with tenant_context(workspace.tenant):
+        sales = Team.objects.create(name="Sales")
+        field_sales = Team.objects.create(name="Field sales", parent=sales)
+        service = Team.objects.create(name="Service")
+        no_amounts = Role.objects.create(
+            name="No amounts",
+            grants=builtin_definitions()[SALES_HEAD]["grants"],
+            hidden_fields={str(k): v for k, v in HIDDEN.items()},
+        )
+
+        def person(email: str, role: Role, team: Team) -> User:
+            return user_create(email=email, password=PASSWORD, full_name=email.split("@")[0], role=role, team=team)
+
+        actors = {
+            ADMIN: workspace.owner,
+            SALES_HEAD: person("head@example.com", builtin_role(SALES_HEAD), sales),
+            SALES_MANAGER: person("manager@example.com", builtin_role(SALES_MANAGER), field_sales),
+            READ_ONLY: person("auditor@example.com", builtin_role(READ_ONLY), sales),
+            NO_AMOUNTS: person("analyst@example.com", no_amounts, sales),
+        }
+        stranger = person("stranger@example.com", builtin_role(SALES_MANAGER), service)
+        pipeline = Pipeline.objects.get(name="Sales")
+        foreign = _records(stranger, "Foreignmark", pipeline)
+        own = {SALES_MANAGER: _records(actors[SALES_MANAGER], "Ownmark", pipeline)}
+        product = ProductFactory(name="Catalog item")
+        stages = list(pipeline.stages.order_by("position"))
+        custom = CustomField.objects.create(
+            record_type="deal", key="matrix", label="Matrix", field_type=CustomField.Type.TEXT
+        )
+        keys = {name: api_key_create(actor=user, name="matrix").key.pk for name, user in actors.items()}
+        shared = {
+            "pipeline": pipeline.pk,
+            "stage": stages[0].pk,
+            "stage2": stages[1].pk,
+            "field": custom.pk,
+            "product": product.pk,
+            **{f"key:{name}": pk for name, pk in keys.items()},
+        }
+    connection.set_schema_to_public()
+    return World(workspace, actors, foreign, own, shared)
+
+
+# --- expected outcomes, from the role definitions ---------------------------------------------------------------
+
+
+def _grants(role_key: str) -> tuple[dict[str, dict[str, str]], list[str]]:
+    if role_key == NO_AMOUNTS:
+        return builtin_definitions()[SALES_HEAD]["grants"], []
+    definition = builtin_definitions()[role_key]
+    return definition["grants"], definition["permissions"]
+
+
+_RANK = {"none": 0, "own": 1, "team": 2, "all": 3}
+
+
+def _scope(grants: dict[str, dict[str, str]], action: str, record_type: RecordType) -> str:
+    scope = grants.get(str(record_type), {}).get(action, "none")
+    if action != "view":
+        scope = min(scope, grants.get(str(record_type), {}).get("view", "none"), key=_RANK.__getitem__)
+    if record_type == T.PRODUCT and scope != "none":
+        return "all"
+    return scope
+
+
+def _reaches(scope: str, owned: bool) -> bool:
+    # The records' owner is either the actor (owned) or a colleague outside every team of the actor.
+    return scope == "all" or (scope in ("own", "team") and owned)
+
+
+# Which kind of record a URL keyword names, given the route's namespace.
+def _kind_of(keyword: str, namespace: str, need: Need) -> RecordType | None:
+    if keyword == "file_pk":
+        return T.FILE
+    if keyword in ("pk",) and namespace in NAMESPACE_TYPES:
+        return NAMESPACE_TYPES[namespace]
+    if keyword == "deal":
+        return T.DEAL
+    if keyword.endswith("_id") and keyword[:-3] in {str(t) for t in T}:
+        return RecordType(keyword[:-3])
+    return None
+
+
+def expected(need: Need, role_key: str, namespace: str, owned: bool) -> int | None:
+    """403 or 404 for a refusal, None when the request is allowed."""
+    grants, permissions = _grants(role_key)
+    if need.permission is not None and need.permission not in permissions:
+        return 403
+    if need.action is None or need.record_type is None:
+        return None
+    if _scope(grants, need.action, need.record_type) == "none":
+        return 403
+    kinds = [k for k in (_kind_of(kw, namespace, need) for kw in need.on) if k is not None]
+    if any(not _reaches(_scope(grants, "view", kind), owned) for kind in kinds):
+        return 404
+    if kinds and need.action != "view" and not _reaches(_scope(grants, need.action, kinds[-1]), owned):
+        return 403
+    return None
+
+
+def visible_marks(role_key: str, owned: bool) -> dict[RecordType, bool]:
+    grants, _ = _grants(role_key)
+    return {t: _reaches(_scope(grants, "view", t), owned) for t in T}
+
+
+MARKS = {
+    T.COMPANY: "Foreignmark Company",
+    T.CONTACT: "Foreignmark-Contact",
+    T.DEAL: "Foreignmark deal",
+    T.LEAD: "Foreignmark lead",
+    T.ACTIVITY: "Foreignmark call",
+    T.FILE: "foreignmark",
+}
+
+
+# --- the walk -------------------------------------------------------------------------------------------------
+
+
+def _routes() -> Iterator[tuple[str, str, URLPattern]]:
+    def walk(patterns: list[Any], prefix: str, ns: str) -> Iterator[tuple[str, str, URLPattern]]:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern), f"{ns}{p.namespace}:" if p.namespace else ns)
+            else:
+                yield f"{ns}{p.name}", prefix + str(p.pattern), p
+
+    yield from walk(get_resolver("platform_core.urls_tenant").url_patterns, "", "")
+
+
+def _operations(workspace: Workspace) -> Iterator[tuple[str, str, str]]:
+    from platform_core.api import api
+
+    # Each workspace's document lists its custom fields: it is read inside one.
+    with tenant_context(workspace.tenant):
+        schema = api.get_openapi_schema(path_prefix="/api/v1")
+    connection.set_schema_to_public()
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            # Operation ids are "<module>_<function>": the function's name is the operation's.
+            yield operation["operationId"].rpartition("_api_")[2], method.upper(), path
+
+
+def _is_api_operation(name: str) -> bool:
+    # The API's operations are walked from its OpenAPI document, its two documentation routes as pages.
+    return name.startswith("api:") and name not in ("api:openapi-json", "api:openapi-view")
+
+
+def test_every_route_and_operation_is_declared(workspace) -> None:
+    pages, operations = _page_needs(), _api_needs()
+    undeclared = [name for name, _, _ in _routes() if name not in pages and not _is_api_operation(name)]
+    undeclared += [op for op, _, _ in _operations(workspace) if op not in operations]
+    assert not undeclared, f"declare what these require in {__name__}: {undeclared}"
+    stale = set(pages) - {name for name, _, _ in _routes()}
+    assert {name for name, _, _ in _routes() if _is_api_operation(name)} - {f"api:{op}" for op in operations} == {
+        "api:api-root"
+    }
+    stale |= set(operations) - {op for op, _, _ in _operations(workspace)}
+    assert not stale, f"declared but gone: {stale}"
+
+
+def _snapshot() -> dict[str, str]:
+    """A digest of every table of the current schema that a refused request must leave alone."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )
+        tables = [t for (t,) in cursor.fetchall() if not t.startswith(UNWATCHED)]
+        digests = {}
+        for table in tables:
+            cursor.execute(f'SELECT md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) FROM "{table}" t')
+            digests[table] = cursor.fetchone()[0]
+    return digests
+
+
+class Probe:
+    """Requests of one actor, each inside a savepoint rolled back afterwards, so every route sees the same data."""
+
+    def __init__(self, world: World, role_key: str) -> None:
+        self.world = world
+        self.role_key = role_key
+        self.client = world.workspace.client(logged_in_as=world.actors[role_key])
+        with tenant_context(world.workspace.tenant):
+            key = api_key_create(actor=world.actors[role_key], name="probe").secret
+            self.before = _snapshot()
+        connection.set_schema_to_public()
+        self.api = Client(HTTP_HOST=world.workspace.domain, HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    def send(self, client: Client, method: str, url: str, **kwargs: Any) -> tuple[Any, bool]:
+        with transaction.atomic():
+            response = getattr(client, method.lower())(url, **kwargs)
+            with tenant_context(self.world.workspace.tenant):
+                changed = _snapshot() != self.before
+            transaction.set_rollback(True)
+        connection.set_schema_to_public()
+        return response, changed
+
+
+def _fill(value: Any, records: Records, world: World, self_kind: RecordType | None) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, records, world, self_kind) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, records, world, self_kind) for v in value]
+    if value == "@upload":
+        return SimpleUploadedFile("matrix.txt", b"matrix", content_type="text/plain")
+    if value == "@self":
+        return [records.ids[self_kind]] if self_kind in records.ids else [world.shared["product"]]
+    if value == "@other":
+        return records.ids.get(f"other:{self_kind}", 0)
+    if value == "@deal":
+        return records.ids[T.DEAL]
+    if value == "@stage2":
+        return world.shared["stage2"]
+    return value
+
+
+def _url_kwargs(route: str, namespace: str, records: Records, world: World, role_key: str) -> dict[str, int]:
+    values = {}
+    for keyword in [k for k in ("pk", "file_pk", "stage_id") if f"<int:{k}>" in route]:
+        kind = _kind_of(keyword, namespace, Need())
+        if keyword == "stage_id":
+            values[keyword] = world.shared["stage"]
+        elif namespace == "settings":
+            values[keyword] = world.shared["field"] if "custom-fields" in route else (
+                world.shared["pipeline"] if "pipelines/<int:pk>/" in route or route.endswith("pipelines/<int:pk>/")
+                else world.shared["stage2"]
+            )  # fmt: skip
+        elif namespace == "accounts":
+            values[keyword] = world.shared[f"key:{role_key}"]
+        elif kind == T.PRODUCT:
+            values[keyword] = world.shared["product"]
+        elif kind == T.FILE:
+            values[keyword] = records.ids[f"file:{NAMESPACE_TYPES[namespace]}"]
+        elif kind is not None:
+            values[keyword] = records.ids[kind]
+    return values
+
+
+def _check_body(body: str, role_key: str, owned: bool, where: str) -> None:
+    if owned:
+        return
+    for kind, seen in visible_marks(role_key, owned=False).items():
+        if not seen:
+            assert MARKS[kind] not in body, f"{where}: shows a {kind} that {role_key} may not see"
+    if role_key == NO_AMOUNTS:
+        for value in HIDDEN_VALUES:
+            assert value not in body, f"{where}: shows the hidden value {value!r}"
+
+
+def _cases(role_key: str) -> list[tuple[bool, str]]:
+    cases = [(False, "foreign")]
+    if role_key == SALES_MANAGER:
+        cases.append((True, "own"))
+    return cases
+
+
+@pytest.mark.parametrize("role_key", ROLES)
+def test_pages_follow_the_role(workspace, role_key: str) -> None:
+    world = _world(workspace)
+    probe = Probe(world, role_key)
+    needs = _page_needs()
+    failures: list[str] = []
+    for name, route, _pattern in _routes():
+        if _is_api_operation(name):
+            continue
+        need = needs[name]
+        namespace = name.split(":")[0] if ":" in name else ""
+        if need.anonymous:
+            continue
+        for owned, label in _cases(role_key):
+            records = world.own[role_key] if owned else world.foreign
+            kwargs = _url_kwargs(route, namespace, records, world, role_key)
+            url = "/" + route
+            for keyword, value in kwargs.items():
+                url = url.replace(f"<int:{keyword}>", str(value))
+            want = expected(need, role_key, namespace, owned)
+            self_kind = NAMESPACE_TYPES.get(namespace)
+            for method in need.methods:
+                data = _fill(need.post, records, world, self_kind) if method == "POST" else None
+                if method == "GET" and name == "search":
+                    url_get = url + "?q=Foreignmark"
+                elif method == "GET" and name in ("deals:board",):
+                    url_get = url + "?owner=any"
+                else:
+                    url_get = url
+                response, changed = probe.send(
+                    probe.client, method, url_get if method == "GET" else url, **({"data": data} if data else {})
+                )
+                where = f"{role_key}/{label} {method} {url} ({name})"
+                status = response.status_code
+                if want == 404 and need.invisible_is_noop:
+                    if status in (403, 404) or status >= 500 or changed:
+                        failures.append(f"{where}: {status}, changed={changed}; expected a harmless no-op")
+                elif want is not None:
+                    if status != want:
+                        failures.append(f"{where}: {status}, expected {want}")
+                    if changed:
+                        failures.append(f"{where}: refused but the database changed")
+                else:
+                    if status in (403, 404) or status >= 500:
+                        failures.append(f"{where}: {status}, expected it allowed")
+                if status == 200 and not getattr(response, "streaming", False):
+                    try:
+                        _check_body(response.content.decode(), role_key, owned, where)
+                    except AssertionError as exc:
+                        failures.append(str(exc))
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role_key", ROLES)
+def test_api_follows_the_role(workspace, role_key: str) -> None:
+    world = _world(workspace)
+    probe = Probe(world, role_key)
+    needs = _api_needs()
+    failures: list[str] = []
+    for op, method, path in _operations(workspace):
+        need = needs[op]
+        for owned, label in _cases(role_key):
+            records = world.own[role_key] if owned else world.foreign
+            url = path
+            for keyword in ("company_id", "contact_id", "lead_id", "deal_id", "product_id", "activity_id"):
+                kind = RecordType(keyword[:-3])
+                value = world.shared["product"] if kind == T.PRODUCT else records.ids[kind]
+                url = url.replace("{" + keyword + "}", str(value))
+            url = url.replace("{pipeline_id}", str(world.shared["pipeline"]))
+            url = url.replace("{stage_id}", str(world.shared["stage2"]))
+            url = url.replace("{field_id}", str(world.shared["field"]))
+            if op == "delete_stage":
+                url += f"?move_deals_to={world.shared['stage']}"
+            body = _fill(need.body, records, world, need.record_type)
+            kwargs: dict[str, Any] = {}
+            if body is not None and method in ("POST", "PUT", "PATCH"):
+                kwargs = {"data": json.dumps(body), "content_type": "application/json"}
+            if method == "GET" and op.startswith("list_"):
+                url += "?limit=100"
+            response, changed = probe.send(probe.api, method, url, **kwargs)
+            where = f"{role_key}/{label} {method} {url} ({op})"
+            want = expected(need, role_key, "", owned)
+            status = response.status_code
+            if want is not None:
+                if status != want:
+                    failures.append(f"{where}: {status}, expected {want}")
+                if changed:
+                    failures.append(f"{where}: refused but the database changed")
+                if status in (403, 404) and "detail" not in response.json():
+                    failures.append(f"{where}: the refusal has no machine-readable body")
+            elif status in (401, 403, 404) or status >= 500:
+                failures.append(f"{where}: {status}, expected it allowed")
+            if status == 200:
+                try:
+                    _check_body(response.content.decode(), role_key, owned, where)
+                except AssertionError as exc:
+                    failures.append(str(exc))
+    assert not failures, "\n".join(failures)
+
+
+def test_digest_sees_a_change(workspace) -> None:
+    """The matrix's "nothing changed" rests on the digest; prove it notices a one-field change."""
+    with tenant_context(workspace.tenant):
+        company = CompanyFactory(name="Before")
+        before = _snapshot()
+        company.name = "After"
+        company.save(update_fields=["name"])
+        assert _snapshot() != before
