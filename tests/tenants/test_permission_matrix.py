@@ -10,6 +10,7 @@ database, and no response shows a record the role may not see or a field it hide
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -644,3 +645,85 @@ def test_digest_sees_a_change(workspace) -> None:
         company.name = "After"
         company.save(update_fields=["name"])
         assert _snapshot() != before
+
+
+# --- another workspace's ids -----------------------------------------------------------------------------------
+
+FOREIGN_PK = 900_001
+LEAK = "Crossmark"
+
+
+def _another_workspaces_records(workspace: Workspace) -> None:
+    """One row of every kind a route can name, all with the same id, which the caller's workspace lacks."""
+    from crm.deals.models import Stage
+    from tenants.accounts.models import ApiKey, Invitation
+
+    with tenant_context(workspace.tenant):
+        person = user_create(
+            email="cross@example.com", password=PASSWORD, full_name=LEAK, role=builtin_role(SALES_MANAGER)
+        )
+        User.objects.filter(pk=person.pk).update(id=FOREIGN_PK)
+        person = User.objects.get(pk=FOREIGN_PK)
+        role = Role.objects.create(pk=FOREIGN_PK, name=f"{LEAK} role")
+        team = Team.objects.create(pk=FOREIGN_PK, name=f"{LEAK} team")
+        company = CompanyFactory(pk=FOREIGN_PK, name=f"{LEAK} Company", owner=person)
+        contact = ContactFactory(pk=FOREIGN_PK, last_name=LEAK, company=company)
+        pipeline = Pipeline.objects.create(pk=FOREIGN_PK, name=f"{LEAK} pipeline")
+        stage = Stage.objects.create(pk=FOREIGN_PK, pipeline=pipeline, name=f"{LEAK} stage", position=1)
+        deal = DealFactory(pk=FOREIGN_PK, title=f"{LEAK} deal", company=company, pipeline=pipeline, stage=stage)
+        lead = LeadFactory(pk=FOREIGN_PK, title=f"{LEAK} lead")
+        ProductFactory(pk=FOREIGN_PK, name=f"{LEAK} product")
+        Activity.objects.create(pk=FOREIGN_PK, subject=f"{LEAK} call", company=company)
+        CustomField.objects.create(
+            pk=FOREIGN_PK, record_type="company", key="cross", label=LEAK, field_type=CustomField.Type.TEXT
+        )
+        for parent in (company, contact, deal, lead):
+            upload = SimpleUploadedFile("crossmark.txt", b"secret", content_type="text/plain")
+            attachment = attachment_create(actor=person, record=parent, upload=upload)
+            if parent is company:
+                type(attachment).objects.filter(pk=attachment.pk).update(id=FOREIGN_PK)
+        key = api_key_create(actor=person, name=LEAK).key
+        ApiKey.objects.filter(pk=key.pk).update(id=FOREIGN_PK)
+        Invitation.objects.create(
+            pk=FOREIGN_PK,
+            email="cross-invite@example.com",
+            role=role,
+            team=team,
+            expires_at=company.created_at + datetime.timedelta(days=3),
+        )
+    connection.set_schema_to_public()
+
+
+def test_no_page_reaches_another_workspaces_records(workspace, other_workspace) -> None:
+    """Every route that names a record by id, requested by the administrator of one workspace with the ids of
+    another's: 404 (or 405 for the wrong method), no data of the other workspace, nothing changed in either."""
+    _another_workspaces_records(other_workspace)
+    client = workspace.client(logged_in_as=workspace.owner)
+    snapshots = {}
+    for ws in (workspace, other_workspace):
+        with tenant_context(ws.tenant):
+            snapshots[ws.schema] = _snapshot()
+    connection.set_schema_to_public()
+    failures, walked = [], 0
+    for name, route, pattern in _routes():
+        converters = pattern.pattern.converters
+        if not converters or any(type(c).__name__ != "IntConverter" for c in converters.values()):
+            continue  # no id in the route (tokens are tested where they are issued)
+        url = "/" + route
+        for keyword in converters:
+            url = url.replace(f"<int:{keyword}>", str(FOREIGN_PK))
+        for method in ("GET", "POST"):
+            response = getattr(client, method.lower())(url)
+            connection.set_schema_to_public()
+            walked += 1
+            if response.status_code not in (404, 405):
+                failures.append(f"{method} {url} ({name}): {response.status_code}")
+            if not getattr(response, "streaming", False) and LEAK.encode() in response.content:
+                failures.append(f"{method} {url} ({name}): shows the other workspace's data")
+    for ws in (workspace, other_workspace):
+        with tenant_context(ws.tenant):
+            if _snapshot() != snapshots[ws.schema]:
+                failures.append(f"{ws.schema} changed")
+    connection.set_schema_to_public()
+    assert walked > 100
+    assert not failures, "\n".join(failures)
