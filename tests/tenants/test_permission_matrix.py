@@ -118,7 +118,9 @@ def _page_needs() -> dict[str, Need]:
         "api:openapi-view": MEMBER,
         "deals:board": Need("view", T.DEAL),
         "deals:board_column": Need("view", T.DEAL, on=("stage_id",)),
-        "deals:board_move": Need("edit", T.DEAL, on=("deal",), methods=("POST",), post={"deal": "@deal", "stage": "@stage2"}),
+        "deals:board_move": Need(
+            "edit", T.DEAL, on=("deal",), methods=("POST",), post={"deal": "@deal", "stage": "@stage2"}
+        ),
         "calendar:week": Need("view", T.ACTIVITY),
         "calendar:day": Need("view", T.ACTIVITY),
     }
@@ -451,7 +453,7 @@ def _snapshot() -> dict[str, str]:
         tables = [t for (t,) in cursor.fetchall() if not t.startswith(UNWATCHED)]
         digests = {}
         for table in tables:
-            cursor.execute(f'SELECT md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) FROM "{table}" t')
+            cursor.execute(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table}\" t")
             digests[table] = cursor.fetchone()[0]
     return digests
 
