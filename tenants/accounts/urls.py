@@ -2,22 +2,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from tenants.accounts import views
-from tenants.accounts.forms import EmailAuthenticationForm
 
 app_name = "accounts"
 urlpatterns = [
     path("welcome/", views.welcome, name="welcome"),
     path("profile/api-keys/", views.api_keys, name="api_keys"),
     path("profile/api-keys/<int:pk>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html",
-            authentication_form=EmailAuthenticationForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    path("profile/", views.profile, name="profile"),
+    path("profile/password/", views.password, name="password"),
+    path("profile/two-factor/", views.two_factor, name="two_factor"),
+    path("security/", views.security, name="security"),
+    path("login/", views.WorkspaceLoginView.as_view(), name="login"),
+    path("login/two-factor/", views.login_two_factor, name="login_two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
