@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("tenants.accounts.urls")),
     path("api/v1/", api.urls),
     path("settings/", include("tenants.accounts.manage.urls")),
+    path("invitation/", include("tenants.accounts.manage.invite_urls")),
     path("", include("crm.web.urls")),
 ]

@@ -176,7 +176,8 @@ class Invitation(models.Model):
 
     email = models.EmailField(_("email address"))
     full_name = models.CharField(_("name"), max_length=150, blank=True)
-    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="+")
+    # A finished invitation outlives the role it named (a pending one keeps the role from being deleted).
+    role = models.ForeignKey(Role, verbose_name=_("role"), null=True, on_delete=models.SET_NULL, related_name="+")
     team = models.ForeignKey(
         Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
