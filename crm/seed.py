@@ -23,7 +23,7 @@ from faker import Faker
 from crm.core.types import RecordType
 from crm.deals.models import Pipeline, Stage
 from crm.deals.services import pipelines_ensure_default
-from crm.search.terms import record_terms
+from crm.search.terms import company_terms, contact_terms, deal_terms, lead_terms
 
 LOCALES = ("ru_RU", "en_US", "en_GB", "fr_FR", "de_DE")
 INDUSTRIES = (
@@ -242,7 +242,7 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
         done = _timer(report, "companies")
         first_company = _next_id("companies_company")
         company_ids = list(range(first_company, first_company + size.companies))
-        terms: list[tuple[str, int, str]] = []
+        terms: list[tuple[str, int, str, str]] = []
 
         def company_rows() -> Iterable[tuple[object, ...]]:
             for cid in company_ids:
@@ -254,8 +254,10 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
                 emails = [f"info@{domain}"] if rng.random() < 0.8 else []
                 created = when()
                 terms.extend(
-                    (RecordType.COMPANY, cid, t)
-                    for t in record_terms(texts=[name], emails=emails, phones=phones, ids=[tax_id, reg_id])
+                    (RecordType.COMPANY, cid, f, t)
+                    for f, t in company_terms(
+                        name=name, legal_name=name, emails=emails, phones=phones, tax_id=tax_id, registration_id=reg_id
+                    )
                 )
                 tags = [rng.choice(TAGS)] if rng.random() < 0.2 else []
                 yield (
@@ -331,8 +333,8 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
                 emails = [f"{_ascii(first)}.{_ascii(last)}.{pid}@mail.example".lstrip(".").replace("..", ".")]
                 created = when()
                 terms.extend(
-                    (RecordType.CONTACT, pid, t)
-                    for t in record_terms(texts=[first, middle, last], emails=emails, phones=phones)
+                    (RecordType.CONTACT, pid, f, t)
+                    for f, t in contact_terms(names=[first, middle, last], emails=emails, phones=phones)
                 )
                 consent = rng.random() < 0.6
                 yield (
@@ -403,7 +405,7 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
                 created = when(60 if is_open else ten_years)
                 closed = None if is_open else created + datetime.timedelta(days=rng.randint(1, 120))
                 title = f"{rng.choice(('Supply', 'Service contract', 'Project', 'Licences', 'Equipment'))} #{did}"
-                terms.extend((RecordType.DEAL, did, t) for t in record_terms(texts=[title]))
+                terms.extend((RecordType.DEAL, did, f, t) for f, t in deal_terms(title=title))
                 contacts = company_contacts.get(company)
                 if contacts:
                     deal_contacts.append((did, rng.choice(contacts)))
@@ -471,10 +473,8 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
                 title = f"Request from {company_name}"
                 created = when(180)
                 terms.extend(
-                    (RecordType.LEAD, lid, t)
-                    for t in record_terms(
-                        texts=[title, f"{first} {last}", company_name], emails=[email], phones=[phone]
-                    )
+                    (RecordType.LEAD, lid, f, t)
+                    for f, t in lead_terms(texts=[title, f"{first} {last}", company_name], email=email, phone=phone)
                 )
                 yield (
                     lid,
@@ -591,7 +591,7 @@ def seed_workspace(*, size: SeedSize, owner_ids: Sequence[int], seed: int = 2026
         )
 
         done = _timer(report, "search terms")
-        done(_copy("search_searchterm", ("record_type", "record_id", "term"), terms))
+        done(_copy("search_searchterm", ("record_type", "record_id", "field", "term"), terms))
 
     # What autovacuum does soon after a bulk load: planner statistics and a visibility map, so index-only
     # scans (board totals, card totals, search) need not visit the heap. VACUUM cannot run inside a

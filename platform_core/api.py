@@ -26,9 +26,12 @@ from crm.core.api import (
     CUSTOM_FIELD_SCHEMAS,
     CUSTOM_FILTER_PATHS,
     CUSTOM_FILTER_PREFIX,
+    HIDDEN_NOTE,
+    HIDING_SCHEMAS,
     ConflictOut,
     ErrorOut,
     custom_fields_json_schema,
+    hidden_keys,
 )
 from crm.core.services import StaleVersion
 from crm.core.types import CORE_RECORD_TYPES, RecordType
@@ -87,6 +90,7 @@ class KontorAPI(NinjaAPI):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         _describe_errors(schema)
         _describe_custom_fields(schema, path_prefix if path_prefix is not None else self.get_root_path({}))
+        _describe_hidden_fields(schema)
         return schema
 
 
@@ -115,6 +119,29 @@ def _describe_errors(schema: OpenAPISchema) -> None:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConflictOut"}}},
                     },
                 )
+
+
+def _describe_hidden_fields(schema: OpenAPISchema) -> None:
+    """Keys a role can hide are left out of the bodies of its holders: they are documented as optional."""
+    from tenants.accounts.roles import HIDEABLE_FIELDS
+
+    components = schema.get("components", {}).get("schemas", {})
+    for name, record_type in HIDING_SCHEMAS.items():
+        component = components.get(name)
+        if component is None:
+            continue
+        keys = hidden_keys(record_type, frozenset(HIDEABLE_FIELDS.get(record_type, {})))
+        properties = component.get("properties", {})
+        for key in keys & set(properties):
+            description = properties[key].get("description", "")
+            properties[key]["description"] = f"{description} {HIDDEN_NOTE}".strip()
+        if "required" in component:
+            component["required"] = [k for k in component["required"] if k not in keys]
+        if "custom_fields" in properties:
+            note = "Values of fields the caller's role hides are left out."
+            properties["custom_fields"]["description"] = (
+                f"{properties['custom_fields'].get('description', '')} {note}".strip()
+            )
 
 
 def _describe_custom_fields(schema: OpenAPISchema, prefix: str) -> None:

@@ -19,6 +19,7 @@ from crm.core.api import (
     RecordPatch,
     actor,
     custom_filters,
+    hidden_of,
     paginate,
     patch_data,
     record_filter,
@@ -86,7 +87,11 @@ class CompanyPage(Schema):
 @router.get("/companies/", response=CompanyPage, summary="List companies")
 def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Query[PageParams]) -> dict[str, Any]:
     companies = record_filter(
-        companies_visible_to(actor(request)), RecordType.COMPANY, filters, custom_filters(request)
+        companies_visible_to(actor(request)),
+        RecordType.COMPANY,
+        filters,
+        custom_filters(request),
+        hidden_of(request, RecordType.COMPANY),
     )
     return paginate(companies, page)
 

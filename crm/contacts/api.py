@@ -20,6 +20,7 @@ from crm.core.api import (
     RecordPatch,
     actor,
     custom_filters,
+    hidden_of,
     paginate,
     patch_data,
     record_filter,
@@ -90,7 +91,12 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Qu
     contacts = contacts_visible_to(actor(request))
     if filters.company is not None:
         contacts = contacts.filter(company_id=filters.company)
-    return paginate(record_filter(contacts, RecordType.CONTACT, filters, custom_filters(request)), page)
+    return paginate(
+        record_filter(
+            contacts, RecordType.CONTACT, filters, custom_filters(request), hidden_of(request, RecordType.CONTACT)
+        ),
+        page,
+    )
 
 
 @router.post("/contacts/", response={201: ContactOut}, summary="Create a contact")

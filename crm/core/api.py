@@ -8,21 +8,23 @@ import binascii
 import datetime
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import BeforeValidator, ConfigDict
+from pydantic import BeforeValidator, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from crm.core.types import RecordType
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from crm.search.models import SearchTerm
+from crm.search.selectors import terms_visible
 from crm.search.terms import query_terms
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 M = TypeVar("M", bound=Model)
@@ -45,6 +47,63 @@ def actor(request: HttpRequest) -> User:
     return cast(User, request.auth)  # type: ignore[attr-defined]
 
 
+def hidden_of(request: HttpRequest, record_type: RecordType) -> frozenset[str]:
+    """Fields of `record_type` the requesting user's role hides (read once per request and type)."""
+    cache: dict[RecordType, frozenset[str]] = request.__dict__.setdefault("_hidden_fields", {})
+    if record_type not in cache:
+        user = getattr(request, "auth", None) or getattr(request, "user", None)
+        cache[record_type] = policy.hidden_fields(user, record_type) if user is not None else frozenset()
+    return cache[record_type]
+
+
+# --- fields a role hides ----------------------------------------------------------------------------------
+
+# A hidden field -> the keys of a response that would show it, where they are not simply the field's name.
+HIDDEN_KEYS: dict[RecordType, dict[str, tuple[str, ...]]] = {
+    RecordType.DEAL: {"amount": ("amount", "line_items", "totals")},
+}
+# OpenAPI component name -> the record type whose hidden fields its responses leave out.
+HIDING_SCHEMAS: dict[str, RecordType] = {}
+HIDDEN_NOTE = "Left out of the response when the caller's role hides this field."
+
+
+def hidden_keys(record_type: RecordType, hidden: frozenset[str]) -> set[str]:
+    keys: set[str] = set()
+    for name in hidden:
+        if not name.startswith("cf:"):
+            keys.update(HIDDEN_KEYS.get(record_type, {}).get(name, (name,)))
+    return keys
+
+
+class HidingOut(Schema):
+    """A response body that leaves out the fields (and custom field values) the caller's role hides: the keys
+    are absent, as documented in the OpenAPI schema (such keys are not required)."""
+
+    hidden_type: ClassVar[RecordType]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "hidden_type" in cls.__dict__:
+            HIDING_SCHEMAS[cls.__name__] = cls.hidden_type
+
+    # No return annotation: with one, pydantic would document the body as a bare object.
+    @model_serializer(mode="wrap")
+    def _without_hidden(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):
+        data = handler(self)
+        request = (info.context or {}).get("request") if isinstance(info.context, dict) else None
+        if request is None or not isinstance(data, dict):
+            return data
+        hidden = hidden_of(request, self.hidden_type)
+        if not hidden:
+            return data
+        for key in hidden_keys(self.hidden_type, hidden):
+            data.pop(key, None)
+        custom = data.get("custom_fields")
+        if isinstance(custom, dict):
+            data["custom_fields"] = {k: v for k, v in custom.items() if f"cf:{k}" not in hidden}
+        return data
+
+
 # --- bodies -----------------------------------------------------------------------------------------------
 
 
@@ -63,7 +122,7 @@ class In(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
-class RecordOut(Schema):
+class RecordOut(HidingOut):
     """Fields every company, contact, lead and deal has."""
 
     id: int
@@ -150,22 +209,27 @@ def custom_filters(request: HttpRequest) -> dict[str, str]:
     }
 
 
-def search_filter(queryset: QuerySet[M], record_type: RecordType, q: str) -> QuerySet[M]:
-    """Records whose search terms start with every word typed (or with the phone digits), via the index."""
+def search_filter(
+    queryset: QuerySet[M], record_type: RecordType, q: str, hidden: frozenset[str] = frozenset()
+) -> QuerySet[M]:
+    """Records whose search terms start with every word typed (or with the phone digits), via the index; the
+    terms of `hidden` fields (the caller's role hides them) do not count."""
     words, phone = query_terms(q)
     terms = [phone] if phone else words
     if not terms:
         return queryset.none()
     for term in terms:
-        queryset = queryset.filter(
-            Exists(SearchTerm.objects.filter(record_type=record_type, record_id=OuterRef("pk"), term__startswith=term))
-        )
+        matching = SearchTerm.objects.filter(record_type=record_type, record_id=OuterRef("pk"), term__startswith=term)
+        queryset = queryset.filter(Exists(terms_visible(matching, hidden)))
     return queryset
 
 
-def custom_field_filter(queryset: QuerySet[M], record_type: RecordType, values: Mapping[str, str]) -> QuerySet[M]:
+def custom_field_filter(
+    queryset: QuerySet[M], record_type: RecordType, values: Mapping[str, str], hidden: frozenset[str] = frozenset()
+) -> QuerySet[M]:
     """JSONB containment (`@>`, served by the GIN index) on values cleaned like stored ones, so `cf_amount=10.50`
-    finds the stored "10.5" and `cf_vip=yes` the stored true."""
+    finds the stored "10.5" and `cf_vip=yes` the stored true. A field the caller's role hides cannot be filtered
+    by (422): the answer would tell its values."""
     if not values:
         return queryset
     fields = {f.key: f for f in custom_fields_for(record_type)}
@@ -176,6 +240,9 @@ def custom_field_filter(queryset: QuerySet[M], record_type: RecordType, values: 
         name = f"{CUSTOM_FILTER_PREFIX}{key}"
         if field is None:
             errors[name] = [_("There is no such custom field.")]
+            continue
+        if f"cf:{key}" in hidden:
+            errors[name] = [_("This field is hidden from your role.")]
             continue
         if field.field_type == CustomField.Type.MONEY:
             errors[name] = [_("Money fields cannot be filtered by equality.")]
@@ -190,15 +257,20 @@ def custom_field_filter(queryset: QuerySet[M], record_type: RecordType, values: 
 
 
 def record_filter(
-    queryset: QuerySet[M], record_type: RecordType, filters: RecordFilters, custom: Mapping[str, str]
+    queryset: QuerySet[M],
+    record_type: RecordType,
+    filters: RecordFilters,
+    custom: Mapping[str, str],
+    hidden: frozenset[str] = frozenset(),
 ) -> QuerySet[M]:
+    """The shared filters; `hidden`: the fields the caller's role hides (not searched, not filtered by)."""
     if filters.owner is not None:
         queryset = queryset.filter(owner_id=filters.owner)
     if filters.tag:
         queryset = queryset.filter(tags__contains=[filters.tag.strip().lower()])
     if filters.q and filters.q.strip():
-        queryset = search_filter(queryset, record_type, filters.q)
-    return custom_field_filter(queryset, record_type, custom)
+        queryset = search_filter(queryset, record_type, filters.q, hidden)
+    return custom_field_filter(queryset, record_type, custom, hidden)
 
 
 def reference(queryset: QuerySet[M], pk: object, field: str, message: str = "") -> M:
@@ -225,6 +297,10 @@ def with_custom_fields(record_type: RecordType, role: SchemaRole) -> Any:
 
     def register(cls: S) -> S:
         CUSTOM_FIELD_SCHEMAS[cls.__name__] = (record_type, role)
+        if role == "out" and issubclass(cls, HidingOut):
+            # A record's body leaves out what the caller's role hides of its type.
+            cls.hidden_type = record_type
+            HIDING_SCHEMAS[cls.__name__] = record_type
         return cls
 
     return register

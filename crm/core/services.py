@@ -23,7 +23,8 @@ from crm.history.models import ChangeRecord
 from crm.history.services import diff, history_move, history_write, snapshot
 from crm.search.services import search_index_remove, search_index_update
 from tenants.accounts import policy
-from tenants.accounts.models import User
+from tenants.accounts.audit import audit_record
+from tenants.accounts.models import AuditEvent, User
 
 R = TypeVar("R", bound=models.Model)
 Normalizer = Callable[[dict[str, Any]], dict[str, Any]]
@@ -273,6 +274,13 @@ def merge_finish(
         note=str(duplicate),
     )
     search_index_remove(record_type, duplicate.pk)
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.RECORDS_MERGED,
+        target=survivor,
+        target_type=record_type.value,
+        details={"merged_id": duplicate.pk, "merged": str(duplicate)[:255], "moved": moved},
+    )
     duplicate.delete()
     search_index_update(record_type, survivor)
     return survivor
@@ -289,6 +297,7 @@ def record_delete(*, actor: User, record: models.Model, record_type: RecordType)
         note=str(record)[:255],
     )
     search_index_remove(record_type, record_id)
+    audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=record, target_type=record_type.value)
     record.delete()
 
 

@@ -25,6 +25,7 @@ from crm.core.api import (
     RecordPatch,
     actor,
     custom_filters,
+    hidden_of,
     paginate,
     patch_data,
     record_filter,
@@ -229,7 +230,7 @@ def list_deals(request: HttpRequest, filters: Query[DealFilters], page: Query[Pa
         deals = deals.filter(contacts=filters.contact)
     if filters.is_open is not None:
         deals = deals.filter(closed_at__isnull=filters.is_open)
-    deals = record_filter(deals, RecordType.DEAL, filters, custom_filters(request))
+    deals = record_filter(deals, RecordType.DEAL, filters, custom_filters(request), hidden_of(request, RecordType.DEAL))
     return paginate(deals.prefetch_related(*_details()), page)
 
 

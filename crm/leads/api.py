@@ -20,6 +20,7 @@ from crm.core.api import (
     RecordPatch,
     actor,
     custom_filters,
+    hidden_of,
     paginate,
     patch_data,
     record_filter,
@@ -132,7 +133,10 @@ def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[Pa
     leads = leads_visible_to(actor(request))
     if filters.status is not None:
         leads = leads.filter(status=filters.status)
-    return paginate(record_filter(leads, RecordType.LEAD, filters, custom_filters(request)), page)
+    return paginate(
+        record_filter(leads, RecordType.LEAD, filters, custom_filters(request), hidden_of(request, RecordType.LEAD)),
+        page,
+    )
 
 
 @router.post("/leads/", response={201: LeadOut}, summary="Create a lead")

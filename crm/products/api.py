@@ -6,11 +6,14 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from crm.core.api import DecimalStr, In, PageParams, actor, paginate
+from crm.core.api import DecimalStr, HidingOut, In, PageParams, actor, hidden_of, paginate
+from crm.core.types import RecordType
 from crm.products.models import Product
 from crm.products.selectors import product_get, products_visible_to
 from crm.products.services import product_create, product_delete, product_update
@@ -18,7 +21,9 @@ from crm.products.services import product_create, product_delete, product_update
 router = Router(tags=["products"])
 
 
-class ProductOut(Schema):
+class ProductOut(HidingOut):
+    hidden_type = RecordType.PRODUCT
+
     id: int
     sku: str
     name: str
@@ -78,9 +83,17 @@ def list_products(request: HttpRequest, filters: Query[ProductFilters], page: Qu
     return paginate(products, page)
 
 
+def _refuse_hidden(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
+    """A field the caller's role hides can be neither read nor written by them."""
+    if names := sorted(set(data) & hidden_of(request, RecordType.PRODUCT)):
+        raise ValidationError({name: [_("This field cannot be set.")] for name in names})
+    return data
+
+
 @router.post("/products/", response={201: ProductOut}, summary="Create a product")
 def create_product(request: HttpRequest, payload: ProductIn) -> Product:
-    product = product_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
+    data = _refuse_hidden(request, payload.model_dump(exclude_unset=True))
+    product = product_create(actor=actor(request), data=data)
     # Re-read, so amounts come back as stored (two decimals), not as they were typed.
     return product_get(actor(request), product.pk)
 
@@ -93,7 +106,8 @@ def read_product(request: HttpRequest, product_id: int) -> Product:
 @router.patch("/products/{product_id}", response=ProductOut, summary="Update a product")
 def update_product(request: HttpRequest, product_id: int, payload: ProductPatch) -> Product:
     product = product_get(actor(request), product_id)
-    product_update(actor=actor(request), product=product, data=payload.model_dump(exclude_unset=True))
+    data = _refuse_hidden(request, payload.model_dump(exclude_unset=True))
+    product_update(actor=actor(request), product=product, data=data)
     return product_get(actor(request), product_id)
 
 

@@ -16,6 +16,7 @@ from crm.core.phones import normalize_phone
 from crm.core.types import RecordType
 from crm.search.models import SearchTerm
 from crm.search.terms import words
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 # Legal forms say nothing about which company it is.
@@ -71,21 +72,23 @@ def company_duplicates(
     exclude_id: int | None = None,
     limit: int = 5,
 ) -> QuerySet[Company]:
+    # A match through a field the user's role hides would tell them its value: those fields are not compared.
+    hidden = policy.hidden_fields(user, RecordType.COMPANY)
     match = Q()
-    if tax := "".join(tax_id.split()):
+    if "tax_id" not in hidden and (tax := "".join(tax_id.split())):
         match |= Q(tax_id=tax)
-    if emails := [e.strip().lower() for e in emails if e.strip()]:
+    if "emails" not in hidden and (emails := [e.strip().lower() for e in emails if e.strip()]):
         match |= Q(emails__overlap=emails)
-    if phones := _phones(phones):
+    if "phones" not in hidden and (phones := _phones(phones)):
         match |= Q(phones__overlap=phones)
     if significant := _name_words(name):
         # Same significant words in the name, whatever the legal form, case or punctuation (via the index).
-        ids = SearchTerm.objects.filter(record_type=RecordType.COMPANY, term=significant[0])
+        ids = SearchTerm.objects.filter(record_type=RecordType.COMPANY, field="", term=significant[0])
         for word in significant[1:]:
             ids = ids.filter(
                 Exists(
                     SearchTerm.objects.filter(
-                        record_type=RecordType.COMPANY, record_id=OuterRef("record_id"), term=word
+                        record_type=RecordType.COMPANY, record_id=OuterRef("record_id"), field="", term=word
                     )
                 )
             )
@@ -109,10 +112,11 @@ def contact_duplicates(
     exclude_id: int | None = None,
     limit: int = 5,
 ) -> QuerySet[Contact]:
+    hidden = policy.hidden_fields(user, RecordType.CONTACT)
     match = Q()
-    if emails := [e.strip().lower() for e in emails if e.strip()]:
+    if "emails" not in hidden and (emails := [e.strip().lower() for e in emails if e.strip()]):
         match |= Q(emails__overlap=emails)
-    if phones := _phones(phones):
+    if "phones" not in hidden and (phones := _phones(phones)):
         match |= Q(phones__overlap=phones)
     if last_name.strip() and first_name.strip() and company_id:
         match |= Q(last_name__iexact=last_name.strip(), first_name__iexact=first_name.strip(), company_id=company_id)

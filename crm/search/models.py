@@ -14,6 +14,9 @@ class SearchTerm(models.Model):
 
     record_type = models.CharField(max_length=16, choices=RecordType.choices)
     record_id = models.BigIntegerField()
+    # The field the term comes from when a role can hide it ("phones", "email", "tax_id"), else "": the
+    # search leaves out the terms of the fields the searching user's role hides.
+    field = models.CharField(max_length=32, blank=True, default="")
     term = models.CharField(max_length=100)
 
     class Meta:

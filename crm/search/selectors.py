@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
@@ -13,8 +15,15 @@ from crm.deals.selectors import deals_visible_to
 from crm.leads.selectors import leads_visible_to
 from crm.search.models import SearchTerm
 from crm.search.terms import query_terms
-from tenants.accounts.models import User
+from tenants.accounts import policy
+from tenants.accounts.models import Scope, User
 
+_VISIBLE = {
+    RecordType.COMPANY: companies_visible_to,
+    RecordType.CONTACT: contacts_visible_to,
+    RecordType.DEAL: deals_visible_to,
+    RecordType.LEAD: leads_visible_to,
+}
 # How many matching terms of each record type are considered; keeps the cost flat at any size.
 CANDIDATES = 40
 SEARCHABLE = (RecordType.COMPANY, RecordType.CONTACT, RecordType.DEAL, RecordType.LEAD)
@@ -29,12 +38,25 @@ class SearchHit:
     url: str
 
 
-def _candidates(words: list[str], phone: str | None) -> dict[RecordType, list[int]]:
-    """Ids of the records of each searchable type matching every word (or the phone), best first.
+def terms_visible(terms: QuerySet[SearchTerm], hidden: Collection[str]) -> QuerySet[SearchTerm]:
+    """`terms` without those of the fields in `hidden` (a role's hidden fields of the terms' record type).
+    A filter on the rows the prefix range scan reads: the index still serves the search."""
+    return terms.exclude(field__in=list(hidden)) if hidden else terms
+
+
+def _candidates(
+    words: list[str],
+    phone: str | None,
+    hidden: dict[RecordType, frozenset[str]] | None = None,
+    within: dict[RecordType, QuerySet[Any]] | None = None,
+) -> dict[RecordType, list[int]]:
+    """Ids of the records of each searchable type matching every word (or the phone), best first, through the
+    terms of fields the user may see (`hidden`: the fields each type's terms must not come from).
 
     One query: a prefix range scan per record type on (record_type, term), each limited, glued with UNION ALL,
     so the cost does not grow with the number of records and one type cannot crowd out the others.
     """
+    hidden, within = hidden or {}, within or {}
     if phone:
         driver, others = phone, []
     elif words:
@@ -46,15 +68,23 @@ def _candidates(words: list[str], phone: str | None) -> dict[RecordType, list[in
         return {}
     parts = []
     for record_type in SEARCHABLE:
-        qs = SearchTerm.objects.filter(record_type=record_type, term__startswith=driver)
+        concealed = hidden.get(record_type, frozenset())
+        qs = terms_visible(SearchTerm.objects.filter(record_type=record_type, term__startswith=driver), concealed)
         for other in others:
             qs = qs.filter(
                 Exists(
-                    SearchTerm.objects.filter(
-                        record_type=record_type, record_id=OuterRef("record_id"), term__startswith=other
+                    terms_visible(
+                        SearchTerm.objects.filter(
+                            record_type=record_type, record_id=OuterRef("record_id"), term__startswith=other
+                        ),
+                        concealed,
                     )
                 )
             )
+        if record_type in within:
+            # Only records the user may see are candidates, or a scoped user's few would be crowded out by
+            # colleagues' matches: the prefix scan checks each term against their records (a hashed set).
+            qs = qs.filter(record_id__in=within[record_type].values("pk"))
         parts.append(qs.order_by("term").values_list("record_type", "record_id")[:CANDIDATES])
     found: dict[RecordType, list[int]] = {}
     for type_value, record_id in parts[0].union(*parts[1:], all=True):
@@ -67,16 +97,19 @@ def _candidates(words: list[str], phone: str | None) -> dict[RecordType, list[in
 def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHit]:
     """Best matches of each kind the user may see; a fixed number of queries whatever the data size."""
     words, phone = query_terms(query)
-    candidates = _candidates(words, phone)
+    hidden = {t: policy.hidden_fields(user, t) for t in SEARCHABLE}
+    within = {t: _VISIBLE[t](user) for t in SEARCHABLE if policy.scope_of(user, policy.Action.VIEW, t) != Scope.ALL}
+    candidates = _candidates(words, phone, hidden, within)
     hits: list[SearchHit] = []
     if ids := candidates.get(RecordType.COMPANY):
+        show_tax_id = "tax_id" not in hidden[RecordType.COMPANY]
         for c in companies_visible_to(user).filter(pk__in=ids).only("id", "name", "tax_id", "industry")[:per_type]:
             hits.append(
                 SearchHit(
                     RecordType.COMPANY,
                     c.pk,
                     c.name,
-                    " · ".join(x for x in (c.tax_id, c.industry) if x),
+                    " · ".join(x for x in (c.tax_id if show_tax_id else "", c.industry) if x),
                     c.get_absolute_url(),
                 )
             )
@@ -89,9 +122,21 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
                 :per_type
             ]
         )
-        for p in contacts:
+        shown = list(contacts)
+        # The name of a company the user may not see stays private.
+        companies = {c.company_id for c in shown if c.company_id}
+        if companies and policy.scope_of(user, policy.Action.VIEW, RecordType.COMPANY) != Scope.ALL:
+            companies = set(companies_visible_to(user).filter(pk__in=companies).values_list("pk", flat=True))
+        show_email = "emails" not in hidden[RecordType.CONTACT]
+        for p in shown:
             subtitle = " · ".join(
-                x for x in (p.position, p.company.name if p.company else "", p.emails[0] if p.emails else "") if x
+                x
+                for x in (
+                    p.position,
+                    p.company.name if p.company and p.company_id in companies else "",
+                    p.emails[0] if p.emails and show_email else "",
+                )
+                if x
             )
             hits.append(SearchHit(RecordType.CONTACT, p.pk, p.full_name, subtitle, p.get_absolute_url()))
     if ids := candidates.get(RecordType.DEAL):
@@ -101,11 +146,10 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
             .select_related("stage")
             .only("id", "title", "amount", "currency", "stage__name")[:per_type]
         ):
-            hits.append(
-                SearchHit(
-                    RecordType.DEAL, d.pk, d.title, f"{d.stage.name} · {d.amount} {d.currency}", d.get_absolute_url()
-                )
+            subtitle = (
+                d.stage.name if "amount" in hidden[RecordType.DEAL] else f"{d.stage.name} · {d.amount} {d.currency}"
             )
+            hits.append(SearchHit(RecordType.DEAL, d.pk, d.title, subtitle, d.get_absolute_url()))
     if ids := candidates.get(RecordType.LEAD):
         for lead in leads_visible_to(user).filter(pk__in=ids).only("id", "title", "contact_name", "status")[:per_type]:
             hits.append(

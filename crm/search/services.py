@@ -8,39 +8,48 @@ from django.db import models
 
 from crm.core.types import RecordType
 from crm.search.models import SearchTerm
-from crm.search.terms import record_terms
+from crm.search.terms import FieldTerms, company_terms, contact_terms, deal_terms, lead_terms
 
 
-def terms_of(record_type: RecordType, record: models.Model) -> set[str]:
-    r: Any = record
+def terms_of(record_type: RecordType, record: Any) -> FieldTerms:
+    """(field, term) pairs of a record: what it can be found by, and through which field."""
+    r = record
     if record_type == RecordType.COMPANY:
-        return record_terms(
-            texts=[r.name, r.legal_name], emails=r.emails, phones=r.phones, ids=[r.tax_id, r.registration_id]
+        return company_terms(
+            name=r.name,
+            legal_name=r.legal_name,
+            emails=r.emails,
+            phones=r.phones,
+            tax_id=r.tax_id,
+            registration_id=r.registration_id,
         )
     if record_type == RecordType.CONTACT:
-        return record_terms(texts=[r.first_name, r.middle_name, r.last_name], emails=r.emails, phones=r.phones)
+        return contact_terms(names=[r.first_name, r.middle_name, r.last_name], emails=r.emails, phones=r.phones)
     if record_type == RecordType.LEAD:
-        return record_terms(
-            texts=[r.title, r.contact_name, r.company_name], emails=[r.email], phones=[r.phone] if r.phone else []
-        )
+        return lead_terms(texts=[r.title, r.contact_name, r.company_name], email=r.email, phone=r.phone)
     if record_type == RecordType.DEAL:
-        return record_terms(texts=[r.title])
+        return deal_terms(title=r.title)
     raise ValueError(f"{record_type} is not searchable")
 
 
 def search_index_update(record_type: RecordType, record: models.Model, *, created: bool = False) -> None:
     wanted = terms_of(record_type, record)
     # A record saved just now has no terms yet: skip reading them.
-    current: set[str] = (
-        set()
+    current: dict[tuple[str, str], int] = (
+        {}
         if created
-        else set(SearchTerm.objects.filter(record_type=record_type, record_id=record.pk).values_list("term", flat=True))
+        else {
+            (field, term): pk
+            for pk, field, term in SearchTerm.objects.filter(record_type=record_type, record_id=record.pk).values_list(
+                "id", "field", "term"
+            )
+        }
     )
-    if stale := current - wanted:
-        SearchTerm.objects.filter(record_type=record_type, record_id=record.pk, term__in=stale).delete()
-    if new := wanted - current:
+    if stale := [pk for pair, pk in current.items() if pair not in wanted]:
+        SearchTerm.objects.filter(pk__in=stale).delete()
+    if new := wanted - current.keys():
         SearchTerm.objects.bulk_create(
-            SearchTerm(record_type=record_type, record_id=record.pk, term=t) for t in sorted(new)
+            SearchTerm(record_type=record_type, record_id=record.pk, field=f, term=t) for f, t in sorted(new)
         )
 
 
@@ -55,7 +64,8 @@ def search_index_rebuild(record_type: RecordType, queryset: models.QuerySet, *, 
     rows: list[SearchTerm] = []
     for record in queryset.iterator(chunk_size=batch):
         rows.extend(
-            SearchTerm(record_type=record_type, record_id=record.pk, term=t) for t in terms_of(record_type, record)
+            SearchTerm(record_type=record_type, record_id=record.pk, field=f, term=t)
+            for f, t in terms_of(record_type, record)
         )
         count += 1
         if len(rows) >= batch * 4:

@@ -69,3 +69,47 @@ def query_terms(query: str) -> tuple[list[str], str | None]:
     if "@" in query:
         return [query.lower()[:MAX_TERM]], None
     return [w[:MAX_TERM] for w in words(query) if w], None
+
+
+# --- terms per record, tagged with the field they come from ----------------------------------------------------
+# A role can hide some fields (contact phones, a lead's email...); the search must not find a record through
+# them for that role, so each term remembers its field: the model field's name, or "" for what no role hides
+# (names and titles).
+
+FieldTerms = set[tuple[str, str]]
+
+
+def _tagged(field: str, terms: set[str]) -> FieldTerms:
+    return {(field, t) for t in terms}
+
+
+def company_terms(
+    *, name: str, legal_name: str, emails: Iterable[str], phones: Iterable[str], tax_id: str, registration_id: str
+) -> FieldTerms:
+    return (
+        _tagged("", record_terms(texts=[name, legal_name]))
+        | _tagged("emails", record_terms(emails=emails))
+        | _tagged("phones", record_terms(phones=phones))
+        | _tagged("tax_id", record_terms(ids=[tax_id]))
+        | _tagged("registration_id", record_terms(ids=[registration_id]))
+    )
+
+
+def contact_terms(*, names: Iterable[str], emails: Iterable[str], phones: Iterable[str]) -> FieldTerms:
+    return (
+        _tagged("", record_terms(texts=names))
+        | _tagged("emails", record_terms(emails=emails))
+        | _tagged("phones", record_terms(phones=phones))
+    )
+
+
+def lead_terms(*, texts: Iterable[str], email: str, phone: str) -> FieldTerms:
+    return (
+        _tagged("", record_terms(texts=texts))
+        | _tagged("email", record_terms(emails=[email]))
+        | _tagged("phone", record_terms(phones=[phone] if phone else []))
+    )
+
+
+def deal_terms(*, title: str) -> FieldTerms:
+    return _tagged("", record_terms(texts=[title]))

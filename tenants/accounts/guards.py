@@ -14,13 +14,14 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from crm.core.registry import model_for
 from crm.core.types import RecordType
 from tenants.accounts import policy
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def guard(
     requirement = Requirement(action, record_type, permission, pk_kwarg)
 
     @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Anonymous visitors go on to the view, whose login_required sends them to the login page.
         if request.user.is_authenticated:
             if not request.user.is_active:

@@ -17,14 +17,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.core.services import StaleVersion
+from crm.core.types import RecordType
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.deals.selectors import deal_get, pipeline_get, pipelines_all, stages_of
 from crm.deals.services import deal_move_to_stage
+from crm.web.access import hidden_fields
 from crm.web.board.forms import MoveForm
 from crm.web.board.selectors import (
     ColumnTotals,
     Cursor,
     board_cards,
+    board_conceal,
     board_deals,
     board_totals,
     next_cursor,
@@ -44,6 +47,10 @@ class Column:
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
+
+
+def _sums_shown(user: User) -> bool:
+    return "amount" not in hidden_fields(user, RecordType.DEAL)
 
 
 def _owner_filter(raw: str, user: User, members: list[User] | None = None) -> tuple[str, User | None]:
@@ -93,8 +100,9 @@ def board(request: HttpRequest) -> HttpResponse:
         stages = list(stages_of(pipeline))
         open_stages = [s for s in stages if s.outcome == Stage.Outcome.OPEN]
         deals = board_deals(user, pipeline, owner=owner)
-        totals = board_totals(deals)
+        totals = board_totals(deals, sums=_sums_shown(user))
         cards = board_cards(deals, [s.pk for s in open_stages])
+        board_conceal(user, cards)
         context |= {
             **_card_context(stages),
             "columns": [Column(s, totals[s.pk], cards[s.pk], next_cursor(cards[s.pk])) for s in open_stages],
@@ -115,6 +123,7 @@ def column_more(request: HttpRequest, stage_id: int) -> HttpResponse:
     owner_value, owner = _owner_filter(request.GET.get("owner", ""), user)
     deals = board_deals(user, stage.pipeline, owner=owner)
     cards = board_cards(deals, [stage.pk], after=cursor)[stage.pk]
+    board_conceal(user, cards)
     context = {
         "column": Column(stage, ColumnTotals(), cards, next_cursor(cards)),
         **_card_context(list(stages_of(stage.pipeline))),
@@ -179,7 +188,10 @@ def deal_move(request: HttpRequest) -> HttpResponse:
         for pk in dict.fromkeys([old_stage_id, stage.pk])
         if pk in by_id and by_id[pk].outcome == Stage.Outcome.OPEN
     ]
-    totals = board_totals(board_deals(user, stage.pipeline, owner=owner), stage_ids=[s.pk for s in changed])
+    totals = board_totals(
+        board_deals(user, stage.pipeline, owner=owner), stage_ids=[s.pk for s in changed], sums=_sums_shown(user)
+    )
+    board_conceal(user, [deal])
     context = {
         "heads": [Column(s, totals[s.pk], [], None) for s in changed],
         # The card stays on the board only in an open stage and when it still matches the owner filter.

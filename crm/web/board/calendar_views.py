@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from crm.activities.models import Activity
+from crm.core.types import RecordType
+from crm.web.access import conceal_related
 from crm.web.board.selectors import CALENDAR_LIMIT, calendar_activities, workspace_members
 from tenants.accounts.models import User
 
@@ -55,6 +57,7 @@ def _calendar(request: HttpRequest, *, view: str) -> HttpResponse:
             user, assignee=assignee, start=_start_of(first), end=_start_of(first + datetime.timedelta(days=length))
         )
     )
+    conceal_related(user, activities, {"company": RecordType.COMPANY, "deal": RecordType.DEAL})
     today = timezone.localdate()
     days = [
         Day(first + datetime.timedelta(days=i), [], first + datetime.timedelta(days=i) == today) for i in range(length)

@@ -18,6 +18,7 @@ from crm.core.types import RecordType
 from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
+from crm.web.access import conceal_related
 from tenants.accounts.models import User
 from tenants.accounts.selectors import active_users
 
@@ -61,12 +62,19 @@ def board_deals(user: User, pipeline: Pipeline, *, owner: User | None) -> QueryS
     return deals.filter(owner=owner) if owner is not None else deals
 
 
-def board_totals(deals: QuerySet[Deal], *, stage_ids: Sequence[int] | None = None) -> dict[int, ColumnTotals]:
-    """Count and sum per currency of each stage, in one grouped query."""
+def board_totals(
+    deals: QuerySet[Deal], *, stage_ids: Sequence[int] | None = None, sums: bool = True
+) -> dict[int, ColumnTotals]:
+    """Count and sum per currency of each stage, in one grouped query. Without `sums` (the user's role hides
+    deal amounts) only the counts: a sum would tell the amounts."""
     if stage_ids is not None:
         deals = deals.filter(stage_id__in=stage_ids)
-    rows = deals.values("stage_id", "currency").annotate(n=Count("*"), total=Sum("amount")).order_by()
     totals: dict[int, ColumnTotals] = defaultdict(ColumnTotals)
+    if not sums:
+        for row in deals.values("stage_id").annotate(n=Count("*")).order_by():
+            totals[row["stage_id"]].count += row["n"]
+        return totals
+    rows = deals.values("stage_id", "currency").annotate(n=Count("*"), total=Sum("amount")).order_by()
     for row in rows:
         column = totals[row["stage_id"]]
         column.count += row["n"]
@@ -93,9 +101,16 @@ def board_cards(
     ids = list(first.union(*rest, all=True)) if rest else list(first)
     if not ids:
         return cards
-    for deal in Deal.objects.filter(pk__in=ids).select_related("company", "owner").order_by("-created_at", "-id"):
+    shown = list(Deal.objects.filter(pk__in=ids).select_related("company", "owner").order_by("-created_at", "-id"))
+    for deal in shown:
         cards[deal.stage_id].append(deal)
     return cards
+
+
+def board_conceal(user: User, cards: dict[int, list[Deal]] | list[Deal]) -> None:
+    """The cards' companies the user may not see are shown as none."""
+    deals = [d for column in cards.values() for d in column] if isinstance(cards, dict) else cards
+    conceal_related(user, deals, {"company": RecordType.COMPANY})
 
 
 def next_cursor(cards: list[Deal], *, limit: int = CARDS_PER_COLUMN) -> Cursor | None:

@@ -34,9 +34,12 @@ from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from crm.search.models import SearchTerm
+from crm.search.selectors import terms_visible
 from crm.search.terms import query_terms
+from crm.web.access import conceal_related
 from crm.web.lists.selectors import workspace_members
 from crm.web.models import ListPreference
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 PAGE_SIZE = 50
@@ -65,6 +68,9 @@ class Column:
     cell: Callable[[Any], Cell]
     default: bool = False
     sort: str = ""  # key of the Sort that orders by this column, if any
+    field: str = ""  # the field a role can hide ("phones", "cf:<key>"): hidden with it
+    kind: str = ""  # "money": exported as two columns, the amount and the currency
+    export: Callable[[Any], Cell] | None = None  # the value in a CSV export, when it differs from the page's
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Sort:
     order: tuple[Any, ...]
     # Plain ASC/DESC lets an index be read either way; only values that may be missing (custom fields) go last.
     nulls_last: bool = False
+    field: str = ""  # the field a role can hide: a hidden field is no sort at all
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class Filter:
     apply: Callable[[QuerySet[Any], str, User], QuerySet[Any]]
     choices: Callable[[Context], Sequence[Choice]] | None = None  # None: free text, cleaned by `apply`
     input_type: str = "text"
+    field: str = ""  # the field a role can hide: a hidden field is no filter at all
 
 
 @dataclass
@@ -100,6 +108,8 @@ class Context:
     members: list[User]
     custom_fields: list[CustomField]
     extra: dict[str, Any] = field(default_factory=dict)
+    # Fields of the list's record type the user's role hides: no column, sort, filter or search by them.
+    hidden: frozenset[str] = frozenset()
 
     def member_name(self, user_id: Any) -> str:
         for member in self.members:
@@ -136,6 +146,8 @@ class ListSpec:
     # Filters applied when the page is opened without any (e.g. open tasks only); "Any" in the form clears them.
     default_filters: tuple[tuple[str, str], ...] = ()
     load_extra: Callable[[Context], None] | None = None
+    # Linked records shown in the rows (field -> record type); one the user may not see is shown as none.
+    related: tuple[tuple[str, RecordType], ...] = ()
 
     def bulk_action(self, key: str) -> BulkAction | None:
         return next((a for a in self.bulk_actions if a.key == key), None)
@@ -218,10 +230,16 @@ class Header:
 
 def context_for(spec: ListSpec, user: User) -> Context:
     """Everything a page needs besides its rows, loaded in a fixed number of queries."""
+    hidden = policy.hidden_fields(user, spec.record_type)
     ctx = Context(
         user=user,
         members=workspace_members(),
-        custom_fields=custom_fields_for(spec.record_type) if spec.custom_fields else [],
+        custom_fields=[
+            cf
+            for cf in (custom_fields_for(spec.record_type) if spec.custom_fields else [])
+            if f"cf:{cf.key}" not in hidden
+        ],
+        hidden=hidden,
     )
     if spec.load_extra is not None:
         spec.load_extra(ctx)
@@ -299,7 +317,7 @@ def _custom_filter(cf: CustomField) -> Filter:
         input_type = "date"
     elif cf.field_type == _T.NUMBER:
         input_type = "number"
-    return Filter(CUSTOM_PREFIX + cf.key, cf.label, apply, choices, input_type)
+    return Filter(CUSTOM_PREFIX + cf.key, cf.label, apply, choices, input_type, field=f"cf:{cf.key}")
 
 
 class FilterError(Exception):
@@ -309,19 +327,21 @@ class FilterError(Exception):
 # --- running a list ----------------------------------------------------------------------------------------
 
 
-def _search(spec: ListSpec, queryset: QuerySet[Any], text: str) -> QuerySet[Any]:
+def _search(spec: ListSpec, queryset: QuerySet[Any], text: str, hidden: frozenset[str]) -> QuerySet[Any]:
     if not spec.search_indexed:
         condition = Q()
         for name in spec.search_fields:
-            condition |= Q(**{f"{name}__icontains": text})
-        return queryset.filter(condition)
+            if name not in hidden:
+                condition |= Q(**{f"{name}__icontains": text})
+        return queryset.filter(condition) if condition else queryset.none()
     words, phone = query_terms(text)
     terms = [phone] if phone else [w for w in words if len(w) >= 2]
     if not terms:
         return queryset
-    # Every word must prefix one of the record's indexed terms: a range scan on the term index per word.
+    # Every word must prefix one of the record's indexed terms: a range scan on the term index per word. Terms
+    # of fields the user's role hides do not count, so a hidden phone finds nothing.
     for term in terms:
-        matching = SearchTerm.objects.filter(record_type=spec.record_type, term__startswith=term)
+        matching = terms_visible(SearchTerm.objects.filter(record_type=spec.record_type, term__startswith=term), hidden)
         queryset = queryset.filter(pk__in=matching.values("record_id"))
     return queryset
 
@@ -340,7 +360,7 @@ def _order(sort: Sort, descending: bool) -> list[Any]:
 
 
 def available_columns(spec: ListSpec, ctx: Context) -> list[Column]:
-    columns = list(spec.columns)
+    columns = [c for c in spec.columns if not c.field or c.field not in ctx.hidden]
     if spec.custom_fields:
         for cf in ctx.custom_fields:
             columns.append(
@@ -350,24 +370,32 @@ def available_columns(spec: ListSpec, ctx: Context) -> list[Column]:
                     _custom_value(cf),
                     default=cf.show_in_list,
                     sort=CUSTOM_PREFIX + cf.key if cf.field_type in _SORTABLE else "",
+                    field=f"cf:{cf.key}",
+                    kind="money" if cf.field_type == _T.MONEY else "",
                 )
             )
     return columns
 
 
 def available_sorts(spec: ListSpec, ctx: Context) -> list[Sort]:
-    sorts = list(spec.sorts)
+    sorts = [s for s in spec.sorts if not s.field or s.field not in ctx.hidden]
     if spec.custom_fields:
         for cf in ctx.custom_fields:
             if cf.field_type in _SORTABLE:
                 sorts.append(
-                    Sort(CUSTOM_PREFIX + cf.key, cf.label, (_custom_sort_expression(cf), "id"), nulls_last=True)
+                    Sort(
+                        CUSTOM_PREFIX + cf.key,
+                        cf.label,
+                        (_custom_sort_expression(cf), "id"),
+                        nulls_last=True,
+                        field=f"cf:{cf.key}",
+                    )
                 )
     return sorts
 
 
 def available_filters(spec: ListSpec, ctx: Context) -> list[Filter]:
-    filters = list(spec.filters)
+    filters = [f for f in spec.filters if not f.field or f.field not in ctx.hidden]
     if spec.custom_fields:
         filters += [_custom_filter(cf) for cf in ctx.custom_fields if cf.field_type in _FILTERABLE]
     return filters
@@ -387,22 +415,37 @@ def valid_sort(sorts: Sequence[Sort], value: str) -> str:
     return value if value.lstrip("-") in {s.key for s in sorts} else ""
 
 
-def _resolved(cell: Cell, ctx: Context) -> Cell:
+def resolved(cell: Cell, ctx: Context) -> Cell:
     # User custom fields hold an id; names come from the members the page loaded once.
     if cell.kind == "user_id":
         return Cell("text", ctx.member_name(cell.value))
     return cell
 
 
-def run(
+@dataclass
+class Selection:
+    """The records a list shows for the request's filters, search and sort, before paging."""
+
+    queryset: QuerySet[Any]  # filtered, unordered
+    ordered: QuerySet[Any]  # filtered and sorted, with the spec's related rows joined
+    filters: list[AppliedFilter]
+    query: str
+    sorts: list[Sort]
+    sort: str
+    kept: dict[str, str]  # the parameters that took effect
+
+
+def select(
     spec: ListSpec,
     *,
     ctx: Context,
     params: Mapping[str, str],
     preference: ListPreference | None,
-) -> ListPage:
-    """One page of the list for `params` (the request's GET), with the user's remembered columns and sort."""
-    queryset = spec.queryset(ctx.user)
+    queryset: QuerySet[Any] | None = None,
+) -> Selection:
+    """Apply `params` (the request's GET) to `queryset` (by default what the user may see): filters, the text
+    search and the sort. What does not fit (an unknown or hidden filter or sort) is ignored."""
+    queryset = spec.queryset(ctx.user) if queryset is None else queryset
     filters = available_filters(spec, ctx)
     if spec.default_filters and not any(f.key in params for f in filters) and "q" not in params:
         params = {**dict(spec.default_filters), **params}
@@ -423,7 +466,7 @@ def run(
         applied.append(AppliedFilter(flt, raw, choices, error))
     query = (params.get("q") or "").strip()[:100]
     if query:
-        queryset = _search(spec, queryset, query)
+        queryset = _search(spec, queryset, query, ctx.hidden)
         kept["q"] = query
 
     sorts = available_sorts(spec, ctx)
@@ -434,18 +477,37 @@ def run(
     chosen = next(s for s in sorts if s.key == sort.lstrip("-"))
     if "sort" in params and valid_sort(sorts, params["sort"]):
         kept["sort"] = sort
+    ordered = queryset.order_by(*_order(chosen, sort.startswith("-")))
+    if spec.select_related:
+        ordered = ordered.select_related(*spec.select_related)
+    return Selection(queryset, ordered, applied, query, sorts, sort, kept)
 
+
+def conceal(spec: ListSpec, ctx: Context, records: list[Any]) -> None:
+    """Linked records of the rows that the user may not see read as none."""
+    if spec.related:
+        conceal_related(ctx.user, records, dict(spec.related))
+
+
+def run(
+    spec: ListSpec,
+    *,
+    ctx: Context,
+    params: Mapping[str, str],
+    preference: ListPreference | None,
+) -> ListPage:
+    """One page of the list for `params` (the request's GET), with the user's remembered columns and sort."""
+    selection = select(spec, ctx=ctx, params=params, preference=preference)
+    queryset, sort = selection.queryset, selection.sort
     try:
         page = max(1, min(MAX_PAGE, int(params.get("page", "1"))))
     except ValueError:
         page = 1
     offset = (page - 1) * PAGE_SIZE
-    rows_qs = queryset.order_by(*_order(chosen, sort.startswith("-")))
-    if spec.select_related:
-        rows_qs = rows_qs.select_related(*spec.select_related)
-    records = list(rows_qs[offset : offset + PAGE_SIZE + 1])
+    records = list(selection.ordered[offset : offset + PAGE_SIZE + 1])
     has_next = len(records) > PAGE_SIZE
     records = records[:PAGE_SIZE]
+    conceal(spec, ctx, records)
     count: int | None
     if page == 1 and not has_next:
         count = len(records)
@@ -458,7 +520,7 @@ def run(
     rows = [
         Row(
             record=record,
-            cells=[_resolved(column.cell(record), ctx) for column in columns],
+            cells=[resolved(column.cell(record), ctx) for column in columns],
             css_class=spec.row_class(record) if spec.row_class else "",
         )
         for record in records
@@ -468,13 +530,13 @@ def run(
         columns=columns,
         available_columns=available_columns(spec, ctx),
         rows=rows,
-        sorts=sorts,
+        sorts=selection.sorts,
         sort=sort,
-        filters=applied,
-        query=query,
+        filters=selection.filters,
+        query=selection.query,
         page=page,
         has_next=has_next,
         count=count,
         context=ctx,
-        params=kept,
+        params=selection.kept,
     )

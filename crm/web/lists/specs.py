@@ -54,6 +54,11 @@ def _first(attr: str) -> Callable[[Any], Cell]:
     return lambda r: Cell("text", (getattr(r, attr) or [""])[0])
 
 
+def _all(attr: str) -> Callable[[Any], Cell]:
+    # Exports carry every phone or email; the page shows the first.
+    return lambda r: Cell("text", ", ".join(getattr(r, attr) or []))
+
+
 def _user(attr: str) -> Callable[[Any], Cell]:
     def cell(record: Any) -> Cell:
         user = getattr(record, attr)
@@ -143,10 +148,10 @@ COMPANIES = ListSpec(
     select_related=("owner",),
     columns=(
         Column("name", _("Name"), _link(lambda c: c.name), default=True, sort="name"),
-        Column("tax_id", _("Tax id"), _text("tax_id"), default=True),
+        Column("tax_id", _("Tax id"), _text("tax_id"), default=True, field="tax_id"),
         Column("industry", _("Industry"), _text("industry"), default=True),
-        Column("phone", _("Phone"), _first("phones"), default=True),
-        Column("email", _("Email"), _first("emails")),
+        Column("phone", _("Phone"), _first("phones"), default=True, field="phones", export=_all("phones")),
+        Column("email", _("Email"), _first("emails"), field="emails", export=_all("emails")),
         Column("website", _("Website"), lambda c: Cell("external", c.website, url=c.website)),
         Column("source", _("Source"), _text("source")),
         _owner_column(),
@@ -172,12 +177,13 @@ CONTACTS = ListSpec(
     title=_("Contacts"),
     queryset=contacts_visible_to,
     select_related=("owner", "company"),
+    related=(("company", RecordType.COMPANY),),
     columns=(
         Column("name", _("Name"), _link(lambda c: c.full_name), default=True, sort="name"),
         Column("position", _("Position"), _text("position"), default=True),
         Column("company", _("Company"), _related("company"), default=True),
-        Column("phone", _("Phone"), _first("phones"), default=True),
-        Column("email", _("Email"), _first("emails"), default=True),
+        Column("phone", _("Phone"), _first("phones"), default=True, field="phones", export=_all("phones")),
+        Column("email", _("Email"), _first("emails"), default=True, field="emails", export=_all("emails")),
         Column("consent", _("Consents to be contacted"), lambda c: Cell("bool", c.consent_to_contact)),
         _owner_column(),
         _tags_column(),
@@ -207,8 +213,8 @@ LEADS = ListSpec(
         Column("status", _("Status"), lambda lead: Cell("text", lead.get_status_display()), default=True),
         Column("contact_name", _("Contact name"), _text("contact_name"), default=True),
         Column("company_name", _("Company name"), _text("company_name"), default=True),
-        Column("email", _("Email"), _text("email")),
-        Column("phone", _("Phone"), _text("phone")),
+        Column("email", _("Email"), _text("email"), field="email"),
+        Column("phone", _("Phone"), _text("phone"), field="phone"),
         Column("source", _("Source"), _text("source"), default=True),
         _owner_column(),
         _tags_column(),
@@ -259,13 +265,21 @@ DEALS = ListSpec(
     title=_("Deals"),
     queryset=deals_visible_to,
     select_related=("owner", "company", "stage", "pipeline"),
+    related=(("company", RecordType.COMPANY),),
     load_extra=_load_stages,
     columns=(
         Column("title", _("Title"), _link(lambda d: d.title), default=True),
         Column("company", _("Company"), _related("company"), default=True),
         Column("pipeline", _("Pipeline"), lambda d: Cell("text", d.pipeline.name)),
         Column("stage", _("Stage"), lambda d: Cell("text", d.stage.name), default=True),
-        Column("amount", _("Amount"), lambda d: Cell("money", d.amount, extra=d.currency), default=True),
+        Column(
+            "amount",
+            _("Amount"),
+            lambda d: Cell("money", d.amount, extra=d.currency),
+            default=True,
+            field="amount",
+            kind="money",
+        ),
         Column("expected_close", _("Expected close"), lambda d: Cell("date", d.expected_close_date), default=True),
         _owner_column(),
         _tags_column(),
@@ -302,7 +316,14 @@ PRODUCTS = ListSpec(
         Column("name", _("Name"), _detail_link("products", lambda p: p.name), default=True, sort="name"),
         Column("sku", _("SKU"), _text("sku"), default=True),
         Column("unit", _("Unit"), _text("unit"), default=True),
-        Column("price", _("Price"), lambda p: Cell("money", p.price, extra=p.currency), default=True),
+        Column(
+            "price",
+            _("Price"),
+            lambda p: Cell("money", p.price, extra=p.currency),
+            default=True,
+            field="price",
+            kind="money",
+        ),
         Column("vat_rate", _("VAT, %"), lambda p: Cell("number", p.vat_rate), default=True),
         Column("active", _("Active"), lambda p: Cell("bool", p.is_active), default=True),
     ),
@@ -360,6 +381,12 @@ ACTIVITIES = ListSpec(
     search_indexed=False,
     search_fields=("subject",),
     select_related=("assignee", "company", "contact", "deal", "lead"),
+    related=(
+        ("company", RecordType.COMPANY),
+        ("contact", RecordType.CONTACT),
+        ("deal", RecordType.DEAL),
+        ("lead", RecordType.LEAD),
+    ),
     row_class=lambda a: "overdue" if a.is_overdue else ("done" if a.is_done else ""),
     default_filters=(("state", "open"),),
     columns=(

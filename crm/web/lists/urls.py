@@ -3,7 +3,7 @@
 from django.urls import URLPattern, path
 
 from crm.core.types import RecordType
-from crm.web.lists import views
+from crm.web.lists import export, views
 from tenants.accounts.guards import guard
 from tenants.accounts.policy import Action
 
@@ -15,6 +15,7 @@ def _list_patterns(namespace: str, record_type: RecordType) -> list[URLPattern]:
         path("", guard(views.record_list, Action.VIEW, record_type), kwargs, name="list"),
         path("bulk/", guard(views.list_bulk, Action.VIEW, record_type), kwargs, name="bulk"),
         path("columns/", guard(views.list_columns, Action.VIEW, record_type), kwargs, name="columns"),
+        path("export/", guard(export.list_export, Action.EXPORT, record_type), kwargs, name="export"),
     ]
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,6 +22,7 @@ from crm.core.bulk import BULK_LIMIT
 from crm.core.types import RecordType
 from crm.deals.selectors import deals_needing_next_step
 from crm.search.selectors import global_search
+from crm.web.access import conceal_related
 from crm.web.lists import engine
 from crm.web.lists.selectors import list_preference_of, workspace_members
 from crm.web.lists.services import list_preference_reset, list_preference_save
@@ -42,6 +43,9 @@ def my_day(request: HttpRequest) -> HttpResponse:
     end_of_today = (now + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     tasks = list(my_open_tasks_until(request.user, end_of_today)[:MY_DAY_LIMIT])  # type: ignore[arg-type]
     deals = list(deals_needing_next_step(request.user)[:MY_DAY_LIMIT])  # type: ignore[arg-type]
+    # Linked companies the user may not see are shown as none.
+    for records in (tasks, deals):
+        conceal_related(request.user, records, {"company": RecordType.COMPANY})  # type: ignore[arg-type]
     overdue = sum(1 for t in tasks if t.is_overdue)
     return render(
         request, "crm/lists/my_day.html", {"tasks": tasks, "deals": deals, "now": now, "overdue_count": overdue}
@@ -172,9 +176,7 @@ def list_bulk(request: HttpRequest, namespace: str) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return HttpResponseRedirect(_list_url(spec, back))
-    except PermissionDenied:
-        messages.error(request, _("You may not do this."))
-        return HttpResponseRedirect(_list_url(spec, back))
+    # A record of the batch the user may not change refuses the whole batch: PermissionDenied is a 403.
     messages.success(
         request,
         ngettext("%(action)s: %(count)d record.", "%(action)s: %(count)d records.", done)

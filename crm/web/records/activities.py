@@ -26,6 +26,7 @@ from crm.deals.models import Deal
 from crm.deals.selectors import deals_visible_to
 from crm.leads.models import Lead
 from crm.leads.selectors import leads_visible_to
+from crm.web.access import ACTIVITY_LINKS, conceal_related
 from crm.web.records.cards import confirm_delete, run_service
 from crm.web.records.common import actor_of, is_htmx
 from crm.web.records.forms import ActivityForm, DoneForm, activity_initial, user_choices
@@ -58,6 +59,7 @@ def _linked_record(activity: Activity) -> Company | Contact | Deal | Lead | None
 @require_GET
 def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     activity = activity_get(actor_of(request), pk)
+    conceal_related(actor_of(request), [activity], ACTIVITY_LINKS)
     return render(
         request,
         "crm/records/activity_detail.html",
@@ -154,6 +156,7 @@ def activity_done(request: HttpRequest, pk: int) -> HttpResponse:
 def activity_remove(request: HttpRequest, pk: int) -> HttpResponse:
     user = actor_of(request)
     activity = activity_get(user, pk)
+    conceal_related(user, [activity], ACTIVITY_LINKS)
     linked = _linked_record(activity)
     detail = reverse("activities:detail", args=[activity.pk])
     return confirm_delete(

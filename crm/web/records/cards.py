@@ -26,6 +26,7 @@ from crm.deals.selectors import deal_get
 from crm.files.selectors import attachment_get
 from crm.files.services import attachment_create, attachment_delete
 from crm.leads.selectors import lead_get
+from crm.web.access import hidden_fields
 from crm.web.records.common import actor_of, is_htmx, parse_before, show_errors, stale_error
 from crm.web.records.forms import QuickAddForm, UploadForm
 from crm.web.records.selectors import custom_values_of, files_of, next_action_of, timeline_of
@@ -58,7 +59,9 @@ def card_context(request: HttpRequest, kind: CardKind, record: Model) -> dict[st
         "timeline": timeline_of(user, record_type=kind.record_type, record=record),
         "next_action": next_action_of(user, record_type=kind.record_type, record=record),
         "files": files_of(user, record_type=kind.record_type, record=record),
-        "custom_values": custom_values_of(kind.record_type, getattr(record, "custom_fields", {}) or {}),
+        "custom_values": custom_values_of(
+            kind.record_type, getattr(record, "custom_fields", {}) or {}, hidden=hidden_fields(user, kind.record_type)
+        ),
         "quick_form": QuickAddForm(),
         "upload_form": UploadForm(),
     }

@@ -20,6 +20,7 @@ from crm.companies.services import company_create, company_delete, company_merge
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.search.duplicates import company_duplicates
+from crm.web.access import hidden_fields
 from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of, show_errors
 from crm.web.records.forms import CompanyForm, MergeForm, company_initial, user_choices
@@ -28,6 +29,10 @@ from crm.web.records.selectors import company_card
 
 def split_list(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[\n,;]+", text or "") if part.strip()]
+
+
+def _joined(value: str | list[str]) -> str:
+    return ", ".join(value) if isinstance(value, list) else value
 
 
 @login_required
@@ -49,6 +54,7 @@ def company_new(request: HttpRequest) -> HttpResponse:
         initial={"owner": user.pk},
         custom_fields=custom_fields_for(RecordType.COMPANY),
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.COMPANY),
     )
     duplicates: list[Company] = []
     if request.method == "POST" and form.is_valid():
@@ -58,9 +64,9 @@ def company_new(request: HttpRequest) -> HttpResponse:
                 company_duplicates(
                     user,
                     name=typed["name"],
-                    tax_id=typed["tax_id"],
-                    emails=split_list(typed["emails"]),
-                    phones=split_list(typed["phones"]),
+                    tax_id=typed.get("tax_id", ""),
+                    emails=split_list(typed.get("emails", "")),
+                    phones=split_list(typed.get("phones", "")),
                 )
             )
         if not duplicates:
@@ -75,6 +81,7 @@ def company_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "title": _("New company"),
             "duplicates": duplicates,
+            "duplicate_type": RecordType.COMPANY.value,
             "cancel_url": reverse("companies:list"),
         },
     )
@@ -91,6 +98,7 @@ def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_fields=custom_fields_for(RecordType.COMPANY),
         custom_values=company.custom_fields,
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.COMPANY),
     )
     # A copy goes to the service, so a refused edit leaves the page's record as it was.
     return edit_page(
@@ -169,20 +177,21 @@ def company_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
         if query
         else []
     )
-    rows = (
-        [
+    rows = []
+    if other is not None:
+        hidden = hidden_fields(user, RecordType.COMPANY)
+        rows = [
             (_("Name"), company.name, other.name),
             (_("Legal name"), company.legal_name, other.legal_name),
-            (_("Tax id"), company.tax_id, other.tax_id),
-            (_("Phones"), ", ".join(company.phones), ", ".join(other.phones)),
-            (_("Emails"), ", ".join(company.emails), ", ".join(other.emails)),
+            *(
+                (label, _joined(getattr(company, name)), _joined(getattr(other, name)))
+                for name, label in (("tax_id", _("Tax id")), ("phones", _("Phones")), ("emails", _("Emails")))
+                if name not in hidden
+            ),
             (_("Website"), company.website, other.website),
             (_("Owner"), company.owner or "", other.owner or ""),
             (_("Created"), company.created_at, other.created_at),
         ]
-        if other
-        else []
-    )
     return render(
         request,
         "crm/records/merge.html",

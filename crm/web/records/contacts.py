@@ -20,6 +20,7 @@ from crm.contacts.services import contact_create, contact_delete, contact_merge,
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.search.duplicates import contact_duplicates
+from crm.web.access import ACTIVITY_LINKS, conceal_related, hidden_fields
 from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of, show_errors
 from crm.web.records.companies import split_list
@@ -31,6 +32,7 @@ from crm.web.records.selectors import deals_of_contact
 @require_GET
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = contact_get(actor_of(request), pk)
+    conceal_related(actor_of(request), [contact], {"company": ACTIVITY_LINKS["company"]})
     context = card_context(request, CARDS["contacts"], contact)
     context["deals"], context["deals_more"] = deals_of_contact(actor_of(request), contact)
     return render(request, "crm/records/contact_detail.html", context)
@@ -49,6 +51,7 @@ def contact_new(request: HttpRequest) -> HttpResponse:
         current=preset,
         custom_fields=custom_fields_for(RecordType.CONTACT),
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.CONTACT),
     )
     duplicates: list[Contact] = []
     if request.method == "POST" and form.is_valid():
@@ -59,11 +62,12 @@ def contact_new(request: HttpRequest) -> HttpResponse:
                     user,
                     first_name=typed["first_name"],
                     last_name=typed["last_name"],
-                    emails=split_list(typed["emails"]),
-                    phones=split_list(typed["phones"]),
-                    company_id=typed["company"].pk if typed["company"] else None,
+                    emails=split_list(typed.get("emails", "")),
+                    phones=split_list(typed.get("phones", "")),
+                    company_id=typed["company"].pk if typed.get("company") else None,
                 )
             )
+        conceal_related(user, duplicates, {"company": ACTIVITY_LINKS["company"]})
         if not duplicates:
             contact = run_service(form, lambda: contact_create(actor=user, data=form.record_data(drop_empty=True)))
             if contact is not None:
@@ -76,6 +80,7 @@ def contact_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "title": _("New contact"),
             "duplicates": duplicates,
+            "duplicate_type": RecordType.CONTACT.value,
             "cancel_url": preset.get_absolute_url() if preset else reverse("contacts:list"),
         },
     )
@@ -94,6 +99,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_fields=custom_fields_for(RecordType.CONTACT),
         custom_values=contact.custom_fields,
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.CONTACT),
     )
     return edit_page(
         request,
@@ -172,19 +178,22 @@ def contact_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
         for word in words[:3]:
             qs = qs.filter(last_name__icontains=word) | qs.filter(first_name__icontains=word)
         found = list(qs.select_related("company").order_by("last_name", "first_name")[:20])
-    rows = (
-        [
+    rows = []
+    if other is not None:
+        hidden = hidden_fields(user, RecordType.CONTACT)
+        conceal_related(user, [contact, other], {"company": ACTIVITY_LINKS["company"]})
+        rows = [
             (_("Name"), contact.full_name, other.full_name),
             (_("Position"), contact.position, other.position),
             (_("Company"), contact.company or "", other.company or ""),
-            (_("Phones"), ", ".join(contact.phones), ", ".join(other.phones)),
-            (_("Emails"), ", ".join(contact.emails), ", ".join(other.emails)),
+            *(
+                (label, ", ".join(getattr(contact, name)), ", ".join(getattr(other, name)))
+                for name, label in (("phones", _("Phones")), ("emails", _("Emails")))
+                if name not in hidden
+            ),
             (_("Owner"), contact.owner or "", other.owner or ""),
             (_("Created"), contact.created_at, other.created_at),
         ]
-        if other
-        else []
-    )
     return render(
         request,
         "crm/records/merge.html",

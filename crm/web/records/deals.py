@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,6 +26,7 @@ from crm.deals.models import Deal, DealLineItem
 from crm.deals.selectors import deal_get
 from crm.deals.services import deal_create, deal_delete, deal_set_line_items, deal_update
 from crm.products.selectors import products_visible_to
+from crm.web.access import conceal_related, hidden_fields
 from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import (
@@ -60,7 +62,14 @@ def line_totals(items: list[DealLineItem]) -> LineTotals:
 def _product_choices(user: User, deal: Deal | None = None) -> list[tuple[str, str]]:
     current = Q(line_items__deal=deal) if deal is not None else Q(pk__in=[])
     products = products_visible_to(user).filter(Q(is_active=True) | current).distinct().order_by("name")[:500]
+    if "price" in hidden_fields(user, RecordType.PRODUCT):
+        return [(str(p.pk), f"{p.name} ({p.sku})") for p in products]
     return [(str(p.pk), f"{p.name} ({p.sku}) — {p.price} {p.currency}") for p in products]
+
+
+def _amount_hidden(user: User) -> bool:
+    # Line items are the parts of the deal's amount: hidden with it.
+    return "amount" in hidden_fields(user, RecordType.DEAL)
 
 
 def _items_of(formset: Any) -> tuple[list[dict[str, Any]], list[int]]:
@@ -78,8 +87,9 @@ def _items_of(formset: Any) -> tuple[list[dict[str, Any]], list[int]]:
 @require_GET
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deal = deal_get(actor_of(request), pk)
+    conceal_related(actor_of(request), [deal], {"company": RecordType.COMPANY})
     context = card_context(request, CARDS["deals"], deal)
-    items = list(deal.line_items.select_related("product"))
+    items = [] if _amount_hidden(actor_of(request)) else list(deal.line_items.select_related("product"))
     contacts = list(contacts_visible_to(actor_of(request)).filter(deals=deal).order_by("last_name")[: CONTACTS_CAP + 1])
     context.update(
         line_items=items,
@@ -104,10 +114,15 @@ def deal_new(request: HttpRequest) -> HttpResponse:
         company=preset,
         custom_fields=custom_fields_for(RecordType.DEAL),
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.DEAL),
     )
-    formset = LineItemFormSet(request.POST or None, prefix="items", form_kwargs={"products": _product_choices(user)})
-    if request.method == "POST" and form.is_valid() and formset.is_valid():
-        items, rows = _items_of(formset)
+    formset = (
+        None
+        if _amount_hidden(user)
+        else LineItemFormSet(request.POST or None, prefix="items", form_kwargs={"products": _product_choices(user)})
+    )
+    if request.method == "POST" and form.is_valid() and (formset is None or formset.is_valid()):
+        items, rows = _items_of(formset) if formset is not None else ([], [])
         deal = run_service(
             form,
             lambda: deal_create(
@@ -148,6 +163,7 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_fields=custom_fields_for(RecordType.DEAL),
         custom_values=deal.custom_fields,
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.DEAL),
     )
     return edit_page(
         request,
@@ -169,6 +185,8 @@ def deal_line_items(request: HttpRequest, pk: int) -> HttpResponse:
     """Replace the deal's line items; the deal's amount becomes their total."""
     user = actor_of(request)
     deal = deal_get(user, pk)
+    if _amount_hidden(user):
+        raise PermissionDenied
     formset = LineItemFormSet(
         request.POST or None,
         prefix="items",

@@ -46,6 +46,15 @@ def _user_field(label: Any, users: list[tuple[str, str]]) -> forms.TypedChoiceFi
     return forms.TypedChoiceField(label=label, required=False, choices=_EMPTY + users, coerce=int, empty_value=None)
 
 
+def drop_unseen_link(form: forms.Form, name: str, queryset: QuerySet[Any], current: Model | None) -> bool:
+    """Leave out the link field `name` when it points at a record the user may not see: its name stays
+    private, and since the field is not sent, saving the form keeps the link as it is."""
+    if current is None or name not in form.fields or queryset.filter(pk=current.pk).exists():
+        return False
+    del form.fields[name]
+    return True
+
+
 def picker(field: forms.ModelChoiceField, queryset: QuerySet[Any], current: Iterable[Model] = ()) -> None:
     """Render at most PICKER_CAP options (plus the current ones) while still validating against the whole
     visible queryset, so a workspace with thousands of companies does not make a page of thousands of options."""
@@ -121,7 +130,10 @@ def _custom_form_field(definition: CustomField, users: list[tuple[str, str]]) ->
 
 
 class RecordForm(forms.Form):
-    """A form with the workspace's custom fields of one record type appended as `cf_<key>` fields."""
+    """A form with the workspace's custom fields of one record type appended as `cf_<key>` fields.
+
+    Fields the user's role hides (`hidden`: field names and "cf:<key>") are left out of the form, so they are
+    neither shown nor sent: saving the form leaves their values as they are."""
 
     def __init__(
         self,
@@ -129,11 +141,14 @@ class RecordForm(forms.Form):
         custom_fields: Sequence[CustomField] = (),
         custom_values: dict[str, Any] | None = None,
         users: list[tuple[str, str]] | None = None,
+        hidden: frozenset[str] = frozenset(),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.users = users if users is not None else []
-        self.custom_definitions = list(custom_fields)
+        for name in hidden & set(self.fields):
+            del self.fields[name]
+        self.custom_definitions = [d for d in custom_fields if f"cf:{d.key}" not in hidden]
         for definition in self.custom_definitions:
             name = CF_PREFIX + definition.key
             self.fields[name] = _custom_form_field(definition, self.users)
@@ -226,6 +241,8 @@ class ContactForm(VersionedForm):
     def __init__(self, *args: Any, companies: QuerySet[Company], current: Company | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = _EMPTY + self.users  # type: ignore[attr-defined]
+        if drop_unseen_link(self, "company", companies, current):
+            return
         company_field = self.fields["company"]
         assert isinstance(company_field, forms.ModelChoiceField)
         company_field.queryset = companies
@@ -292,18 +309,28 @@ class DealForm(VersionedForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = _EMPTY + self.users  # type: ignore[attr-defined]
-        company_field, contacts_field = self.fields["company"], self.fields["contacts"]
-        assert isinstance(company_field, forms.ModelChoiceField)
-        assert isinstance(contacts_field, forms.ModelMultipleChoiceField)
-        company_field.queryset = companies
-        contacts_field.queryset = contacts
         current_company = deal.company if deal else company
-        picker(company_field, companies.order_by("name"), [current_company] if current_company else [])
+        if drop_unseen_link(self, "company", companies, current_company):
+            current_company = None
+        else:
+            company_field = self.fields["company"]
+            assert isinstance(company_field, forms.ModelChoiceField)
+            company_field.queryset = companies
+            picker(company_field, companies.order_by("name"), [current_company] if current_company else [])
+        contacts_field = self.fields["contacts"]
+        assert isinstance(contacts_field, forms.ModelMultipleChoiceField)
+        contacts_field.queryset = contacts
+        # The deal's contacts the user may not see are neither listed nor dropped on save.
+        current_contacts = list(deal.contacts.all()) if deal else []
+        seen = set(contacts.filter(pk__in=[c.pk for c in current_contacts]).values_list("pk", flat=True))
+        self.kept_contact_ids = [c.pk for c in current_contacts if c.pk not in seen]
+        if self.kept_contact_ids and isinstance(self.initial.get("contacts"), list):
+            self.initial["contacts"] = [pk for pk in self.initial["contacts"] if pk in seen]
         # Contacts of the deal's company first: those are the people a deal is usually about.
         shown = contacts.order_by("last_name", "first_name")
         if current_company is not None:
             shown = shown.filter(company=current_company)
-        picker(contacts_field, shown, list(deal.contacts.all()) if deal else [])
+        picker(contacts_field, shown, [c for c in current_contacts if c.pk in seen])
         pipeline_field, stage_field = self.fields["pipeline"], self.fields["stage"]
         assert isinstance(pipeline_field, forms.ModelChoiceField)
         assert isinstance(stage_field, forms.ModelChoiceField)
@@ -314,7 +341,7 @@ class DealForm(VersionedForm):
         )
         stage_field.queryset = Stage.objects.all()
         stage_field.widget.choices = _EMPTY + [(s.pk, f"{s.pipeline.name} — {s.name}") for s in stages]
-        if deal is not None and deal.line_items.exists():
+        if "amount" in self.fields and deal is not None and deal.line_items.exists():
             # The amount of a deal with line items is their total; it is edited through the items.
             del self.fields["amount"]
             self.amount_from_items = True
@@ -331,7 +358,7 @@ class DealForm(VersionedForm):
         return data
 
     def contact_ids(self) -> list[int]:
-        return [c.pk for c in self.cleaned_data.get("contacts") or []]
+        return [c.pk for c in self.cleaned_data.get("contacts") or []] + self.kept_contact_ids
 
 
 def deal_initial(deal: Deal) -> dict[str, Any]:
@@ -486,11 +513,17 @@ class ProductForm(forms.Form):
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
     description = _area(4, label=_("Description"))
 
+    def __init__(self, *args: Any, hidden: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A hidden price is neither shown nor sent, so saving keeps it.
+        for name in hidden & set(self.fields):
+            del self.fields[name]
+
     def product_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         # An empty VAT rate means none; an empty price is the service's "required" error.
         if data.get("vat_rate") is None:
-            data.pop("vat_rate")
+            data.pop("vat_rate", None)
         return data
 
 
@@ -530,6 +563,8 @@ class ActivityForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = _EMPTY + users  # type: ignore[attr-defined]
         for name, queryset in links.items():
+            if drop_unseen_link(self, name, queryset, current.get(name)):
+                continue
             field = self.fields[name]
             assert isinstance(field, forms.ModelChoiceField)
             field.queryset = queryset
@@ -538,7 +573,8 @@ class ActivityForm(forms.Form):
     def activity_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         for name in ("company", "contact", "deal", "lead"):
-            data[name] = data[name].pk if data.get(name) else None
+            if name in self.fields:
+                data[name] = data[name].pk if data.get(name) else None
         return data
 
 

@@ -20,6 +20,7 @@ from crm.leads.models import Lead
 from crm.leads.selectors import lead_get
 from crm.leads.services import lead_convert, lead_create, lead_delete, lead_update
 from crm.search.duplicates import company_duplicates, contact_duplicates
+from crm.web.access import ACTIVITY_LINKS, conceal_related, hidden_fields
 from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import ConvertForm, LeadForm, lead_initial, user_choices
@@ -29,6 +30,7 @@ from crm.web.records.forms import ConvertForm, LeadForm, lead_initial, user_choi
 @require_GET
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = lead_get(actor_of(request), pk)
+    conceal_related(actor_of(request), [lead], {n: ACTIVITY_LINKS[n] for n in ("company", "contact", "deal")})
     context = card_context(request, CARDS["leads"], lead)
     return render(request, "crm/records/lead_detail.html", context)
 
@@ -42,6 +44,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
         initial={"owner": user.pk},
         custom_fields=custom_fields_for(RecordType.LEAD),
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.LEAD),
     )
     if request.method == "POST" and form.is_valid():
         lead = run_service(form, lambda: lead_create(actor=user, data=form.record_data(drop_empty=True)))
@@ -64,6 +67,7 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
         custom_fields=custom_fields_for(RecordType.LEAD),
         custom_values=lead.custom_fields,
         users=user_choices(),
+        hidden=hidden_fields(user, RecordType.LEAD),
     )
     if lead.status == Lead.Status.CONVERTED:
         # What a converted lead said stays as it was; only its owner, tags and custom fields still change.
@@ -107,8 +111,10 @@ def lead_convert_view(request: HttpRequest, pk: int) -> HttpResponse:
     if lead.status == Lead.Status.CONVERTED:
         messages.info(request, _("This lead is already converted."))
         return redirect(lead)
-    emails = [lead.email] if lead.email else []
-    phones = [lead.phone] if lead.phone else []
+    # What the role hides of the lead must not show through the records it matches either.
+    hidden = hidden_fields(user, RecordType.LEAD)
+    emails = [lead.email] if lead.email and "email" not in hidden else []
+    phones = [lead.phone] if lead.phone and "phone" not in hidden else []
     suggested_companies = list(company_duplicates(user, name=lead.company_name, emails=emails, phones=phones))
     suggested_contacts = list(contact_duplicates(user, emails=emails, phones=phones))
     form = ConvertForm(
@@ -127,6 +133,8 @@ def lead_convert_view(request: HttpRequest, pk: int) -> HttpResponse:
         suggested_companies=suggested_companies,
         suggested_contacts=suggested_contacts,
     )
+    if "amount" in hidden_fields(user, RecordType.DEAL):
+        del form.fields["deal_amount"]
     if request.method == "POST" and form.is_valid():
         typed = form.cleaned_data
         conversion = run_service(

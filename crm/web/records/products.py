@@ -12,8 +12,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from crm.core.types import RecordType
+from crm.deals.selectors import deals_visible_to
 from crm.products.selectors import product_get
 from crm.products.services import product_create, product_delete, product_update
+from crm.web.access import hidden_fields
 from crm.web.records.cards import confirm_delete, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import ProductForm
@@ -24,8 +27,18 @@ RECENT_LINES = 20
 @login_required
 @require_GET
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    product = product_get(actor_of(request), pk)
-    lines = list(product.line_items.select_related("deal").order_by("-id")[:RECENT_LINES])
+    user = actor_of(request)
+    product = product_get(user, pk)
+    # Only lines of deals the user may see, and none when their role hides deal amounts (and so lines).
+    lines = (
+        []
+        if "amount" in hidden_fields(user, RecordType.DEAL)
+        else list(
+            product.line_items.filter(deal__in=deals_visible_to(user))
+            .select_related("deal")
+            .order_by("-id")[:RECENT_LINES]
+        )
+    )
     return render(request, "crm/records/product_detail.html", {"record": product, "lines": lines})
 
 
@@ -33,7 +46,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def product_new(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
-    form = ProductForm(request.POST or None)
+    form = ProductForm(request.POST or None, hidden=hidden_fields(user, RecordType.PRODUCT))
     if request.method == "POST" and form.is_valid():
         product = run_service(form, lambda: product_create(actor=user, data=form.product_data()))
         if product is not None:
@@ -52,7 +65,11 @@ def product_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = actor_of(request)
     product = product_get(user, pk)
     names = ("sku", "name", "unit", "price", "currency", "vat_rate", "is_active", "description")
-    form = ProductForm(request.POST or None, initial={n: getattr(product, n) for n in names})
+    form = ProductForm(
+        request.POST or None,
+        initial={n: getattr(product, n) for n in names},
+        hidden=hidden_fields(user, RecordType.PRODUCT),
+    )
     if request.method == "POST" and form.is_valid():
         updated = run_service(
             form, lambda: product_update(actor=user, product=copy.copy(product), data=form.product_data())

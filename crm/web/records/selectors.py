@@ -25,6 +25,7 @@ from crm.files.models import Attachment
 from crm.files.selectors import attachments_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.selectors import history_of
+from crm.web.access import ACTIVITY_LINKS, change_hidden, conceal_related, hidden_fields
 from tenants.accounts.models import User
 
 TIMELINE_PAGE = 20
@@ -37,17 +38,25 @@ class TimelineEntry:
     at: datetime.datetime
     kind: str  # "activity" | "file" | "change"
     item: Activity | Attachment | ChangeRecord
+    record_type: RecordType = RecordType.COMPANY
+    # Fields the reader's role hides: their changes are shown as made, without the values.
+    hidden: frozenset[str] = frozenset()
 
     @property
-    def change_lines(self) -> list[tuple[str, str, str]]:
-        """(label, old, new) of each field a change touched, as text a person reads."""
+    def change_lines(self) -> list[tuple[str, str, str, bool]]:
+        """(label, old, new, concealed) of each field a change touched, as text a person reads."""
         if not isinstance(self.item, ChangeRecord):
             return []
-        return [
-            (str(c.get("label") or c.get("field", "")), _text(c.get("old")), _text(c.get("new")))
-            for c in self.item.changes
-            if isinstance(c, dict)
-        ]
+        lines = []
+        for c in self.item.changes:
+            if not isinstance(c, dict):
+                continue
+            label = str(c.get("label") or c.get("field", ""))
+            if change_hidden(self.record_type, self.hidden, str(c.get("field", ""))):
+                lines.append((label, "", "", True))
+            else:
+                lines.append((label, _text(c.get("old")), _text(c.get("new")), False))
+        return lines
 
 
 def _text(value: Any) -> str:
@@ -93,9 +102,12 @@ def timeline_of(
         activities = activities.filter(created_at__lt=before)
         files = files.filter(created_at__lt=before)
         changes = changes.filter(at__lt=before)
-    entries = [TimelineEntry(a.created_at, "activity", a) for a in activities[: limit + 1]]
+    shown_activities = list(activities[: limit + 1])
+    conceal_related(user, shown_activities, {"contact": RecordType.CONTACT, "deal": RecordType.DEAL})
+    hidden = hidden_fields(user, record_type)
+    entries = [TimelineEntry(a.created_at, "activity", a) for a in shown_activities]
     entries += [TimelineEntry(f.created_at, "file", f) for f in files[: limit + 1]]
-    entries += [TimelineEntry(c.at, "change", c) for c in changes[: limit + 1]]
+    entries += [TimelineEntry(c.at, "change", c, record_type, hidden) for c in changes[: limit + 1]]
     entries.sort(key=lambda e: e.at, reverse=True)
     page = entries[:limit]
     return TimelinePage(entries=page, older_than=page[-1].at if len(entries) > limit else None)
@@ -103,7 +115,7 @@ def timeline_of(
 
 def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Activity | None:
     """The soonest open task, call or meeting of the record: what happens next with this client."""
-    return (
+    activity = (
         activities_visible_to(user)
         .filter(**{record_type.value: record}, is_done=False)
         .exclude(kind=Activity.Kind.NOTE)
@@ -111,6 +123,8 @@ def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Act
         .order_by(F("due_at").asc(nulls_last=True), "id")
         .first()
     )
+    conceal_related(user, [activity] if activity else [], ACTIVITY_LINKS)
+    return activity
 
 
 def files_of(user: User, *, record_type: RecordType, record: Model) -> list[Attachment]:
@@ -174,12 +188,17 @@ def company_card(user: User, company: Company) -> CompanyCard:
     closed_deals, closed_more = _capped(
         deals.exclude(closed_at=None).select_related("stage").order_by("-closed_at", "-id")
     )
-    totals = [
-        DealTotal(outcome=row["stage__outcome"], currency=row["currency"], count=row["n"], amount=row["total"])
-        for row in deals.values("stage__outcome", "currency")
-        .annotate(n=Count("*"), total=Sum("amount"))
-        .order_by("stage__outcome", "currency")
-    ]
+    # Sums of amounts the user may not see would give them away: without amounts, no totals.
+    totals = (
+        []
+        if "amount" in hidden_fields(user, RecordType.DEAL)
+        else [
+            DealTotal(outcome=row["stage__outcome"], currency=row["currency"], count=row["n"], amount=row["total"])
+            for row in deals.values("stage__outcome", "currency")
+            .annotate(n=Count("*"), total=Sum("amount"))
+            .order_by("stage__outcome", "currency")
+        ]
+    )
     return CompanyCard(
         contacts=contacts,
         contacts_more=contacts_more,
@@ -202,9 +221,12 @@ class CustomValue:
     display: str
 
 
-def custom_values_of(record_type: RecordType, values: dict[str, Any]) -> list[CustomValue]:
-    """The record's custom field values in display order, formatted by type (one query, two with user fields)."""
-    definitions = custom_fields_for(record_type)
+def custom_values_of(
+    record_type: RecordType, values: dict[str, Any], *, hidden: frozenset[str] = frozenset()
+) -> list[CustomValue]:
+    """The record's custom field values in display order, formatted by type (one query, two with user fields);
+    fields in `hidden` ("cf:<key>") are left out."""
+    definitions = [f for f in custom_fields_for(record_type) if f"cf:{f.key}" not in hidden]
     user_ids = {
         values[f.key]
         for f in definitions

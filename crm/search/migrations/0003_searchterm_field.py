@@ -1,0 +1,64 @@
+"""Each search term remembers the field it comes from, so the search can leave out the fields a role hides.
+Terms already stored are rebuilt from their records (companies, contacts and leads; deals index only titles)."""
+
+from django.db import migrations, models
+
+BATCH = 2000
+
+
+def _retag(apps, schema_editor):
+    from crm.search.terms import company_terms, contact_terms, lead_terms
+
+    SearchTerm = apps.get_model("search", "SearchTerm")
+    sources = {
+        "company": (
+            apps.get_model("companies", "Company"),
+            lambda r: company_terms(
+                name=r.name,
+                legal_name=r.legal_name,
+                emails=r.emails,
+                phones=r.phones,
+                tax_id=r.tax_id,
+                registration_id=r.registration_id,
+            ),
+        ),
+        "contact": (
+            apps.get_model("contacts", "Contact"),
+            lambda r: contact_terms(names=[r.first_name, r.middle_name, r.last_name], emails=r.emails, phones=r.phones),
+        ),
+        "lead": (
+            apps.get_model("leads", "Lead"),
+            lambda r: lead_terms(texts=[r.title, r.contact_name, r.company_name], email=r.email, phone=r.phone),
+        ),
+    }
+    for record_type, (model, terms_of) in sources.items():
+        last = 0
+        while True:
+            records = list(model.objects.filter(pk__gt=last).order_by("pk")[:BATCH])
+            if not records:
+                break
+            last = records[-1].pk
+            SearchTerm.objects.filter(record_type=record_type, record_id__in=[r.pk for r in records]).delete()
+            SearchTerm.objects.bulk_create(
+                SearchTerm(record_type=record_type, record_id=r.pk, field=field, term=term)
+                for r in records
+                for field, term in terms_of(r)
+            )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("search", "0002_per_type_prefix_index"),
+        ("companies", "0001_initial"),
+        ("contacts", "0001_initial"),
+        ("leads", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="searchterm",
+            name="field",
+            field=models.CharField(blank=True, default="", max_length=32),
+        ),
+        migrations.RunPython(_retag, migrations.RunPython.noop),
+    ]

@@ -1,0 +1,81 @@
+"""What the pages share to show a user only what their role lets them see: the fields it hides, and records
+linked to the shown ones (a deal's company, a task's contact) that the user may not see themselves.
+
+A linked record the user may not see is shown as nothing, exactly as if the link were empty: its name is as
+private as the record. Hidden fields are left out of the page entirely (see the `hides` template filter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
+
+from crm.core.registry import model_for
+from crm.core.types import RecordType
+from tenants.accounts import policy
+from tenants.accounts.models import Scope, User
+
+# A history entry's "field" -> the name a role hides it by. Line items are the deal amount's parts.
+_CHANGE_FIELDS = {"line_items": "amount"}
+
+
+def hidden_fields(user: User, record_type: RecordType) -> frozenset[str]:
+    return policy.hidden_fields(user, record_type)
+
+
+def hides(user: Any, what: str) -> bool:
+    """`what` is "<record type>.<field>" ("deal.amount", "contact.phones", "company.cf:vip")."""
+    record_type, _dot, name = what.partition(".")
+    if not getattr(user, "is_authenticated", False):
+        return True
+    try:
+        return name in policy.hidden_fields(user, RecordType(record_type))
+    except ValueError:
+        return True
+
+
+def change_hidden(record_type: RecordType, hidden: frozenset[str], field: str) -> bool:
+    """Does a history change of `field` show a value the user may not see?"""
+    if field.startswith("custom_fields."):
+        return "cf:" + field.removeprefix("custom_fields.") in hidden
+    name = _CHANGE_FIELDS.get(field, field) if record_type == RecordType.DEAL else field
+    return name in hidden
+
+
+def visible_ids(user: User, record_type: RecordType, ids: Iterable[Any]) -> set[Any]:
+    """Which of `ids` (of `record_type`) the user may see: one query, none when they see every record."""
+    wanted = {pk for pk in ids if pk is not None}
+    if not wanted:
+        return set()
+    if policy.scope_of(user, policy.Action.VIEW, record_type) == Scope.ALL:
+        return wanted
+    model = model_for(record_type)
+    return set(
+        policy.visible(user, model._default_manager.filter(pk__in=wanted), record_type).values_list("pk", flat=True)
+    )
+
+
+def conceal_related(user: User, records: Iterable[Model], links: dict[str, RecordType]) -> None:
+    """For each link (field name -> record type) of `records` pointing at a record the user may not see, make
+    the link read as empty on these instances. Only the cached related object is replaced: the foreign key
+    value stays, so nothing is lost if an instance were saved."""
+    records = [r for r in records if r is not None]
+    for name, record_type in links.items():
+        if not records:
+            return
+        field = records[0]._meta.get_field(name)
+        attname = field.attname  # type: ignore[union-attr]
+        seen = visible_ids(user, record_type, (getattr(r, attname) for r in records))
+        for record in records:
+            if getattr(record, attname) is not None and getattr(record, attname) not in seen:
+                field.set_cached_value(record, None)  # type: ignore[union-attr]
+
+
+ACTIVITY_LINKS = {
+    "company": RecordType.COMPANY,
+    "contact": RecordType.CONTACT,
+    "deal": RecordType.DEAL,
+    "lead": RecordType.LEAD,
+}
