@@ -17,7 +17,8 @@ from crm.core.phones import normalize_phone
 from crm.core.services import link_errors
 from crm.core.types import RecordType
 from tenants.accounts import policy
-from tenants.accounts.models import User
+from tenants.accounts.audit import audit_record
+from tenants.accounts.models import AuditEvent, User
 
 _FIELDS = {
     "kind",
@@ -112,6 +113,7 @@ def activity_set_done(*, actor: User, activity: Activity, done: bool, result: st
 @transaction.atomic
 def activity_delete(*, actor: User, activity: Activity) -> None:
     policy.require_on(actor, policy.Action.DELETE, RecordType.ACTIVITY, activity)
+    audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=activity, target_type="activity")
     activity.delete()
 
 

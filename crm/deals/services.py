@@ -274,13 +274,15 @@ def _set_contacts(actor: User, deal: Deal, contact_ids: Sequence[int]) -> None:
     from crm.contacts.selectors import contacts_visible_to
 
     ids = set(contact_ids)
+    linked = set(deal.contacts.values_list("pk", flat=True)) if deal.pk else set()
+    seen = set(contacts_visible_to(actor).filter(pk__in=ids | linked).values_list("pk", flat=True))
     # Only contacts the actor may see can be linked; the others are "no such contact", as in a read.
-    found = set(contacts_visible_to(actor).filter(pk__in=ids).values_list("pk", flat=True))
-    if missing := ids - found:
+    if missing := ids - seen - linked:
         raise ValidationError(
             {"contacts": [_("No such contact: %(ids)s") % {"ids": ", ".join(map(str, sorted(missing)))}]}
         )
-    deal.contacts.set(found)
+    # The actor decides about the contacts they see; those they cannot see stay linked as they were.
+    deal.contacts.set((ids & seen) | (linked - seen))
 
 
 @transaction.atomic

@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from crm.core.types import RecordType
 from crm.files.models import Attachment
 from tenants.accounts import policy
-from tenants.accounts.models import User
+from tenants.accounts.audit import audit_record
+from tenants.accounts.models import AuditEvent, User
 
 _TARGETS = {"Company": "company", "Contact": "contact", "Deal": "deal", "Lead": "lead"}
 
@@ -54,6 +55,7 @@ def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile
 def attachment_delete(*, actor: User, attachment: Attachment) -> None:
     policy.require_on(actor, policy.Action.DELETE, RecordType.FILE, attachment)
     storage, name = attachment.file.storage, attachment.file.name
+    audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=attachment, target_type="file")
     attachment.delete()
     if name:
         transaction.on_commit(lambda: storage.delete(name))

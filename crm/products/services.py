@@ -14,13 +14,16 @@ from crm.core.types import RecordType
 from crm.products.models import Product
 from crm.products.selectors import products_visible_to
 from tenants.accounts import policy
-from tenants.accounts.models import User
+from tenants.accounts.audit import audit_record
+from tenants.accounts.models import AuditEvent, User
 
 _FIELDS = {"sku", "name", "unit", "price", "currency", "vat_rate", "is_active", "description"}
 
 
-def _apply(product: Product, data: Mapping[str, Any]) -> None:
-    if unknown := set(data) - _FIELDS:
+def _apply(actor: User, product: Product, data: Mapping[str, Any]) -> None:
+    # A field the actor's role hides (the price) can be neither read nor written by them.
+    allowed = _FIELDS - policy.hidden_fields(actor, RecordType.PRODUCT)
+    if unknown := set(data) - allowed:
         raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
     for name, value in data.items():
         setattr(product, name, value.strip() if isinstance(value, str) and name != "description" else value)
@@ -33,7 +36,7 @@ def _apply(product: Product, data: Mapping[str, Any]) -> None:
 def product_create(*, actor: User, data: Mapping[str, Any]) -> Product:
     policy.require(actor, policy.Action.CREATE, RecordType.PRODUCT)
     product = Product()
-    _apply(product, data)
+    _apply(actor, product, data)
     product.save()
     return product
 
@@ -41,7 +44,7 @@ def product_create(*, actor: User, data: Mapping[str, Any]) -> Product:
 @transaction.atomic
 def product_update(*, actor: User, product: Product, data: Mapping[str, Any]) -> Product:
     policy.require_on(actor, policy.Action.EDIT, RecordType.PRODUCT, product)
-    _apply(product, data)
+    _apply(actor, product, data)
     product.save()
     return product
 
@@ -54,6 +57,7 @@ def product_delete(*, actor: User, product: Product) -> None:
         product.is_active = False
         product.save(update_fields=["is_active", "updated_at"])
     else:
+        audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=product, target_type="product")
         product.delete()
 
 
