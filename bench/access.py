@@ -122,8 +122,9 @@ def main() -> int:
 
         admin = User.objects.get(email__startswith="owner@")
         top = Company.objects.order_by("id").first()
-        assert top is not None and top.owner is not None
-        manager = top.owner  # the same client card for both
+        assert top is not None and top.owner_id is not None
+        manager = User.objects.select_related("team").get(pk=top.owner_id)  # the same client card for both
+        team = str(manager.team)
         mine = Contact.objects.filter(owner=manager).exclude(phones=[]).order_by("id")
         sample = mine[mine.count() // 2]
         fragment, phone = sample.last_name[:4], national_format(sample.phones[0])
@@ -138,7 +139,7 @@ def main() -> int:
         )
     use_public_schema()
     print(
-        f"Manager {manager.email} (team {manager.team}): owns {counts[0]:,} companies and {counts[1]:,} contacts; "
+        f"Manager {manager.email} (team {team}): owns {counts[0]:,} companies and {counts[1]:,} contacts; "
         f"card of company #{top.pk} ({counts[2]:,} contacts); search '{fragment}' and '{phone}'",
         flush=True,
     )

@@ -32,6 +32,7 @@ class Company(CrmRecord):
         indexes = [
             models.Index(Lower("name"), "id", name="company_lower_name"),
             models.Index(fields=["owner", "name"], name="company_owner_name"),
+            models.Index(fields=["owner", "id"], name="company_owner_id"),
             models.Index(fields=["-created_at"], name="company_created"),
             models.Index(fields=["tax_id"], name="company_tax_id", condition=~models.Q(tax_id="")),
             GinIndex(fields=["custom_fields"], name="company_custom_fields", opclasses=["jsonb_path_ops"]),

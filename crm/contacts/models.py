@@ -39,6 +39,7 @@ class Contact(CrmRecord):
             models.Index(Lower("last_name"), Lower("first_name"), "id", name="contact_lower_name"),
             models.Index(fields=["company", "last_name"], name="contact_company"),
             models.Index(fields=["owner", "last_name"], name="contact_owner"),
+            models.Index(fields=["owner", "id"], name="contact_owner_id"),
             models.Index(fields=["-created_at"], name="contact_created"),
             GinIndex(fields=["phones"], name="contact_phones"),
             GinIndex(fields=["emails"], name="contact_emails"),

@@ -18,6 +18,8 @@ class CrmRecord(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # Indexed by each model as (owner, id): "what someone owns, newest first" is what scoped users read.
+        db_index=False,
     )
     tags = ArrayField(models.CharField(max_length=50), verbose_name=_("tags"), default=list, blank=True)
     # Values of the workspace's custom fields, keyed by the field's immutable key; validated by crm.customfields.

@@ -109,6 +109,7 @@ class Deal(CrmRecord):
             ),
             models.Index(fields=["owner", "stage"], name="deal_owner_stage", condition=models.Q(closed_at=None)),
             models.Index(fields=["company", "-created_at"], name="deal_company"),
+            models.Index(fields=["owner", "id"], name="deal_owner_id"),
             # The client card: closed deals newest first, and totals per outcome from the index alone.
             models.Index(
                 fields=["company", "-closed_at"], name="deal_company_closed", condition=~models.Q(closed_at=None)

@@ -41,6 +41,7 @@ class Lead(CrmRecord):
         indexes = [
             models.Index(fields=["status", "-created_at"], name="lead_status_created"),
             models.Index(fields=["owner", "-created_at"], name="lead_owner"),
+            models.Index(fields=["owner", "id"], name="lead_owner_id"),
             models.Index(fields=["-created_at"], name="lead_created"),
             GinIndex(fields=["custom_fields"], name="lead_custom_fields", opclasses=["jsonb_path_ops"]),
             GinIndex(fields=["tags"], name="lead_tags"),

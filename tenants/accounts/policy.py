@@ -15,6 +15,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
+from crm.core.registry import model_for
 from crm.core.types import RecordType
 from tenants.accounts.models import Scope, Team, User
 
@@ -133,6 +134,19 @@ def _people(user: User, scope: Scope) -> list[int]:
     return [user.pk] if scope == Scope.OWN else team_member_ids(user)
 
 
+def _owned_by(path: str, people: list[int]) -> Q:
+    person = Q(**{f"{path}_id__in": people}) if len(people) > 1 else Q(**{f"{path}_id": people[0]})
+    link, _, _owner = path.rpartition("__")
+    if not link:
+        return person
+    # Ownership through a linked record is `link_id IN (the people's records of that kind)`, not a join: each
+    # subquery runs once (a hashed set), so the scan can stay on the index that serves the page's order.
+    linked = model_for(RecordType(link))._default_manager.filter(
+        **{"owner_id__in": people} if len(people) > 1 else {"owner_id": people[0]}
+    )
+    return Q(**{f"{link}_id__in": linked.values("pk")})
+
+
 def scope_filter(user: User, scope: Scope, record_type: RecordType) -> Q | None:
     """The condition for records within `scope` of `user`; None when nothing narrows (scope all)."""
     if scope == Scope.ALL:
@@ -142,7 +156,7 @@ def scope_filter(user: User, scope: Scope, record_type: RecordType) -> Q | None:
     people = _people(user, scope)
     condition = Q()
     for path in OWNER_PATHS[record_type]:
-        condition |= Q(**{f"{path}_id__in": people}) if len(people) > 1 else Q(**{f"{path}_id": people[0]})
+        condition |= _owned_by(path, people)
     return condition
 
 

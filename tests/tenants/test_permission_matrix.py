@@ -22,6 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm.activities.models import Activity
@@ -29,7 +30,7 @@ from crm.core.types import RecordType
 from crm.customfields.models import CustomField
 from crm.deals.models import Pipeline
 from crm.files.services import attachment_create
-from tenants.accounts.models import Role, Team, User
+from tenants.accounts.models import Invitation, Role, Team, User
 from tenants.accounts.roles import ADMIN, READ_ONLY, SALES_HEAD, SALES_MANAGER, builtin_definitions, builtin_role
 from tenants.accounts.services import api_key_create, user_create
 from tests.conftest import PASSWORD, Workspace
@@ -108,6 +109,14 @@ def _page_needs() -> dict[str, Need]:
         "accounts:api_keys": Need(methods=("GET", "POST"), post={"name": "Matrix key"}),
         "accounts:api_key_revoke": Need(on=("pk",), methods=("POST",)),
         "accounts:login": ANONYMOUS,
+        "accounts:login_two_factor": ANONYMOUS,
+        "accounts:profile": Need(methods=("GET", "POST"), post={"full_name": "Matrix Name"}),
+        "accounts:password": MEMBER,
+        "accounts:two_factor": MEMBER,
+        "accounts:security": Need(
+            permission="manage_users", methods=("GET", "POST"), post={"require_two_factor": "on"}
+        ),
+        "invitation:accept": ANONYMOUS,
         # GET only: a POST would end the probe's session (the route is Django's LogoutView, POST only).
         "accounts:logout": MEMBER,
         "accounts:password_reset": ANONYMOUS,
@@ -138,8 +147,31 @@ def _page_needs() -> dict[str, Need]:
         "custom_field_remove": {"confirm": "yes"},
     }.items():
         needs[f"settings:{name}"] = Need(permission=pipelines, on=("pk",), methods=("GET", "POST"), post=post)
+    users, roles = "manage_users", "manage_roles"
+    for name, permission, post in (
+        ("users", users, None),
+        ("invite", users, {"email": "matrix-invite@example.com", "role": "@role"}),
+        ("user", users, {"role": "@role", "team": ""}),
+        ("user_deactivate", users, {}),
+        ("user_reactivate", users, {}),
+        ("user_transfer", users, {"to": "@admin"}),
+        ("invitation_revoke", users, {}),
+        ("teams", users, {"name": "Matrix team"}),
+        ("team", users, {"name": "Renamed team"}),
+        ("team_delete", users, {}),
+        ("roles", roles, None),
+        ("role_new", roles, {"name": "Matrix role"}),
+        ("role", roles, {"name": "Renamed role"}),
+        ("role_copy", roles, {}),
+        ("role_delete", roles, {}),
+        ("audit", "view_audit_log", None),
+        ("audit_export", "view_audit_log", None),
+    ):
+        methods = ("GET", "POST") if post is not None else ("GET",)
+        needs[f"manage:{name}"] = Need(permission=permission, methods=methods, post=post)
     for ns, record_type in NAMESPACE_TYPES.items():
         needs[f"{ns}:list"] = Need("view", record_type)
+        needs[f"{ns}:export"] = Need("export", record_type)
         needs[f"{ns}:columns"] = Need("view", record_type, methods=("POST",), post={"columns": ["name"]})
         needs[f"{ns}:bulk"] = Need(
             "delete",
@@ -213,7 +245,7 @@ def _api_needs() -> dict[str, Need]:
         "update_pipeline": {"name": "API renamed"},
         "delete_pipeline": None,
         "create_stage": {"name": "API stage"},
-        "reorder_stages": {"stages": []},
+        "reorder_stages": {"stage_ids": []},
         "update_stage": {"name": "API stage renamed"},
         "delete_stage": None,
         "create_custom_field": {"record_type": "deal", "label": "API field", "field_type": "text"},
@@ -314,7 +346,18 @@ def _world(workspace: Workspace) -> World:
             record_type="deal", key="matrix", label="Matrix", field_type=CustomField.Type.TEXT
         )
         keys = {name: api_key_create(actor=user, name="matrix").key.pk for name, user in actors.items()}
+        invitation = Invitation.objects.create(
+            email="matrix-pending@example.com",
+            role=builtin_role(READ_ONLY),
+            expires_at=timezone.now() + datetime.timedelta(days=3),
+        )
         shared = {
+            "stranger": stranger.pk,
+            "admin": workspace.owner.pk,
+            "invitation": invitation.pk,
+            "custom_role": no_amounts.pk,
+            "read_only_role": builtin_role(READ_ONLY).pk,
+            "team": service.pk,
             "pipeline": pipeline.pk,
             "stage": stages[0].pk,
             "stage2": stages[1].pk,
@@ -496,6 +539,10 @@ def _fill(value: Any, records: Records, world: World, self_kind: RecordType | No
         return records.ids[T.DEAL]
     if value == "@stage2":
         return world.shared["stage2"]
+    if value == "@role":
+        return world.shared["read_only_role"]
+    if value == "@admin":
+        return world.shared["admin"]
     return value
 
 
@@ -512,6 +559,9 @@ def _url_kwargs(route: str, namespace: str, records: Records, world: World, role
             )  # fmt: skip
         elif namespace == "accounts":
             values[keyword] = world.shared[f"key:{role_key}"]
+        elif namespace == "manage":
+            kinds = {"users/": "stranger", "invitations/": "invitation", "roles/": "custom_role", "teams/": "team"}
+            values[keyword] = world.shared[next(v for k, v in kinds.items() if f"{k}<int:pk>" in route)]
         elif kind == T.PRODUCT:
             values[keyword] = world.shared["product"]
         elif kind == T.FILE:
@@ -519,6 +569,13 @@ def _url_kwargs(route: str, namespace: str, records: Records, world: World, role
         elif kind is not None:
             values[keyword] = records.ids[kind]
     return values
+
+
+def _body(response: Any) -> str:
+    if getattr(response, "streaming", False):
+        content = b"".join(response.streaming_content)
+        return content.decode(errors="replace") if response.get("Content-Type", "").startswith("text/") else ""
+    return response.content.decode(errors="replace")
 
 
 def _check_body(body: str, role_key: str, owned: bool, where: str) -> None:
@@ -584,9 +641,14 @@ def test_pages_follow_the_role(workspace, role_key: str) -> None:
                 else:
                     if status in (403, 404) or status >= 500:
                         failures.append(f"{where}: {status}, expected it allowed")
-                if status == 200 and not getattr(response, "streaming", False):
+                if status == 200:
+                    body = _body(response)
                     try:
-                        _check_body(response.content.decode(), role_key, owned, where)
+                        _check_body(body, role_key, owned, where)
+                        if name.endswith(":export") and self_kind is not None and not owned:
+                            grants, _ = _grants(role_key)
+                            if not _reaches(_scope(grants, "export", self_kind), owned=False):
+                                assert MARKS[self_kind] not in body, f"{where}: exports a record beyond its scope"
                     except AssertionError as exc:
                         failures.append(str(exc))
     assert not failures, "\n".join(failures)
@@ -658,7 +720,7 @@ LEAK = "Crossmark"
 def _another_workspaces_records(workspace: Workspace) -> None:
     """One row of every kind a route can name, all with the same id, which the caller's workspace lacks."""
     from crm.deals.models import Stage
-    from tenants.accounts.models import ApiKey, Invitation
+    from tenants.accounts.models import ApiKey
 
     with tenant_context(workspace.tenant):
         person = user_create(
