@@ -21,7 +21,7 @@ from crm.history.models import ChangeRecord
 from crm.leads.models import Lead
 from crm.products.models import Product
 from crm.search.models import SearchTerm
-from tenants.accounts.models import ApiKey, User
+from tenants.accounts.models import ApiKey, AuditEvent, Invitation, Role, Team, User
 from tests.api.conftest import inside
 from tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, LeadFactory, ProductFactory
 
@@ -43,6 +43,10 @@ MODELS = (
     SearchTerm,
     User,
     ApiKey,
+    Role,
+    Team,
+    Invitation,
+    AuditEvent,
 )
 
 

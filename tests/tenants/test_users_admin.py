@@ -9,7 +9,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.core import mail, signing
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -156,10 +158,17 @@ def test_users_page_lists_role_team_and_status(workspace, owner_client) -> None:
 
 
 def test_locked_out_people_show_as_locked(workspace, owner_client) -> None:
-    person = _person(workspace, "locked@example.com")
-    with mock.patch("tenants.accounts.manage.views.is_locked_out", lambda user: user.pk == person.pk):
-        content = owner_client.get("/settings/users/").content.decode()
-    assert "locked out" in content
+    _person(workspace, "locked@example.com")
+    _person(workspace, "fine@example.com")
+    assert "locked out" not in owner_client.get("/settings/users/").content.decode()
+    intruder = workspace.client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        intruder.post("/login/", {"username": "locked@example.com", "password": "not-the-password"})
+    connection.set_schema_to_public()
+    content = owner_client.get("/settings/users/").content.decode()
+    rows = {row.split("</tr>")[0] for row in content.split("<tr")}
+    assert any("locked@example.com" in row and "locked out" in row for row in rows)
+    assert not any("fine@example.com" in row and "locked out" in row for row in rows)
 
 
 # --- invitations ------------------------------------------------------------------------------------------

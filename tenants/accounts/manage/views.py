@@ -41,7 +41,7 @@ from tenants.accounts.manage.forms import (
 )
 from tenants.accounts.models import User
 from tenants.accounts.roles import ACTIONS
-from tenants.accounts.security import is_locked_out
+from tenants.accounts.security import locked_out_emails
 
 View = Callable[..., HttpResponseBase]
 Perm = policy.WorkspacePermission
@@ -75,8 +75,9 @@ def _error_message(exc: ValidationError) -> str:
 @requires(Perm.MANAGE_USERS)
 @require_GET
 def users(request: HttpRequest) -> HttpResponse:
-    # One lockout lookup per person: workspaces have tens or hundreds of people, not thousands.
-    rows = [(person, person.is_active and is_locked_out(person)) for person in selectors.users_for_admin()]
+    people = list(selectors.users_for_admin())
+    locked = locked_out_emails([person.email for person in people if person.is_active])
+    rows = [(person, person.email in locked) for person in people]
     context = {
         "rows": rows,
         "invitations": selectors.invitations_pending(),
