@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from tenants.accounts.models import ApiKey, AuditEvent, Invitation, Role, Team, User
-from tenants.accounts.policy import WorkspacePermission
+from tenants.accounts.policy import WorkspacePermission, team_subtree_ids
 
 # Holding both makes a person an administrator: they can always give anyone (themselves included) any right.
 ADMINISTRATOR_PERMISSIONS = (WorkspacePermission.MANAGE_USERS, WorkspacePermission.MANAGE_ROLES)
@@ -119,16 +119,7 @@ def team_get(pk: object) -> Team:
 
 def team_descendant_ids(team: Team) -> set[int]:
     """The team's id and those of every team below it."""
-    children: dict[int | None, list[int]] = {}
-    for pk, parent in Team.objects.values_list("id", "parent_id"):
-        children.setdefault(parent, []).append(pk)
-    found, todo = set(), [team.pk]
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.add(current)
-            todo.extend(children.get(current, ()))
-    return found
+    return team_subtree_ids(team.pk)
 
 
 def records_owned_by(user: User) -> dict[str, int]:

@@ -102,3 +102,27 @@ def page(live_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             # The test body's ORM calls ran in this context's own connection; close it here, where it is
             # reachable, so no session outlives the test.
             connections.close_all()
+
+
+@pytest.fixture
+def ws(committed_db: Any) -> Any:
+    """A workspace whose data the live server sees (committed, cleaned up after the test)."""
+    return committed_db()
+
+
+@pytest.fixture
+def base(ws: Any, live_url: str) -> str:
+    """The workspace's own address on the live server."""
+    port = live_url.rsplit(":", 1)[1]
+    assert ws.domain.endswith(f".{settings.BASE_DOMAIN}")
+    return f"http://{ws.domain}:{port}"
+
+
+def log_in(page: Any, base: str, email: str) -> None:
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{base}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")

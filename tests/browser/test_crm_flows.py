@@ -7,7 +7,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from crm.companies.models import Company
@@ -15,34 +14,14 @@ from crm.contacts.models import Contact
 from crm.core.types import RecordType
 from crm.deals.models import Deal, Pipeline
 from crm.history.models import ChangeRecord
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in
 from tests.factories import CompanyFactory, DealFactory
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def ws(committed_db):
-    return committed_db()
-
-
-@pytest.fixture
-def base(ws, live_url: str) -> str:
-    port = live_url.rsplit(":", 1)[1]
-    assert ws.domain.endswith(f".{settings.BASE_DOMAIN}")
-    return f"http://{ws.domain}:{port}"
-
-
-def _log_in(page, base: str, ws) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Email").fill(ws.owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
-
-
 def test_create_a_company_with_a_contact(page, ws, base: str) -> None:
-    _log_in(page, base, ws)
+    log_in(page, base, ws.owner.email)
     page.goto(f"{base}/companies/new/")
     page.get_by_label("Name", exact=True).fill("Lastochka Logistics LLC")
     page.get_by_label("Tax id (INN / VAT no.)").fill("7712345678")
@@ -73,7 +52,7 @@ def test_drag_a_deal_across_the_board_and_close_it_as_lost(page, ws, base: str) 
         stages = {s.name: s for s in pipeline.stages.all()}
         deal = DealFactory(title="Forklift fleet", stage=stages["New"], amount=Decimal("12500"), owner=ws.owner)
         other = DealFactory(title="Spare parts", stage=stages["New"], amount=Decimal("400"), owner=ws.owner)
-    _log_in(page, base, ws)
+    log_in(page, base, ws.owner.email)
     page.goto(f"{base}/deals/board/")
     new_head = page.locator(f"#stage-head-{stages['New'].pk}")
     assert "2 deals" in new_head.inner_text()
@@ -110,7 +89,7 @@ def test_a_refused_move_is_explained_and_the_card_stays(page, ws, base: str) -> 
     with tenant_context(ws.tenant):
         stages = {s.name: s for s in Pipeline.objects.get(name="Sales").stages.all()}
         deal = DealFactory(title="Keyboard move", stage=stages["New"])
-    _log_in(page, base, ws)
+    log_in(page, base, ws.owner.email)
     page.goto(f"{base}/deals/board/")
     card = page.locator(f"#deal-{deal.pk}")
     # The keyboard way: the card's own move form, without a lost reason.
@@ -127,7 +106,7 @@ def test_find_a_deal_with_the_global_search_and_open_it(page, ws, base: str) -> 
     with tenant_context(ws.tenant):
         company = CompanyFactory(name="Severstal Trading")
         deal = DealFactory(title="Cold-rolled steel supply", company=company)
-    _log_in(page, base, ws)
+    log_in(page, base, ws.owner.email)
     search = page.get_by_test_id("global-search")
     search.fill("cold-rol")
     hit = page.get_by_test_id("search-hit").filter(has_text="Cold-rolled steel supply")
@@ -145,7 +124,7 @@ def test_an_admin_renames_a_stage_and_the_board_shows_it(page, ws, base: str) ->
     with tenant_context(ws.tenant):
         pipeline = Pipeline.objects.get(name="Sales")
         stage = pipeline.stages.get(name="Qualification")
-    _log_in(page, base, ws)
+    log_in(page, base, ws.owner.email)
     page.get_by_role("link", name="Pipelines").click()
     page.get_by_role("link", name="Sales").click()
     row = page.get_by_test_id("stage-row").filter(has=page.locator(f"#stage-{stage.pk}"))

@@ -7,39 +7,19 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from crm.deals.models import Pipeline
 from tenants.accounts.models import Role, User
 from tenants.accounts.roles import SALES_HEAD, builtin_role
 from tenants.accounts.services import user_create
+from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.factories import CompanyFactory, DealFactory
 
 pytestmark = pytest.mark.browser
 
 AMOUNTS = ("987,654", "987654", "987 654", "987\xa0654")
-
-
-@pytest.fixture
-def ws(committed_db):
-    return committed_db()
-
-
-@pytest.fixture
-def base(ws, live_url: str) -> str:
-    port = live_url.rsplit(":", 1)[1]
-    assert ws.domain.endswith(f".{settings.BASE_DOMAIN}")
-    return f"http://{ws.domain}:{port}"
-
-
-def _log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
 
 
 def _shows_no_amount(text: str) -> bool:
@@ -58,7 +38,7 @@ def test_a_role_that_hides_deal_amounts(page, ws, base: str) -> None:
         )
 
     # The administrator copies the built-in sales head role, hides deal amounts and gives it to Kate.
-    _log_in(page, base, ws.owner.email)
+    log_in(page, base, ws.owner.email)
     page.goto(f"{base}/settings/roles/")
     page.get_by_role("row", name=re.compile("Sales head")).get_by_role("button", name="Copy").click()
     page.wait_for_url(re.compile(r".*/settings/roles/\d+/$"))
@@ -84,7 +64,7 @@ def test_a_role_that_hides_deal_amounts(page, ws, base: str) -> None:
 
     # ...Kate sees the deal, its stage and company, never its amount: not on the board, not in the column's sum,
     # not on the deal's card nor the client card.
-    _log_in(page, base, "kate@example.com")
+    log_in(page, base, "kate@example.com")
     page.goto(f"{base}/deals/board/")
     card = page.locator(f"#deal-{deal.pk}")
     card.wait_for()
