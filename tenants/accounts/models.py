@@ -202,7 +202,7 @@ class Invitation(models.Model):
 
 
 class WorkspaceSecurity(models.Model):
-    """The workspace's security settings: one row per schema (see selectors.workspace_security)."""
+    """The workspace's security settings: one row per schema (see security.workspace_security)."""
 
     require_two_factor = models.BooleanField(_("require two-factor authentication for everyone"), default=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
