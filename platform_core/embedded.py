@@ -136,6 +136,8 @@ def demo(port: int) -> int:
         _manage(env, "setup_platform")
         _manage(env, "create_demo_workspace")
         _manage(env, "seed_demo", "--workspace", "demo", "--companies", "300", "--if-empty")
+        # Beat keeps its schedule here, also when the database and Redis are not the embedded ones.
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
         processes = [
             subprocess.Popen(
                 [sys.executable, str(BASE_DIR / "manage.py"), "runserver", f"0.0.0.0:{port}", "--noreload"],
