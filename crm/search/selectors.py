@@ -24,6 +24,8 @@ _VISIBLE = {
     RecordType.DEAL: deals_visible_to,
     RecordType.LEAD: leads_visible_to,
 }
+# Search terms at least this long match few records (see global_search).
+SELECTIVE = 7
 # How many matching terms of each record type are considered; keeps the cost flat at any size.
 CANDIDATES = 40
 SEARCHABLE = (RecordType.COMPANY, RecordType.CONTACT, RecordType.DEAL, RecordType.LEAD)
@@ -49,6 +51,7 @@ def _candidates(
     phone: str | None,
     hidden: dict[RecordType, frozenset[str]] | None = None,
     within: dict[RecordType, QuerySet[Any]] | None = None,
+    only: set[RecordType] | None = None,
 ) -> dict[RecordType, list[int]]:
     """Ids of the records of each searchable type matching every word (or the phone), best first, through the
     terms of fields the user may see (`hidden`: the fields each type's terms must not come from).
@@ -67,7 +70,7 @@ def _candidates(
     if len(driver) < 2:
         return {}
     parts = []
-    for record_type in SEARCHABLE:
+    for record_type in (t for t in SEARCHABLE if only is None or t in only):
         concealed = hidden.get(record_type, frozenset())
         qs = terms_visible(SearchTerm.objects.filter(record_type=record_type, term__startswith=driver), concealed)
         for other in others:
@@ -98,8 +101,16 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
     """Best matches of each kind the user may see; a fixed number of queries whatever the data size."""
     words, phone = query_terms(query)
     hidden = {t: policy.hidden_fields(user, t) for t in SEARCHABLE}
-    within = {t: _VISIBLE[t](user) for t in SEARCHABLE if policy.scope_of(user, policy.Action.VIEW, t) != Scope.ALL}
-    candidates = _candidates(words, phone, hidden, within)
+    scoped = {t for t in SEARCHABLE if policy.scope_of(user, policy.Action.VIEW, t) != Scope.ALL}
+    if len(phone or max(words, key=len, default="")) >= SELECTIVE:
+        # A long term (a phone number, an email) matches a handful of records: look first, and narrow to the
+        # user's records only where the candidates ran out.
+        candidates = _candidates(words, phone, hidden)
+        scoped &= {t for t, ids in candidates.items() if len(ids) >= CANDIDATES}
+        if scoped:
+            candidates |= _candidates(words, phone, hidden, {t: _VISIBLE[t](user) for t in scoped}, only=scoped)
+    else:
+        candidates = _candidates(words, phone, hidden, {t: _VISIBLE[t](user) for t in scoped})
     hits: list[SearchHit] = []
     if ids := candidates.get(RecordType.COMPANY):
         show_tax_id = "tax_id" not in hidden[RecordType.COMPANY]

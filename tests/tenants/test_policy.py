@@ -159,11 +159,12 @@ def test_editing_a_deal_keeps_the_contacts_the_editor_cannot_see(org) -> None:
     assert set(deal.contacts.values_list("pk", flat=True)) == {another.pk, theirs.pk}
 
 
-def test_search_finds_a_scoped_users_records_among_many_colleagues_matches(org) -> None:
+@pytest.mark.parametrize("query", ["alpha", "alphabeta"])  # a short prefix, and one long enough to look first
+def test_search_finds_a_scoped_users_records_among_many_colleagues_matches(org, query: str) -> None:
     # Colleagues' matches sort first and outnumber the candidates a search considers.
     for i in range(CANDIDATES + 10):
-        CompanyFactory(name=f"Alphaa{i:03d}", owner=org["peer"])
-    CompanyFactory(name="Alphazulu", owner=org["rep"])
-    assert [hit.title for hit in global_search(org["rep"], "alpha")] == ["Alphazulu"]
-    assert len(global_search(org["head"], "alpha", per_type=100)) == CANDIDATES
+        CompanyFactory(name=f"Alphabetaa{i:03d}", owner=org["peer"])
+    CompanyFactory(name="Alphabetazulu", owner=org["rep"])
+    assert [hit.title for hit in global_search(org["rep"], query)] == ["Alphabetazulu"]
+    assert len(global_search(org["head"], query, per_type=100)) == CANDIDATES
     connection.set_schema_to_public()

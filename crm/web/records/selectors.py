@@ -119,7 +119,7 @@ def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Act
         activities_visible_to(user)
         .filter(**{record_type.value: record}, is_done=False)
         .exclude(kind=Activity.Kind.NOTE)
-        .select_related("assignee")
+        .select_related("assignee", *ACTIVITY_LINKS)
         .order_by(F("due_at").asc(nulls_last=True), "id")
         .first()
     )
