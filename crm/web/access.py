@@ -68,11 +68,11 @@ def conceal_related(user: User, records: Iterable[Model], links: dict[str, Recor
         field: Any = records[0]._meta.get_field(name)
         linked = [r for r in records if getattr(r, field.attname) is not None]
         # A linked record already loaded (select_related) is judged by its owner, without a query.
-        loaded = [r for r in linked if field.is_cached(r) and field.get_cached_value(r) is not None]
-        for record in loaded:
-            if not policy.can_on(user, policy.Action.VIEW, record_type, field.get_cached_value(record)):
+        loaded = [field.is_cached(r) and field.get_cached_value(r) is not None for r in linked]
+        for record, is_loaded in zip(linked, loaded, strict=True):
+            if is_loaded and not policy.can_on(user, policy.Action.VIEW, record_type, field.get_cached_value(record)):
                 field.set_cached_value(record, None)
-        rest = [r for r in linked if r not in loaded]
+        rest = [r for r, is_loaded in zip(linked, loaded, strict=True) if not is_loaded]
         seen = visible_ids(user, record_type, (getattr(r, field.attname) for r in rest))
         for record in rest:
             if getattr(record, field.attname) not in seen:
