@@ -129,15 +129,25 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
             contacts_visible_to(user)
             .filter(pk__in=ids)
             .select_related("company")
-            .only("id", "first_name", "middle_name", "last_name", "emails", "phones", "position", "company__name")[
-                :per_type
-            ]
+            .only(
+                "id",
+                "first_name",
+                "middle_name",
+                "last_name",
+                "emails",
+                "phones",
+                "position",
+                "company__name",
+                "company__owner_id",
+            )[:per_type]
         )
         shown = list(contacts)
-        # The name of a company the user may not see stays private.
-        companies = {c.company_id for c in shown if c.company_id}
-        if companies and policy.scope_of(user, policy.Action.VIEW, RecordType.COMPANY) != Scope.ALL:
-            companies = set(companies_visible_to(user).filter(pk__in=companies).values_list("pk", flat=True))
+        # The name of a company the user may not see stays private (judged by its owner, loaded with it).
+        companies = {
+            c.company_id
+            for c in shown
+            if c.company and policy.can_on(user, policy.Action.VIEW, RecordType.COMPANY, c.company)
+        }
         show_email = "emails" not in hidden[RecordType.CONTACT]
         for p in shown:
             subtitle = " · ".join(

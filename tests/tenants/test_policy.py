@@ -168,3 +168,12 @@ def test_search_finds_a_scoped_users_records_among_many_colleagues_matches(org, 
     assert [hit.title for hit in global_search(org["rep"], query)] == ["Alphabetazulu"]
     assert len(global_search(org["head"], query, per_type=100)) == CANDIDATES
     connection.set_schema_to_public()
+
+
+def test_search_names_a_contacts_company_only_to_those_who_may_see_it(org) -> None:
+    company = CompanyFactory(name="Hidden Holdings", owner=org["servant"])
+    ContactFactory(first_name="Zinaida", last_name="Kulikova", company=company, owner=org["rep"])
+    (mine,) = global_search(org["rep"], "kulikova")
+    assert mine.title == "Zinaida Kulikova" and "Hidden Holdings" not in mine.subtitle
+    (theirs,) = global_search(org["head"], "kulikova")
+    assert "Hidden Holdings" in theirs.subtitle
