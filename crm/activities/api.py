@@ -11,7 +11,8 @@ from ninja import Field, Query, Router, Schema, Status
 from crm.activities.models import Activity
 from crm.activities.selectors import activities_visible_to, activity_get
 from crm.activities.services import activity_create, activity_delete, activity_update
-from crm.core.api import In, PageParams, actor, paginate
+from crm.core.api import In, PageParams, actor, paginate, reader
+from crm.core.types import RecordType
 
 router = Router(tags=["activities"])
 
@@ -113,7 +114,7 @@ class ActivityPage(Schema):
 
 @router.get("/activities/", response=ActivityPage, summary="List activities")
 def list_activities(request: HttpRequest, filters: Query[ActivityFilters], page: Query[PageParams]) -> dict[str, Any]:
-    activities = activities_visible_to(actor(request))
+    activities = activities_visible_to(reader(request, RecordType.ACTIVITY))
     for name in ("kind", "is_done"):
         if getattr(filters, name) is not None:
             activities = activities.filter(**{name: getattr(filters, name)})

@@ -22,6 +22,7 @@ from crm.core.api import (
     hidden_of,
     paginate,
     patch_data,
+    reader,
     record_filter,
     with_custom_fields,
 )
@@ -87,7 +88,7 @@ class CompanyPage(Schema):
 @router.get("/companies/", response=CompanyPage, summary="List companies")
 def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Query[PageParams]) -> dict[str, Any]:
     companies = record_filter(
-        companies_visible_to(actor(request)),
+        companies_visible_to(reader(request, RecordType.COMPANY)),
         RecordType.COMPANY,
         filters,
         custom_filters(request),

@@ -23,6 +23,7 @@ from crm.core.api import (
     hidden_of,
     paginate,
     patch_data,
+    reader,
     record_filter,
     with_custom_fields,
 )
@@ -88,7 +89,7 @@ class ContactPage(Schema):
 
 @router.get("/contacts/", response=ContactPage, summary="List contacts")
 def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Query[PageParams]) -> dict[str, Any]:
-    contacts = contacts_visible_to(actor(request))
+    contacts = contacts_visible_to(reader(request, RecordType.CONTACT))
     if filters.company is not None:
         contacts = contacts.filter(company_id=filters.company)
     return paginate(

@@ -28,6 +28,7 @@ from crm.core.api import (
     hidden_of,
     paginate,
     patch_data,
+    reader,
     record_filter,
     reference,
     with_custom_fields,
@@ -222,7 +223,7 @@ def _read(request: HttpRequest, deal_id: int) -> Deal:
 
 @router.get("/deals/", response=DealPage, summary="List deals", tags=["deals"])
 def list_deals(request: HttpRequest, filters: Query[DealFilters], page: Query[PageParams]) -> dict[str, Any]:
-    deals = deals_visible_to(actor(request))
+    deals = deals_visible_to(reader(request, RecordType.DEAL))
     for name in ("pipeline", "stage", "company"):
         if getattr(filters, name) is not None:
             deals = deals.filter(**{f"{name}_id": getattr(filters, name)})

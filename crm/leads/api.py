@@ -23,6 +23,7 @@ from crm.core.api import (
     hidden_of,
     paginate,
     patch_data,
+    reader,
     record_filter,
     reference,
     with_custom_fields,
@@ -130,7 +131,7 @@ class ConversionOut(Schema):
 
 @router.get("/leads/", response=LeadPage, summary="List leads")
 def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[PageParams]) -> dict[str, Any]:
-    leads = leads_visible_to(actor(request))
+    leads = leads_visible_to(reader(request, RecordType.LEAD))
     if filters.status is not None:
         leads = leads.filter(status=filters.status)
     return paginate(

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from crm.core.api import DecimalStr, HidingOut, In, PageParams, actor, hidden_of, paginate
+from crm.core.api import DecimalStr, HidingOut, In, PageParams, actor, hidden_of, paginate, reader
 from crm.core.types import RecordType
 from crm.products.models import Product
 from crm.products.selectors import product_get, products_visible_to
@@ -72,7 +72,7 @@ class ProductPage(Schema):
 
 @router.get("/products/", response=ProductPage, summary="List products")
 def list_products(request: HttpRequest, filters: Query[ProductFilters], page: Query[PageParams]) -> dict[str, Any]:
-    products = products_visible_to(actor(request))
+    products = products_visible_to(reader(request, RecordType.PRODUCT))
     if filters.q and filters.q.strip():
         q = filters.q.strip()
         products = products.filter(Q(name__icontains=q) | Q(sku__istartswith=q))

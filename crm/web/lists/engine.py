@@ -126,6 +126,11 @@ class BulkAction:
     needs: str = ""  # "user" or "tag": the value the action asks for
     confirm: bool = False  # destructive: show a confirmation step first
 
+    @property
+    def policy_action(self) -> policy.Action:
+        """What the role must allow on the records: deleting them, or else editing them."""
+        return policy.Action.DELETE if self.key == "delete" else policy.Action.EDIT
+
 
 @dataclass(frozen=True)
 class ListSpec:

@@ -27,6 +27,7 @@ from crm.web.lists import engine
 from crm.web.lists.selectors import list_preference_of, workspace_members
 from crm.web.lists.services import list_preference_reset, list_preference_save
 from crm.web.lists.specs import SPECS
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 MY_DAY_LIMIT = 30
@@ -134,6 +135,8 @@ def list_bulk(request: HttpRequest, namespace: str) -> HttpResponse:
     action = spec.bulk_action(request.POST.get("action", ""))
     if action is None:
         return HttpResponseBadRequest(_("Unknown action."))
+    # A role that never allows the action is refused before anything is asked or selected.
+    policy.require(user, action.policy_action, spec.record_type)
     back = request.POST.get("back", "")
     ids = _selected_ids(request)
     if not ids:
