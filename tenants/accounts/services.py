@@ -278,6 +278,31 @@ def user_deactivate(*, actor: User, user: User) -> User:
 
 
 @transaction.atomic
+def user_two_factor_reset(*, actor: User, user: User) -> User:
+    """Turn off the two-factor authentication of someone who lost both their authenticator and their recovery
+    codes: they sign in with their password and set it up again (at once, where the workspace requires it)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    policy.require_permission(actor, Perm.MANAGE_USERS)
+    user = _locked_user(user)
+    if user.pk == actor.pk:
+        raise ValidationError(_("Turn your own two-factor authentication off on your profile."))
+    if _role_exceeds(user.role, actor.role):
+        raise PermissionDenied
+    removed, _details = TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    if removed:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.TWO_FACTOR_DISABLED,
+            target=user,
+            details={"reset_by_administrator": True},
+        )
+    return user
+
+
+@transaction.atomic
 def user_reactivate(*, actor: User, user: User) -> User:
     policy.require_permission(actor, Perm.MANAGE_USERS)
     user = _locked_user(user)

@@ -161,6 +161,7 @@ def _page_needs() -> dict[str, Need]:
         ("user_deactivate", users, {}),
         ("user_reactivate", users, {}),
         ("user_transfer", users, {"to": "@admin"}),
+        ("user_two_factor_reset", users, {}),
         ("invitation_revoke", users, {}),
         ("teams", users, {"name": "Matrix team"}),
         ("team", users, {"name": "Renamed team"}),

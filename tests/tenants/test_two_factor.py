@@ -405,3 +405,36 @@ def test_requirement_off_again_frees_members(workspace) -> None:
         {"required": True},
         {"required": False},
     ]
+
+
+def test_an_administrator_resets_the_two_factor_of_someone_who_lost_it(workspace) -> None:
+    member = _member(workspace)
+    session = _signed_in_browser(workspace, member)
+    enrol(workspace, session)
+    reset_url = f"/settings/users/{member.pk}/two-factor-reset/"
+
+    # A colleague without the right to manage people cannot, and nothing changes.
+    colleague = _member(workspace)
+    refused = post(_signed_in_browser(workspace, colleague), reset_url)
+    assert refused.status_code == 403
+    with schema_context(workspace.schema):
+        assert TOTPDevice.objects.filter(user=member, confirmed=True).exists()
+        assert StaticToken.objects.filter(device__user=member).count() == 10
+    assert entries(workspace, A.TWO_FACTOR_DISABLED) == []
+    assert log_in(browser(workspace), member.email).url != "/"  # still asks for the code
+
+    admin = _signed_in_browser(workspace, workspace.owner)
+    assert b"Reset two-factor authentication" in get(admin, f"/settings/users/{member.pk}/").content
+    assert post(admin, reset_url).status_code == 302
+    with schema_context(workspace.schema):
+        assert not TOTPDevice.objects.filter(user=member).exists()
+        assert not StaticToken.objects.filter(device__user=member).exists()
+    [entry] = entries(workspace, A.TWO_FACTOR_DISABLED)
+    assert entry.actor_id == workspace.owner.pk and entry.target_id == str(member.pk)
+    assert entry.details == {"reset_by_administrator": True}
+    assert log_in(browser(workspace), member.email).url == "/"
+
+    # Their own two-factor is turned off on the profile page, with the password.
+    own = post(admin, f"/settings/users/{workspace.owner.pk}/two-factor-reset/")
+    assert own.status_code == 302
+    assert entries(workspace, A.TWO_FACTOR_DISABLED) == [entry]

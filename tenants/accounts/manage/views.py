@@ -41,7 +41,7 @@ from tenants.accounts.manage.forms import (
 )
 from tenants.accounts.models import User
 from tenants.accounts.roles import ACTIONS
-from tenants.accounts.security import locked_out_emails
+from tenants.accounts.security import has_two_factor, locked_out_emails
 
 View = Callable[..., HttpResponseBase]
 Perm = policy.WorkspacePermission
@@ -131,6 +131,7 @@ def _user_page(
         "transfer": transfer or TransferForm(source=person),
         "owned": selectors.records_owned_by(person),
         "is_self": person.pk == request.user.pk,
+        "person_has_two_factor": has_two_factor(person),
     }
     return render(request, "accounts/manage/user.html", context, status=status)
 
@@ -163,6 +164,23 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _error_message(exc))
     else:
         messages.success(request, _("%(name)s is deactivated.") % {"name": person.get_full_name()})
+    return redirect("manage:user", pk=person.pk)
+
+
+@requires(Perm.MANAGE_USERS)
+@require_POST
+def user_two_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    person = selectors.user_get_for_admin(pk)
+    try:
+        services.user_two_factor_reset(actor=_actor(request), user=person)
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+    else:
+        messages.success(
+            request,
+            _("%(name)s signs in with their password now and sets two-factor authentication up again.")
+            % {"name": person.get_full_name()},
+        )
     return redirect("manage:user", pk=person.pk)
 
 
