@@ -16,7 +16,7 @@ from tenants.accounts.roles import SALES_HEAD, builtin_role
 from tenants.accounts.security import account_unlock, is_locked_out, locked_out_emails
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.tenants.security_support import USER_AGENT, browser, entries, log_in, signed_in
+from tests.tenants.security_support import USER_AGENT, browser, entries, get, log_in, post, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -157,10 +157,12 @@ def test_an_administrator_unlocks_an_account(workspace) -> None:
     _lock_account(workspace, user.email)
     admin_session = browser(workspace, ip="203.0.113.30")
     assert log_in(admin_session, workspace.owner.email).status_code == 302
+    page = get(admin_session, f"/settings/users/{user.pk}/")
+    assert b'data-testid="locked-out"' in page.content
+    assert post(admin_session, f"/settings/users/{user.pk}/unlock/").status_code == 302
     with schema_context(workspace.schema):
-        owner = type(user).objects.get(pk=workspace.owner.pk)
-        assert account_unlock(actor=owner, user=user) >= 1
         assert not is_locked_out(user)
+    assert b'data-testid="locked-out"' not in get(admin_session, f"/settings/users/{user.pk}/").content
     client = browser(workspace, ip="203.0.113.31")
     assert log_in(client, user.email, PASSWORD).status_code == 302
     [entry] = entries(workspace, A.UNLOCK)
@@ -178,6 +180,10 @@ def test_a_member_without_user_management_cannot_unlock(workspace) -> None:
             account_unlock(actor=head, user=user)
         with pytest.raises(PermissionDenied):
             account_unlock(actor=user, user=user)
+    head_session = browser(workspace, ip="203.0.113.41")
+    assert log_in(head_session, head.email).status_code == 302
+    assert post(head_session, f"/settings/users/{user.pk}/unlock/").status_code == 403
+    with schema_context(workspace.schema):
         assert is_locked_out(user)
         assert AccessAttempt.objects.count() == before
     assert entries(workspace, A.UNLOCK) == []

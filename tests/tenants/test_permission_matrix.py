@@ -162,6 +162,7 @@ def _page_needs() -> dict[str, Need]:
         ("user_reactivate", users, {}),
         ("user_transfer", users, {"to": "@admin"}),
         ("user_two_factor_reset", users, {}),
+        ("user_unlock", users, {}),
         ("invitation_revoke", users, {}),
         ("teams", users, {"name": "Matrix team"}),
         ("team", users, {"name": "Renamed team"}),

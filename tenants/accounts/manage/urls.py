@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("users/<int:pk>/reactivate/", views.user_reactivate, name="user_reactivate"),
     path("users/<int:pk>/transfer/", views.user_transfer, name="user_transfer"),
     path("users/<int:pk>/two-factor-reset/", views.user_two_factor_reset, name="user_two_factor_reset"),
+    path("users/<int:pk>/unlock/", views.user_unlock, name="user_unlock"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("roles/", views.roles, name="roles"),
     path("roles/new/", views.role_new, name="role_new"),

@@ -41,7 +41,7 @@ from tenants.accounts.manage.forms import (
 )
 from tenants.accounts.models import User
 from tenants.accounts.roles import ACTIONS
-from tenants.accounts.security import has_two_factor, locked_out_emails
+from tenants.accounts.security import account_unlock, has_two_factor, is_locked_out, locked_out_emails
 
 View = Callable[..., HttpResponseBase]
 Perm = policy.WorkspacePermission
@@ -132,6 +132,7 @@ def _user_page(
         "owned": selectors.records_owned_by(person),
         "is_self": person.pk == request.user.pk,
         "person_has_two_factor": has_two_factor(person),
+        "person_locked_out": person.is_active and is_locked_out(person),
     }
     return render(request, "accounts/manage/user.html", context, status=status)
 
@@ -164,6 +165,15 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _error_message(exc))
     else:
         messages.success(request, _("%(name)s is deactivated.") % {"name": person.get_full_name()})
+    return redirect("manage:user", pk=person.pk)
+
+
+@requires(Perm.MANAGE_USERS)
+@require_POST
+def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    person = selectors.user_get_for_admin(pk)
+    account_unlock(actor=_actor(request), user=person)
+    messages.success(request, _("%(name)s can sign in again.") % {"name": person.get_full_name()})
     return redirect("manage:user", pk=person.pk)
 
 
