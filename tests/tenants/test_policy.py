@@ -177,3 +177,17 @@ def test_search_names_a_contacts_company_only_to_those_who_may_see_it(org) -> No
     assert mine.title == "Zinaida Kulikova" and "Hidden Holdings" not in mine.subtitle
     (theirs,) = global_search(org["head"], "kulikova")
     assert "Hidden Holdings" in theirs.subtitle
+
+
+def test_a_merge_preview_counts_only_what_the_user_may_see(org) -> None:
+    from crm.web.records.selectors import merge_counts
+
+    rep, servant = org["rep"], org["servant"]
+    company = CompanyFactory(owner=rep)
+    ContactFactory(company=company, owner=rep)
+    ContactFactory(company=company, owner=servant)
+    ContactFactory(company=company, owner=servant)
+    ActivityFactory(company=company, assignee=servant)  # on the rep's client: theirs to see
+    assert merge_counts(rep, record=company)["Contacts"] == 1
+    assert merge_counts(rep, record=company)["Activities"] == 1
+    assert merge_counts(org["head"], record=company)["Contacts"] == 3

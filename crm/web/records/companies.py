@@ -24,7 +24,7 @@ from crm.web.access import hidden_fields
 from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of, show_errors
 from crm.web.records.forms import CompanyForm, MergeForm, company_initial, user_choices
-from crm.web.records.selectors import company_card
+from crm.web.records.selectors import company_card, merge_counts
 
 
 def split_list(text: str) -> list[str]:
@@ -129,17 +129,6 @@ def company_remove(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _company_counts(company: Company) -> dict[str, int]:
-    # What would move to the survivor, labelled for the preview.
-    return {
-        _("Contacts"): company.contacts.count(),
-        _("Deals"): company.deals.count(),
-        _("Leads"): company.leads.count(),
-        _("Activities"): company.activities.count(),
-        _("Files"): company.attachments.count(),
-    }
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def company_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -203,7 +192,7 @@ def company_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
             "suggestions": suggestions,
             "found": found,
             "rows": rows,
-            "counts": (_company_counts(company), _company_counts(other)) if other else None,
+            "counts": (merge_counts(user, record=company), merge_counts(user, record=other)) if other else None,
             "what": _("companies"),
             "merge_url": reverse("companies:merge", args=[company.pk]),
         },

@@ -25,7 +25,7 @@ from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page
 from crm.web.records.common import actor_of, show_errors
 from crm.web.records.companies import split_list
 from crm.web.records.forms import ContactForm, MergeForm, contact_initial, user_choices
-from crm.web.records.selectors import deals_of_contact
+from crm.web.records.selectors import deals_of_contact, merge_counts
 
 
 @login_required
@@ -129,16 +129,6 @@ def contact_remove(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _contact_counts(contact: Contact) -> dict[str, int]:
-    # What would move to the survivor, labelled for the preview.
-    return {
-        _("Deals"): contact.deals.count(),
-        _("Leads"): contact.leads.count(),
-        _("Activities"): contact.activities.count(),
-        _("Files"): contact.attachments.count(),
-    }
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def contact_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -205,7 +195,7 @@ def contact_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
             "suggestions": suggestions,
             "found": found,
             "rows": rows,
-            "counts": (_contact_counts(contact), _contact_counts(other)) if other else None,
+            "counts": (merge_counts(user, record=contact), merge_counts(user, record=other)) if other else None,
             "what": _("contacts"),
             "merge_url": reverse("contacts:merge", args=[contact.pk]),
         },

@@ -253,3 +253,19 @@ def _display(definition: CustomField, value: Any, user_names: dict[int, str]) ->
     if definition.field_type == kind.USER:
         return user_names.get(value, f"#{value}")
     return str(value)
+
+
+def merge_counts(user: User, *, record: Company | Contact) -> dict[str, int]:
+    """What a merge would move to the survivor, as far as the user may see it: records they may not see move
+    too, uncounted (how many there are is as private as they are)."""
+    from crm.leads.selectors import leads_visible_to
+
+    link = "company" if isinstance(record, Company) else "contact"
+    counts = (
+        {} if link == "contact" else {_("Contacts"): contacts_visible_to(user).filter(company_id=record.pk).count()}
+    )
+    counts[_("Deals")] = deals_visible_to(user).filter(**{link if link == "company" else "contacts": record}).count()
+    counts[_("Leads")] = leads_visible_to(user).filter(**{link: record}).count()
+    counts[_("Activities")] = activities_visible_to(user).filter(**{link: record}).count()
+    counts[_("Files")] = attachments_visible_to(user).filter(**{link: record}).count()
+    return counts
