@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -69,6 +70,18 @@ def _error_message(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _act(request: HttpRequest, run: Callable[[], object], *, done: str, then: str, refused: str = "") -> HttpResponse:
+    """A one-button action: run the service, say what happened, go to `then` (or `refused` when the service
+    refuses it with a reason)."""
+    try:
+        run()
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+        return redirect(refused or then)
+    messages.success(request, done)
+    return redirect(then)
+
+
 # --- people and invitations --------------------------------------------------------------------------------
 
 
@@ -108,13 +121,12 @@ def invite(request: HttpRequest) -> HttpResponse:
 @require_POST
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = selectors.invitation_get(pk)
-    try:
-        services.invitation_revoke(actor=_actor(request), invitation=invitation)
-    except ValidationError as exc:
-        messages.error(request, _error_message(exc))
-    else:
-        messages.success(request, _("The invitation to %(email)s is withdrawn.") % {"email": invitation.email})
-    return redirect("manage:users")
+    return _act(
+        request,
+        lambda: services.invitation_revoke(actor=_actor(request), invitation=invitation),
+        done=_("The invitation to %(email)s is withdrawn.") % {"email": invitation.email},
+        then=reverse("manage:users"),
+    )
 
 
 def _user_page(
@@ -159,48 +171,49 @@ def user(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     person = selectors.user_get_for_admin(pk)
-    try:
-        services.user_deactivate(actor=_actor(request), user=person)
-    except ValidationError as exc:
-        messages.error(request, _error_message(exc))
-    else:
-        messages.success(request, _("%(name)s is deactivated.") % {"name": person.get_full_name()})
-    return redirect("manage:user", pk=person.pk)
+    return _act(
+        request,
+        lambda: services.user_deactivate(actor=_actor(request), user=person),
+        done=_("%(name)s is deactivated.") % {"name": person.get_full_name()},
+        then=reverse("manage:user", args=[person.pk]),
+    )
 
 
 @requires(Perm.MANAGE_USERS)
 @require_POST
 def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     person = selectors.user_get_for_admin(pk)
-    account_unlock(actor=_actor(request), user=person)
-    messages.success(request, _("%(name)s can sign in again.") % {"name": person.get_full_name()})
-    return redirect("manage:user", pk=person.pk)
+    return _act(
+        request,
+        lambda: account_unlock(actor=_actor(request), user=person),
+        done=_("%(name)s can sign in again.") % {"name": person.get_full_name()},
+        then=reverse("manage:user", args=[person.pk]),
+    )
 
 
 @requires(Perm.MANAGE_USERS)
 @require_POST
 def user_two_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
     person = selectors.user_get_for_admin(pk)
-    try:
-        services.user_two_factor_reset(actor=_actor(request), user=person)
-    except ValidationError as exc:
-        messages.error(request, _error_message(exc))
-    else:
-        messages.success(
-            request,
-            _("%(name)s signs in with their password now and sets two-factor authentication up again.")
-            % {"name": person.get_full_name()},
-        )
-    return redirect("manage:user", pk=person.pk)
+    return _act(
+        request,
+        lambda: services.user_two_factor_reset(actor=_actor(request), user=person),
+        done=_("%(name)s signs in with their password now and sets two-factor authentication up again.")
+        % {"name": person.get_full_name()},
+        then=reverse("manage:user", args=[person.pk]),
+    )
 
 
 @requires(Perm.MANAGE_USERS)
 @require_POST
 def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     person = selectors.user_get_for_admin(pk)
-    services.user_reactivate(actor=_actor(request), user=person)
-    messages.success(request, _("%(name)s is active again.") % {"name": person.get_full_name()})
-    return redirect("manage:user", pk=person.pk)
+    return _act(
+        request,
+        lambda: services.user_reactivate(actor=_actor(request), user=person),
+        done=_("%(name)s is active again.") % {"name": person.get_full_name()},
+        then=reverse("manage:user", args=[person.pk]),
+    )
 
 
 @requires(Perm.MANAGE_USERS)
@@ -347,13 +360,13 @@ def role_copy(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def role_delete(request: HttpRequest, pk: int) -> HttpResponse:
     current = selectors.role_get(pk)
-    try:
-        services.role_delete(actor=_actor(request), role=current)
-    except ValidationError as exc:
-        messages.error(request, _error_message(exc))
-        return redirect("manage:role", pk=current.pk)
-    messages.success(request, _("Role “%(name)s” deleted.") % {"name": current.name})
-    return redirect("manage:roles")
+    return _act(
+        request,
+        lambda: services.role_delete(actor=_actor(request), role=current),
+        done=_("Role “%(name)s” deleted.") % {"name": current.name},
+        then=reverse("manage:roles"),
+        refused=reverse("manage:role", args=[current.pk]),
+    )
 
 
 # --- teams -------------------------------------------------------------------------------------------------
@@ -398,13 +411,13 @@ def team(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
     current = selectors.team_get(pk)
-    try:
-        services.team_delete(actor=_actor(request), team=current)
-    except ValidationError as exc:
-        messages.error(request, _error_message(exc))
-        return redirect("manage:team", pk=current.pk)
-    messages.success(request, _("Team “%(name)s” deleted.") % {"name": current.name})
-    return redirect("manage:teams")
+    return _act(
+        request,
+        lambda: services.team_delete(actor=_actor(request), team=current),
+        done=_("Team “%(name)s” deleted.") % {"name": current.name},
+        then=reverse("manage:teams"),
+        refused=reverse("manage:team", args=[current.pk]),
+    )
 
 
 # --- audit log ---------------------------------------------------------------------------------------------
