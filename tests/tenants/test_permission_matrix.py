@@ -138,6 +138,12 @@ def _page_needs() -> dict[str, Need]:
         ),
         "calendar:week": Need("view", T.ACTIVITY),
         "calendar:day": Need("view", T.ACTIVITY),
+        "pick:companies": Need("view", T.COMPANY),
+        "pick:contacts": Need("view", T.CONTACT),
+        "pick:deals": Need("view", T.DEAL),
+        "pick:leads": Need("view", T.LEAD),
+        "pick:products": Need("view", T.PRODUCT),
+        "pick:users": MEMBER,
     }
     pipelines = "manage_pipelines"
     for name, post in {
