@@ -143,11 +143,13 @@ def activity_done(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=user, activity=activity, done=form.cleaned_data["done"], result=form.cleaned_data["result"]
             ),
         )
-        if result is None:
+        if result is None and not is_htmx(request):
             messages.error(request, "; ".join(str(e) for errors in form.errors.values() for e in errors))
     if is_htmx(request):
-        # Re-read: a refused change must not show as made.
-        return render(request, "crm/records/_activity_row.html", {"activity": activity_get(user, pk)})
+        # Re-read: a refused change must not show as made; its errors show in the row, where it was asked.
+        errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+        context = {"activity": activity_get(user, pk), "done_errors": errors}
+        return render(request, "crm/records/_activity_row.html", context, status=422 if errors else 200)
     return redirect(_back(request, reverse("activities:detail", args=[pk])))
 
 
