@@ -120,7 +120,13 @@ def deal_new(request: HttpRequest) -> HttpResponse:
     preset = companies.filter(pk=request.GET["company"]).first() if request.GET.get("company", "").isdigit() else None
     form = DealForm(
         request.POST or None,
-        initial={"company": preset.pk if preset else None, "currency": "RUB", "owner": user.pk},
+        initial={
+            "company": preset.pk if preset else None,
+            "currency": "RUB",
+            "owner": user.pk,
+            # "New deal" on the board opens the form in the board's pipeline.
+            "pipeline": request.GET["pipeline"] if request.GET.get("pipeline", "").isdigit() else None,
+        },
         companies=companies,
         contacts=contacts_visible_to(user),
         company=preset,
