@@ -144,6 +144,8 @@ def _page_needs() -> dict[str, Need]:
         "pick:leads": Need("view", T.LEAD),
         "pick:products": Need("view", T.PRODUCT),
         "pick:users": MEMBER,
+        "start:sample_add": Need(permission="manage_users", methods=("POST",), post={}),
+        "start:sample_remove": Need(permission="manage_users", methods=("POST",), post={}),
     }
     pipelines = "manage_pipelines"
     for name, post in {

@@ -186,3 +186,15 @@ def test_a_line_item_product_found_by_search_is_accepted(workspace, owner_client
     assert response.status_code == 302, response.content
     with inside(workspace):
         assert [i.product_id for i in deal.line_items.all()] == [late.pk]
+
+
+def test_the_merge_target_is_searched_as_you_type(workspace, owner_client) -> None:
+    with inside(workspace):
+        record = CompanyFactory(name="Страсть ООО")
+        other = CompanyFactory(name="Страсть OOO (дубль)")
+    page = owner_client.get(reverse("companies:merge", args=[record.pk])).content.decode()
+    search = re.search(r'<input type="search" name="q"[^>]*data-testid="merge-search"[^>]*>', page, re.S)
+    assert search and 'hx-get="' in search.group() and 'hx-target="#merge-found"' in search.group()
+    found = owner_client.get(reverse("companies:merge", args=[record.pk]), {"q": "дубль"}, **HX).content.decode()
+    block = found[found.index('<div id="merge-found"') :]
+    assert f"?other={other.pk}" in block and f"?other={record.pk}" not in block

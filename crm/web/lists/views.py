@@ -27,6 +27,7 @@ from crm.web.lists import engine
 from crm.web.lists.selectors import list_preference_of, workspace_members
 from crm.web.lists.services import list_preference_reset, list_preference_save
 from crm.web.lists.specs import SPECS
+from crm.web.onboarding.selectors import guided_start
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -51,6 +52,7 @@ def my_day(request: HttpRequest) -> HttpResponse:
     # With no deal of theirs open, "every deal has a next step" would be true but says nothing.
     has_open_deals = bool(deals) or open_deals_of(request.user).exists()  # type: ignore[arg-type]
     context = {"tasks": tasks, "deals": deals, "now": now, "overdue_count": overdue, "has_open_deals": has_open_deals}
+    context["guided_start"] = guided_start(request.user)  # type: ignore[arg-type]
     return render(request, "crm/lists/my_day.html", context)
 
 

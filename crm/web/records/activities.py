@@ -165,6 +165,7 @@ def activity_done(request: HttpRequest, pk: int) -> HttpResponse:
             ns, kind, record = card
             next_action = next_action_of(user, record_type=kind.record_type, record=record)
             context = {"ns": ns, "record": record, "next_action": next_action, "done_errors": errors}
+            context["done_activity"] = None if errors else activity_get(user, pk)
             return render(request, "crm/records/_next_action.html", context, status=status)
         context = {"activity": activity_get(user, pk), "done_errors": errors}
         return render(request, "crm/records/_activity_row.html", context, status=status)
