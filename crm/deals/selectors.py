@@ -37,6 +37,11 @@ def default_pipeline() -> Pipeline | None:
     return Pipeline.objects.filter(is_active=True).order_by("position", "id").first()
 
 
+def open_deals_of(user: User) -> QuerySet[Deal]:
+    """The open deals the user owns (and may see)."""
+    return deals_visible_to(user).filter(owner=user, closed_at=None)
+
+
 def deals_needing_next_step(user: User) -> QuerySet[Deal]:
     """The user's open deals with no open task, call or meeting planned: someone should decide what is next."""
     from django.db.models import Exists, OuterRef

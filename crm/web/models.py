@@ -29,3 +29,19 @@ class ListPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.record_type}"
+
+
+class SampleRecord(models.Model):
+    """A record made by "Add sample data" on a new workspace's guided start: exactly these are removed by
+    "Remove sample data", whatever else was added meanwhile."""
+
+    record_type = models.CharField(_("record type"), max_length=16, choices=RecordType.choices)
+    record_id = models.BigIntegerField(_("record id"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sample record")
+        constraints = [models.UniqueConstraint(fields=["record_type", "record_id"], name="samplerecord_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.record_type} #{self.record_id}"

@@ -5,6 +5,8 @@ from django.urls import include, path
 
 from crm.web.board import urls as board
 from crm.web.lists import urls as lists
+from crm.web.onboarding import views as onboarding
+from crm.web.records import pickers
 from crm.web.records import urls as records
 
 urlpatterns = [
@@ -17,4 +19,6 @@ urlpatterns = [
     path("activities/", include((records.activity_patterns + lists.activity_patterns, "activities"))),
     path("calendar/", include((board.calendar_patterns, "calendar"))),
     path("settings/", include((board.settings_patterns, "settings"))),
+    path("pick/", include((pickers.urlpatterns, "pick"))),
+    path("start/", include((onboarding.urlpatterns, "start"))),
 ]

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from tenants.accounts.models import AuditEvent, User
 
@@ -86,3 +87,65 @@ def audit_record(
         user_agent=info.user_agent if info else "",
         details=details or {},
     )
+
+
+# --- reading an entry's details -----------------------------------------------------------------------------
+
+_DETAIL_LABELS: dict[str, Any] = {
+    "role": _("Role"),
+    "team": _("Team"),
+    "head": _("Head"),
+    "parent": _("Part of"),
+    "prefix": _("Key prefix"),
+    "to": _("To"),
+    "reset_by_administrator": _("Reset by an administrator"),
+    "user_id": _("Person"),
+    "before": _("Before"),
+    "after": _("After"),
+    "what": _("What"),
+    "rows": _("Rows"),
+    "filters": _("Filters"),
+    "name": _("Name"),
+    "email": _("Email"),
+    "description": _("Description"),
+    "grants": _("Rights"),
+    "permissions": _("Permissions"),
+    "hidden_fields": _("Hidden fields"),
+    "reason": _("Reason"),
+    "count": _("Count"),
+}
+DETAIL_LINES_CAP = 12
+DETAIL_TEXT_CAP = 300
+
+
+def _detail_label(key: object) -> str:
+    known = _DETAIL_LABELS.get(str(key))
+    return str(known) if known is not None else str(key).replace("_", " ").capitalize()
+
+
+def _detail_text(value: Any) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list | tuple):
+        return ", ".join(_detail_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{_detail_label(k)}: {_detail_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def audit_detail_lines(details: Any) -> list[tuple[str, str]]:
+    """An entry's details as (label, text) lines a person reads, instead of the stored dictionary: one line per
+    key, a nested dictionary (before/after, a target) one line per inner key."""
+    if details in (None, "", {}, []):
+        return []
+    if not isinstance(details, dict):
+        return [("", _detail_text(details)[:DETAIL_TEXT_CAP])]
+    lines: list[tuple[str, str]] = []
+    for key, value in details.items():
+        if isinstance(value, dict) and value:
+            lines += [(f"{_detail_label(key)} › {_detail_label(k)}", _detail_text(v)) for k, v in value.items()]
+        else:
+            lines.append((_detail_label(key), _detail_text(value)))
+    return [(label, text[:DETAIL_TEXT_CAP]) for label, text in lines[:DETAIL_LINES_CAP]]

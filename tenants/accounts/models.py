@@ -280,3 +280,10 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    @property
+    def detail_lines(self) -> list[tuple[str, str]]:
+        """The details as lines a person reads (see `audit.audit_detail_lines`)."""
+        from tenants.accounts.audit import audit_detail_lines
+
+        return audit_detail_lines(self.details)

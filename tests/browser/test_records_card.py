@@ -54,10 +54,13 @@ def test_work_the_client_card(page, committed_db, live_url: str) -> None:
     # The form came back empty, ready for the next one.
     assert page.get_by_test_id("quick-add").locator("input[name=subject]").input_value() == ""
 
-    row = next_step.locator(f"#activity-{overdue.pk}")
+    row = next_step.locator(f"#next-activity-{overdue.pk}")
     row.locator("input[name=result]").fill("Sent by email")
     row.get_by_role("button", name="Done").click()
-    next_step.get_by_text("Sent by email").wait_for()
+    # Done: it leaves "Next step" at once and shows its result in the timeline.
+    timeline.get_by_text("Sent by email").wait_for()
+    next_step.get_by_text("Nothing planned").wait_for()
+    assert next_step.get_by_text("Send the offer").count() == 0
     with tenant_context(ws.tenant):
         overdue.refresh_from_db()
         assert overdue.is_done and overdue.result == "Sent by email"

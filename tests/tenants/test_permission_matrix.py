@@ -138,6 +138,14 @@ def _page_needs() -> dict[str, Need]:
         ),
         "calendar:week": Need("view", T.ACTIVITY),
         "calendar:day": Need("view", T.ACTIVITY),
+        "pick:companies": Need("view", T.COMPANY),
+        "pick:contacts": Need("view", T.CONTACT),
+        "pick:deals": Need("view", T.DEAL),
+        "pick:leads": Need("view", T.LEAD),
+        "pick:products": Need("view", T.PRODUCT),
+        "pick:users": MEMBER,
+        "start:sample_add": Need(permission="manage_users", methods=("POST",), post={}),
+        "start:sample_remove": Need(permission="manage_users", methods=("POST",), post={}),
     }
     pipelines = "manage_pipelines"
     for name, post in {

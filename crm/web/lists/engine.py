@@ -98,6 +98,7 @@ class Filter:
     choices: Callable[[Context], Sequence[Choice]] | None = None  # None: free text, cleaned by `apply`
     input_type: str = "text"
     field: str = ""  # the field a role can hide: a hidden field is no filter at all
+    picker: str = ""  # the URL name of an endpoint that searches the choices as one types (pick:users)
 
 
 @dataclass

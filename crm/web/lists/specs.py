@@ -118,7 +118,7 @@ def _by_tag(queryset: QuerySet[Any], value: str, user: User) -> QuerySet[Any]:
 
 
 def _owner_filter(label: Any = None) -> Filter:
-    return Filter("owner", label or _("Owner"), _by_user("owner"), _member_choices)
+    return Filter("owner", label or _("Owner"), _by_user("owner"), _member_choices, picker="pick:users")
 
 
 def _tag_filter() -> Filter:
@@ -414,7 +414,7 @@ ACTIVITIES = ListSpec(
             lambda qs, v, u: qs.filter(kind=v),
             lambda ctx: [Choice(value, label) for value, label in Activity.Kind.choices],
         ),
-        Filter("assignee", _("Assignee"), _by_user("assignee"), _member_choices),
+        Filter("assignee", _("Assignee"), _by_user("assignee"), _member_choices, picker="pick:users"),
     ),
     bulk_actions=(
         BulkAction(

@@ -20,13 +20,14 @@ from django.views.decorators.vary import vary_on_headers
 from crm.activities.selectors import my_open_tasks_until
 from crm.core.bulk import BULK_LIMIT
 from crm.core.types import RecordType
-from crm.deals.selectors import deals_needing_next_step
+from crm.deals.selectors import deals_needing_next_step, open_deals_of
 from crm.search.selectors import global_search
 from crm.web.access import conceal_related
 from crm.web.lists import engine
 from crm.web.lists.selectors import list_preference_of, workspace_members
 from crm.web.lists.services import list_preference_reset, list_preference_save
 from crm.web.lists.specs import SPECS
+from crm.web.onboarding.selectors import guided_start
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -48,9 +49,11 @@ def my_day(request: HttpRequest) -> HttpResponse:
     for records in (tasks, deals):
         conceal_related(request.user, records, {"company": RecordType.COMPANY})  # type: ignore[arg-type]
     overdue = sum(1 for t in tasks if t.is_overdue)
-    return render(
-        request, "crm/lists/my_day.html", {"tasks": tasks, "deals": deals, "now": now, "overdue_count": overdue}
-    )
+    # With no deal of theirs open, "every deal has a next step" would be true but says nothing.
+    has_open_deals = bool(deals) or open_deals_of(request.user).exists()  # type: ignore[arg-type]
+    context = {"tasks": tasks, "deals": deals, "now": now, "overdue_count": overdue, "has_open_deals": has_open_deals}
+    context["guided_start"] = guided_start(request.user)  # type: ignore[arg-type]
+    return render(request, "crm/lists/my_day.html", context)
 
 
 def _spec(namespace: str) -> engine.ListSpec:

@@ -27,9 +27,10 @@ from crm.deals.selectors import deals_visible_to
 from crm.leads.models import Lead
 from crm.leads.selectors import leads_visible_to
 from crm.web.access import ACTIVITY_LINKS, conceal_related
-from crm.web.records.cards import confirm_delete, run_service
+from crm.web.records.cards import CARDS, CardKind, confirm_delete, run_service
 from crm.web.records.common import actor_of, is_htmx
 from crm.web.records.forms import ActivityForm, DoneForm, activity_initial, user_choices
+from crm.web.records.selectors import next_action_of
 from tenants.accounts.models import User
 
 _LINKS = ("company", "contact", "deal", "lead")
@@ -129,12 +130,22 @@ def activity_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _card_of(request: HttpRequest, user: User) -> tuple[str, CardKind, Model] | None:
+    """The card ("companies:12") whose "Next step" panel sent the request, if it is one the user may see."""
+    ns, _sep, pk = request.POST.get("card", "").partition(":")
+    if ns not in CARDS or not pk.isdigit() or len(pk) > 12:
+        return None
+    return ns, CARDS[ns], CARDS[ns].get(user, int(pk))
+
+
 @login_required
 @require_POST
 def activity_done(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark done (with a result) or undone. htmx gets the updated row back."""
     user = actor_of(request)
     activity = activity_get(user, pk)
+    # Asked from a card's "Next step" panel: the card must be one the user may see (else 404, nothing done).
+    card = _card_of(request, user) if is_htmx(request) else None
     form = DoneForm(request.POST)
     if form.is_valid():
         result = run_service(
@@ -143,11 +154,21 @@ def activity_done(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=user, activity=activity, done=form.cleaned_data["done"], result=form.cleaned_data["result"]
             ),
         )
-        if result is None:
+        if result is None and not is_htmx(request):
             messages.error(request, "; ".join(str(e) for errors in form.errors.values() for e in errors))
     if is_htmx(request):
-        # Re-read: a refused change must not show as made.
-        return render(request, "crm/records/_activity_row.html", {"activity": activity_get(user, pk)})
+        # Re-read: a refused change must not show as made; its errors show in the row, where it was asked.
+        errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+        status = 422 if errors else 200
+        if card is not None:
+            # That panel again, now with what comes next.
+            ns, kind, record = card
+            next_action = next_action_of(user, record_type=kind.record_type, record=record)
+            context = {"ns": ns, "record": record, "next_action": next_action, "done_errors": errors}
+            context["done_activity"] = None if errors else activity_get(user, pk)
+            return render(request, "crm/records/_next_action.html", context, status=status)
+        context = {"activity": activity_get(user, pk), "done_errors": errors}
+        return render(request, "crm/records/_activity_row.html", context, status=status)
     return redirect(_back(request, reverse("activities:detail", args=[pk])))
 
 

@@ -30,6 +30,7 @@ from crm.web.access import conceal_related, hidden_fields
 from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import (
+    PICKER_CAP,
     DealForm,
     LineItemFormSet,
     deal_initial,
@@ -59,9 +60,20 @@ def line_totals(items: list[DealLineItem]) -> LineTotals:
     )
 
 
-def _product_choices(user: User, deal: Deal | None = None) -> list[tuple[str, str]]:
+def _product_choices(user: User, deal: Deal | None = None, sent: Any = None) -> list[tuple[str, str]]:
+    """Options of the line items' product pickers: the first active products, the deal's own, and those just
+    sent (found by searching), each only if the user may see it."""
+    visible = products_visible_to(user)
     current = Q(line_items__deal=deal) if deal is not None else Q(pk__in=[])
-    products = products_visible_to(user).filter(Q(is_active=True) | current).distinct().order_by("name")[:500]
+    ids = [
+        int(v)
+        for k, v in (sent or {}).items()
+        if k.endswith("-product") and isinstance(v, str) and v.isdigit() and len(v) < 12
+    ]
+    products = list(visible.filter(is_active=True).order_by("name")[:PICKER_CAP])
+    known = {p.pk for p in products}
+    extra = visible.filter(current | Q(pk__in=ids, is_active=True)).exclude(pk__in=known).distinct()
+    products += list(extra.order_by("name")[:PICKER_CAP])
     if "price" in hidden_fields(user, RecordType.PRODUCT):
         return [(str(p.pk), f"{p.name} ({p.sku})") for p in products]
     return [(str(p.pk), f"{p.name} ({p.sku}) — {p.price} {p.currency}") for p in products]
@@ -108,7 +120,13 @@ def deal_new(request: HttpRequest) -> HttpResponse:
     preset = companies.filter(pk=request.GET["company"]).first() if request.GET.get("company", "").isdigit() else None
     form = DealForm(
         request.POST or None,
-        initial={"company": preset.pk if preset else None, "currency": "RUB", "owner": user.pk},
+        initial={
+            "company": preset.pk if preset else None,
+            "currency": "RUB",
+            "owner": user.pk,
+            # "New deal" on the board opens the form in the board's pipeline.
+            "pipeline": request.GET["pipeline"] if request.GET.get("pipeline", "").isdigit() else None,
+        },
         companies=companies,
         contacts=contacts_visible_to(user),
         company=preset,
@@ -119,7 +137,9 @@ def deal_new(request: HttpRequest) -> HttpResponse:
     formset = (
         None
         if _amount_hidden(user)
-        else LineItemFormSet(request.POST or None, prefix="items", form_kwargs={"products": _product_choices(user)})
+        else LineItemFormSet(
+            request.POST or None, prefix="items", form_kwargs={"products": _product_choices(user, sent=request.POST)}
+        )
     )
     if request.method == "POST" and form.is_valid() and (formset is None or formset.is_valid()):
         items, rows = _items_of(formset) if formset is not None else ([], [])
@@ -191,7 +211,7 @@ def deal_line_items(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST or None,
         prefix="items",
         initial=line_item_initial(deal),
-        form_kwargs={"products": _product_choices(user, deal)},
+        form_kwargs={"products": _product_choices(user, deal, request.POST)},
     )
     errors_form = forms.Form()  # holds the errors that name no line
     if request.method == "POST" and formset.is_valid():

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import Model, QuerySet
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from crm.activities.models import Activity
@@ -43,7 +44,9 @@ def user_choices() -> list[tuple[str, str]]:
 
 
 def _user_field(label: Any, users: list[tuple[str, str]]) -> forms.TypedChoiceField:
-    return forms.TypedChoiceField(label=label, required=False, choices=_EMPTY + users, coerce=int, empty_value=None)
+    field = forms.TypedChoiceField(label=label, required=False, choices=_EMPTY + users, coerce=int, empty_value=None)
+    searchable(field, "users")
+    return field
 
 
 def drop_unseen_link(form: forms.Form, name: str, queryset: QuerySet[Any], current: Model | None) -> bool:
@@ -55,14 +58,48 @@ def drop_unseen_link(form: forms.Form, name: str, queryset: QuerySet[Any], curre
     return True
 
 
-def picker(field: forms.ModelChoiceField, queryset: QuerySet[Any], current: Iterable[Model] = ()) -> None:
-    """Render at most PICKER_CAP options (plus the current ones) while still validating against the whole
-    visible queryset, so a workspace with thousands of companies does not make a page of thousands of options."""
+def picker_url(kind: str) -> str:
+    """The endpoint that searches records (or people) of `kind` as the user types (crm/web/records/pickers.py)."""
+    return reverse(f"pick:{kind}")
+
+
+def searchable(field: forms.Field, kind: str) -> forms.Field:
+    """Make the field's select a combobox that asks the server for the options matching what is typed."""
+    field.widget.attrs["data-picker"] = picker_url(kind)
+    field.widget.attrs["data-picker-remove"] = str(_("Remove"))
+    return field
+
+
+def _sent_ids(form: forms.Form | None, name: str) -> list[int]:
+    if form is None or not form.is_bound:
+        return []
+    key = form.add_prefix(name)
+    values = form.data.getlist(key) if hasattr(form.data, "getlist") else [form.data.get(key)]
+    return [int(v) for v in values if isinstance(v, str) and v.isdigit() and len(v) < 12]
+
+
+def picker(
+    field: forms.ModelChoiceField,
+    queryset: QuerySet[Any],
+    current: Iterable[Model] = (),
+    *,
+    kind: str = "",
+    form: forms.Form | None = None,
+    name: str = "",
+) -> None:
+    """Render at most PICKER_CAP options (plus the current ones and those just sent) while still validating
+    against the whole visible queryset (`field.queryset`), so a workspace with thousands of companies does not
+    make a page of thousands of options. With `kind`, the select searches the server as the user types."""
     shown = list(queryset[:PICKER_CAP])
     known = {o.pk for o in shown}
     shown += [o for o in current if o is not None and o.pk not in known]
+    known |= {o.pk for o in shown}
+    if (sent := [pk for pk in _sent_ids(form, name) if pk not in known]) and field.queryset is not None:
+        shown += list(field.queryset.filter(pk__in=sent))
     options = [(o.pk, str(o)) for o in shown]
     field.widget.choices = options if isinstance(field, forms.ModelMultipleChoiceField) else _EMPTY + options
+    if kind:
+        searchable(field, kind)
 
 
 # --- custom fields -------------------------------------------------------------------------------------------
@@ -125,7 +162,7 @@ def _custom_form_field(definition: CustomField, users: list[tuple[str, str]]) ->
     if field_type == kind.LINK:
         return _text(label=label, widget=forms.URLInput())
     if field_type == kind.USER:
-        return forms.ChoiceField(label=label, required=False, choices=_EMPTY + users)
+        return searchable(forms.ChoiceField(label=label, required=False, choices=_EMPTY + users), "users")
     return _text(label=label)
 
 
@@ -211,6 +248,7 @@ class CompanyForm(VersionedForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = _EMPTY + self.users  # type: ignore[attr-defined]
+        searchable(self.fields["owner"], "users")
 
 
 def company_initial(company: Company) -> dict[str, Any]:
@@ -241,12 +279,20 @@ class ContactForm(VersionedForm):
     def __init__(self, *args: Any, companies: QuerySet[Company], current: Company | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = _EMPTY + self.users  # type: ignore[attr-defined]
+        searchable(self.fields["owner"], "users")
         if drop_unseen_link(self, "company", companies, current):
             return
         company_field = self.fields["company"]
         assert isinstance(company_field, forms.ModelChoiceField)
         company_field.queryset = companies
-        picker(company_field, companies.order_by("name"), [current] if current else [])
+        picker(
+            company_field,
+            companies.order_by("name"),
+            [current] if current else [],
+            kind="companies",
+            form=self,
+            name="company",
+        )
 
     def record_data(self, *, skip: Iterable[str] = (), drop_empty: bool = False) -> dict[str, Any]:
         data = super().record_data(skip=skip, drop_empty=drop_empty)
@@ -309,6 +355,7 @@ class DealForm(VersionedForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = _EMPTY + self.users  # type: ignore[attr-defined]
+        searchable(self.fields["owner"], "users")
         current_company = deal.company if deal else company
         if drop_unseen_link(self, "company", companies, current_company):
             current_company = None
@@ -316,7 +363,14 @@ class DealForm(VersionedForm):
             company_field = self.fields["company"]
             assert isinstance(company_field, forms.ModelChoiceField)
             company_field.queryset = companies
-            picker(company_field, companies.order_by("name"), [current_company] if current_company else [])
+            picker(
+                company_field,
+                companies.order_by("name"),
+                [current_company] if current_company else [],
+                kind="companies",
+                form=self,
+                name="company",
+            )
         contacts_field = self.fields["contacts"]
         assert isinstance(contacts_field, forms.ModelMultipleChoiceField)
         contacts_field.queryset = contacts
@@ -330,7 +384,14 @@ class DealForm(VersionedForm):
         shown = contacts.order_by("last_name", "first_name")
         if current_company is not None:
             shown = shown.filter(company=current_company)
-        picker(contacts_field, shown, [c for c in current_contacts if c.pk in seen])
+        picker(
+            contacts_field,
+            shown,
+            [c for c in current_contacts if c.pk in seen],
+            kind="contacts",
+            form=self,
+            name="contacts",
+        )
         pipeline_field, stage_field = self.fields["pipeline"], self.fields["stage"]
         assert isinstance(pipeline_field, forms.ModelChoiceField)
         assert isinstance(stage_field, forms.ModelChoiceField)
@@ -386,6 +447,7 @@ class LineItemForm(forms.Form):
     def __init__(self, *args: Any, products: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["product"].choices = _EMPTY + (products or [])  # type: ignore[attr-defined]
+        searchable(self.fields["product"], "products")
 
     def item(self) -> dict[str, Any] | None:
         """The line for the service, or None for a blank row (or one marked for deletion)."""
@@ -435,6 +497,7 @@ class LeadForm(VersionedForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].choices = _EMPTY + self.users  # type: ignore[attr-defined]
+        searchable(self.fields["owner"], "users")
 
 
 def lead_initial(lead: Lead) -> dict[str, Any]:
@@ -479,8 +542,17 @@ class ConvertForm(forms.Form):
         company_field.queryset = companies
         contact_field.queryset = contacts
         pipeline_field.queryset = Pipeline.objects.filter(is_active=True)
-        picker(company_field, companies.order_by("name"), suggested_companies)
-        picker(contact_field, contacts.order_by("last_name", "first_name"), suggested_contacts)
+        picker(
+            company_field, companies.order_by("name"), suggested_companies, kind="companies", form=self, name="company"
+        )
+        picker(
+            contact_field,
+            contacts.order_by("last_name", "first_name"),
+            suggested_contacts,
+            kind="contacts",
+            form=self,
+            name="contact",
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -562,13 +634,21 @@ class ActivityForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = _EMPTY + users  # type: ignore[attr-defined]
+        searchable(self.fields["assignee"], "users")
         for name, queryset in links.items():
             if drop_unseen_link(self, name, queryset, current.get(name)):
                 continue
             field = self.fields[name]
             assert isinstance(field, forms.ModelChoiceField)
             field.queryset = queryset
-            picker(field, queryset.order_by("-id"), [m for m in [current.get(name)] if m is not None])
+            picker(
+                field,
+                queryset.order_by("-id"),
+                [m for m in [current.get(name)] if m is not None],
+                kind={"company": "companies"}.get(name, f"{name}s"),
+                form=self,
+                name=name,
+            )
 
     def activity_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -598,6 +678,11 @@ class QuickAddForm(forms.Form):
     subject = _text(label=_("Subject"), max_length=255)
     due_at = _due_field()
     body = _area(2, label=_("Details"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Ids of its own: the card may show other forms with the same field names.
+        kwargs.setdefault("auto_id", "quick-%s")
+        super().__init__(*args, **kwargs)
 
 
 class DoneForm(forms.Form):

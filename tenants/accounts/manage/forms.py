@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.core.types import RecordType
 from tenants.accounts.models import AuditEvent, Role, Scope, Team, User
-from tenants.accounts.roles import ACTIONS, PERMISSIONS
+from tenants.accounts.roles import ACTIONS, PERMISSIONS, SALES_MANAGER
 from tenants.accounts.selectors import AuditFilters, active_users, audit_actors
 from tenants.accounts.services import hideable_fields, scopes_for
 
@@ -51,6 +51,11 @@ class InviteForm(forms.Form):
     full_name = forms.CharField(label=_("Name"), max_length=150, required=False)
     role = forms.ModelChoiceField(label=_("Role"), queryset=Role.objects.all())
     team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.all(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Most people invited are sales people: the role a new member gets unless someone chooses another.
+        self.fields["role"].initial = Role.objects.filter(builtin=SALES_MANAGER).values_list("pk", flat=True).first()
 
 
 class UserChangeForm(forms.Form):
@@ -98,8 +103,13 @@ class RoleForm(forms.Form):
             choices = [(str(s), Scope(s).label) for s in scopes_for(record_type)]
             for action in ACTIONS:
                 name = f"grant_{record_type}_{action}"
+                label = f"{record_type.label}: {ACTION_LABELS[action]}"
                 self.fields[name] = forms.ChoiceField(
-                    label=f"{record_type.label}: {ACTION_LABELS[action]}", choices=choices, initial=Scope.NONE
+                    label=label,
+                    choices=choices,
+                    initial=Scope.NONE,
+                    # The matrix shows no label per select: its row and column headers name it.
+                    widget=forms.Select(attrs={"aria-label": label}),
                 )
                 if role is not None and not self.is_bound:
                     self.initial[name] = role.grants.get(str(record_type), {}).get(action, Scope.NONE)

@@ -1,0 +1,37 @@
+"""htmx forms in a real browser: a refused quick add shows its error beside the subject, and the next try
+works; nothing is added meanwhile."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from crm.activities.models import Activity
+from tests.conftest import PASSWORD
+from tests.factories import CompanyFactory
+
+pytestmark = pytest.mark.browser
+
+
+def test_quick_add_errors_show_where_the_input_is(page, ws, base) -> None:
+    with tenant_context(ws.tenant):
+        company = CompanyFactory(name="Romashka LLC", owner=ws.owner)
+    page.goto(f"{base}/login/")
+    page.get_by_label("Email").fill(ws.owner.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/companies/{company.pk}/")
+    quick = page.get_by_test_id("quick-add")
+    quick.get_by_role("button", name="Add").click()
+    error = page.get_by_test_id("quick-add-subject-errors")
+    error.wait_for()
+    assert "This field cannot be blank." in error.inner_text()
+    subject = page.get_by_role("textbox", name="Subject")
+    assert subject.get_attribute("aria-invalid") == "true"
+    with tenant_context(ws.tenant):
+        assert not Activity.objects.exists()
+    subject.fill("Call back on Monday")
+    page.get_by_test_id("quick-add").get_by_role("button", name="Add").click()
+    page.get_by_test_id("timeline").get_by_text("Call back on Monday").wait_for()
+    assert page.get_by_test_id("quick-add-subject-errors").count() == 0
