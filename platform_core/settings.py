@@ -94,6 +94,8 @@ SCHEMA_POOL_SIZE: int = env.int("SCHEMA_POOL_SIZE", default=3)
 SCHEMA_TEMPLATE_NAME: str = env.str("SCHEMA_TEMPLATE_NAME", default="kontor_template")
 
 MIDDLEWARE = [
+    # Static files first: served by the WSGI server's process without a tenant lookup or a database query.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "platform_core.middleware.KontorTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -218,6 +220,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# WhiteNoise serves /static/ from the app's process (make demo runs gunicorn, not the development server).
+# Outside production it reads the apps' static directories directly; production serves STATIC_ROOT, filled by
+# `manage.py collectstatic`.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
 MEDIA_URL = "/media/"
 # Uploaded files land in MEDIA_ROOT/<schema>/, so one tenant's files never sit among another's.
