@@ -72,8 +72,10 @@ def _database(stack: ExitStack) -> Iterator[str]:
 
     pgdata = DATA_DIR / "postgres"
     pgdata.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode="stop": the server stops with this process and keeps its data for the next run.
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    # The server stops with this process (fast shutdown, _stop_postgres) and keeps its data for the next run.
+    # cleanup_mode=None: pgserver's own stop would come second, find no server and print "Failed to stop
+    # server, killing it instead".
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
     stack.callback(server.cleanup)
     stack.callback(_stop_postgres, server, pgdata)
     _create_database_if_missing(f"host={pgdata} user=postgres dbname=postgres", DATABASE_NAME)
@@ -293,6 +295,25 @@ def stop(processes: list[tuple[subprocess.Popen[bytes], signal.Signals]], timeou
             process.wait()
 
 
+def prepare_demo() -> int:
+    """The public site's domain, the demo workspace and its data, in one Django process (each `manage.py`
+    start costs seconds). The schema pool is refilled by the worker in the background."""
+    sys.path.insert(0, str(BASE_DIR))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from tenants.services import public_tenant_ensure
+
+    public_tenant_ensure()
+    call_command("create_demo_workspace")
+    call_command("seed_demo", workspace="demo", companies=300, if_empty=True)
+    # Last, so that the refill does not race the demo workspace's creation for the catalog.
+    call_command("setup_platform", refill_in_background=True)
+    return 0
+
+
 def demo(port: int) -> int:
     _stop_on_sigterm()
     with services() as env:
@@ -308,19 +329,20 @@ def demo(port: int) -> int:
             return 2
         if not migrate_if_changed(env):
             print("Migrations unchanged since the last run: migrate_schemas skipped.", flush=True)
-        # The schema pool is refilled by the worker in the background (at its start and every minute).
-        _manage(env, "setup_platform", "--refill-in-background")
-        _manage(env, "create_demo_workspace")
-        _manage(env, "seed_demo", "--workspace", "demo", "--companies", "300", "--if-empty")
         # Beat keeps its schedule here, also when the database and Redis are not the embedded ones.
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         celery = [sys.executable, "-m", "celery", "-A", "platform_core"]
         processes: list[tuple[subprocess.Popen[bytes], signal.Signals]] = []
         try:
+            # The servers boot while the demo data is checked (one process, see prepare_demo).
             processes.append((spawn(web_command(port), env), signal.SIGQUIT))
             processes.append(
                 (spawn([*celery, "worker", "-l", "info", "-c", str(CELERY_CONCURRENCY)], env), signal.SIGQUIT)
             )
+            subprocess.run(
+                [sys.executable, "-m", "platform_core.embedded", "prepare"], env=env, cwd=BASE_DIR, check=True
+            )
+            # Beat after the demo workspace exists: its first pool refill does not race the workspace's creation.
             beat = [*celery, "beat", "-l", "info", "--schedule", str(DATA_DIR / "celerybeat-schedule")]
             processes.append((spawn(beat, env), signal.SIGTERM))
             print(
@@ -344,7 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("command", nargs=argparse.REMAINDER)
     demo_parser = sub.add_parser("demo", help="set up and run the demo")
     demo_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    sub.add_parser("prepare", help="(used by demo) create the demo workspace and its data if missing")
     args = parser.parse_args(argv)
+    if args.action == "prepare":
+        return prepare_demo()
     if args.action == "run":
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
         if not command:
