@@ -77,9 +77,16 @@ def test_the_main_pages_and_their_scripts_run_under_the_policy(page, ws, base: s
     page.get_by_test_id("search-hit").filter(has_text="Severstal Trading").click()
     page.wait_for_url(f"{base}/companies/{company.pk}/")
 
-    # The calendar's "whose" filter, the team tree and the profile.
+    # The calendar, settings, the profile and the API docs.
     page.goto(f"{base}/calendar/")
-    for path in ("/settings/teams/", "/settings/users/", "/settings/roles/", "/profile/", "/settings/pipelines/"):
+    for path in (
+        "/settings/teams/",
+        "/settings/users/",
+        "/settings/roles/",
+        "/profile/",
+        "/settings/pipelines/",
+        "/api/v1/docs",
+    ):
         page.goto(f"{base}{path}")
         page.wait_for_load_state("load")
 
