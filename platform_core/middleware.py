@@ -42,9 +42,13 @@ class ContentSecurityPolicyMiddleware:
 
         self.get_response = get_response
         self.policy = "; ".join(f"{name} {' '.join(sources)}" for name, sources in settings.CONTENT_SECURITY_POLICY)
+        # Django's debug error pages (DEBUG only, never in production) are styled and scripted inline.
+        self.debug = settings.DEBUG
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if self.debug and response.status_code >= 400:
+            return response
         if self.policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
         return response
