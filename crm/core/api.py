@@ -23,7 +23,7 @@ from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from crm.search.models import SearchTerm
 from crm.search.selectors import starts_with_any, terms_visible
-from crm.search.terms import query_terms
+from crm.search.terms import query_readings
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -222,7 +222,7 @@ def search_filter(
 ) -> QuerySet[M]:
     """Records whose search terms start with every word typed (or with the phone digits), via the index; the
     terms of `hidden` fields (the caller's role hides them) do not count."""
-    words, phones = query_terms(q)
+    words, phones = query_readings(q)
     groups = [phones] if phones else [[w] for w in words]
     if not groups:
         return queryset.none()

@@ -14,7 +14,7 @@ from crm.core.types import RecordType
 from crm.deals.selectors import deals_visible_to
 from crm.leads.selectors import leads_visible_to
 from crm.search.models import SearchTerm
-from crm.search.terms import query_terms
+from crm.search.terms import query_readings
 from tenants.accounts import policy
 from tenants.accounts.models import Scope, User
 
@@ -112,7 +112,7 @@ def _candidates(
 
 def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHit]:
     """Best matches of each kind the user may see; a fixed number of queries whatever the data size."""
-    words, phones = query_terms(query)
+    words, phones = query_readings(query)
     hidden = {t: policy.hidden_fields(user, t) for t in SEARCHABLE}
     scoped = {t for t in SEARCHABLE if policy.scope_of(user, policy.Action.VIEW, t) != Scope.ALL}
     # The least selective of the phone's readings decides (every one of them is scanned).

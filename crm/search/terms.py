@@ -57,7 +57,7 @@ def record_terms(
     return {t[:MAX_TERM] for t in terms if len(t) >= 2}
 
 
-def query_terms(query: str) -> tuple[list[str], list[str]]:
+def query_readings(query: str) -> tuple[list[str], list[str]]:
     """(word prefixes, phone prefixes) of what a user typed in the search box: a record matches when its terms
     start with every word, or with any one of the phone prefixes (the same digits read several ways)."""
     query = (query or "").strip()

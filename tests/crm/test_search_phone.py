@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 
 from crm.search.models import SearchTerm
 from crm.search.selectors import global_search
-from crm.search.terms import REVERSED, query_terms
+from crm.search.terms import REVERSED, query_readings
 from tests.conftest import Workspace
 from tests.factories import CompanyFactory, ContactFactory, LeadFactory, UserFactory
 
@@ -68,12 +68,12 @@ def test_the_phone_is_indexed_by_its_last_digits(in_workspace) -> None:
 
 
 def test_query_readings() -> None:
-    assert query_terms("8 916 123") == ([], ["8916123", "916123", REVERSED + "3216198"])
-    assert query_terms("+7916123") == ([], ["7916123"])
-    assert query_terms("8 (916) 123-45-67") == ([], ["9161234567"])
+    assert query_readings("8 916 123") == ([], ["8916123", "916123", REVERSED + "3216198"])
+    assert query_readings("+7916123") == ([], ["7916123"])
+    assert query_readings("8 (916) 123-45-67") == ([], ["9161234567"])
     # Words, emails and short digits never probe the reversed phone terms.
-    assert query_terms("olga 1234") == (["olga", "1234"], [])
-    assert query_terms("~7654") == (["7654"], [])
+    assert query_readings("olga 1234") == (["olga", "1234"], [])
+    assert query_readings("~7654") == (["7654"], [])
 
 
 def test_lists_and_api_find_the_number_by_its_parts(workspace, owner_client) -> None:

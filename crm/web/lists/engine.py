@@ -35,7 +35,7 @@ from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from crm.search.models import SearchTerm
 from crm.search.selectors import starts_with_any, terms_visible
-from crm.search.terms import query_terms
+from crm.search.terms import query_readings
 from crm.web.access import conceal_related
 from crm.web.lists.selectors import workspace_members
 from crm.web.models import ListPreference
@@ -339,7 +339,7 @@ def _search(spec: ListSpec, queryset: QuerySet[Any], text: str, hidden: frozense
             if name not in hidden:
                 condition |= Q(**{f"{name}__icontains": text})
         return queryset.filter(condition) if condition else queryset.none()
-    words, phones = query_terms(text)
+    words, phones = query_readings(text)
     groups = [phones] if phones else [[w] for w in words if len(w) >= 2]
     if not groups:
         return queryset
