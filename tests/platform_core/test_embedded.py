@@ -126,6 +126,8 @@ def test_migrate_is_skipped_only_while_the_stored_fingerprint_matches(test_datab
     env = {**os.environ, "DATABASE_URL": test_database_url, "DJANGO_SETTINGS_MODULE": "no.such.settings"}
     embedded.store_fingerprint(test_database_url, embedded.migrations_fingerprint())
     assert embedded.migrate_if_changed(env) is False
+    with pytest.raises(subprocess.CalledProcessError):
+        embedded.migrate_if_changed({**env, "KONTOR_MIGRATE": "always"})
     # Changed files: it runs migrate_schemas, and keeps the old fingerprint when that fails.
     embedded.store_fingerprint(test_database_url, "c" * 64)
     with pytest.raises(subprocess.CalledProcessError):
