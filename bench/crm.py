@@ -153,6 +153,15 @@ def crm_calls(client: Any, *, company_id: int, fragment: str, phone: str) -> lis
             Measure("search: phone number", 50),
             lambda: client.get(reverse("search"), {"q": phone}, HTTP_HX_REQUEST="true"),
         ),
+        (
+            # '8 916 123': the start of a national number, trunk prefix included.
+            Measure("search: phone start (8 ...)", 50),
+            lambda: client.get(reverse("search"), {"q": phone[:9]}, HTTP_HX_REQUEST="true"),
+        ),
+        (
+            Measure("search: phone last digits", 50),
+            lambda: client.get(reverse("search"), {"q": phone[-9:]}, HTTP_HX_REQUEST="true"),
+        ),
         (Measure("API contact list (50)", 100), lambda: client.get("/api/v1/contacts/", {"limit": 50})),
         (
             Measure("API deal create", 100),

@@ -6,11 +6,15 @@ Django settings: it decides the environment that settings are read from.
 
     python -m platform_core.embedded run -- pytest      # any command, with the URLs exported
     python -m platform_core.embedded demo               # migrate, create the demo workspace, run everything
+
+The demo serves with gunicorn (a fixed pool of threads, so a bounded number of database connections), skips
+migrate_schemas when the migration files are those of the last run, and stops at once on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import signal
 import socket
@@ -18,8 +22,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -67,8 +72,10 @@ def _database(stack: ExitStack) -> Iterator[str]:
 
     pgdata = DATA_DIR / "postgres"
     pgdata.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode="stop": the server stops with this process and keeps its data for the next run.
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    # The server stops with this process (fast shutdown, _stop_postgres) and keeps its data for the next run.
+    # cleanup_mode=None: pgserver's own stop would come second, find no server and print "Failed to stop
+    # server, killing it instead".
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
     stack.callback(server.cleanup)
     stack.callback(_stop_postgres, server, pgdata)
     _create_database_if_missing(f"host={pgdata} user=postgres dbname=postgres", DATABASE_NAME)
@@ -128,63 +135,228 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+# --- skipping migrate_schemas when nothing changed ---------------------------------------------------------
+# migrate_schemas visits every schema (public, template, pool, workspaces): a minute on a demo database even
+# when there is nothing to do. The launcher stores a fingerprint of the migration files (and of the locked
+# dependencies, whose apps bring migrations too) in the database after a successful migrate, and skips it while
+# the files match. Any change (a new migration, a pulled branch, another lock) migrates as before.
+FINGERPRINT_TABLE = "kontor_migrations_fingerprint"
+_NOT_CODE = {"tests", "bench", "node_modules", "staticfiles", "locale"}
+
+
+def migrations_fingerprint(base_dir: Path = BASE_DIR) -> str:
+    """sha256 of every migration file of the project's packages (path and content) and of requirements.lock."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for package in sorted(base_dir.iterdir()):
+        if package.name.startswith(".") or package.name in _NOT_CODE or not (package / "__init__.py").is_file():
+            continue
+        files.extend(p for p in package.rglob("migrations/*.py") if ".venv" not in p.parts)
+    lock = base_dir / "requirements.lock"
+    if lock.is_file():
+        files.append(lock)
+    for path in sorted(files):
+        digest.update(str(path.relative_to(base_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _connect(database_url: str) -> Any:
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(database_url)
+    params = {
+        "host": config.get("HOST") or None,
+        "port": config.get("PORT") or None,
+        "dbname": config.get("NAME"),
+        "user": config.get("USER") or None,
+        "password": config.get("PASSWORD") or None,
+    }
+    return psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if v is not None})
+
+
+def stored_fingerprint(database_url: str) -> str | None:
+    """The fingerprint recorded by the last successful migrate, None when there is none."""
+    with _connect(database_url) as conn:
+        if conn.execute("SELECT to_regclass(%s)", (f"public.{FINGERPRINT_TABLE}",)).fetchone()[0] is None:
+            return None
+        row = conn.execute("SELECT fingerprint FROM public.kontor_migrations_fingerprint WHERE id = 1").fetchone()
+        return row[0] if row else None
+
+
+def store_fingerprint(database_url: str, fingerprint: str) -> None:
+    with _connect(database_url) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS public.kontor_migrations_fingerprint "
+            "(id integer PRIMARY KEY, fingerprint text NOT NULL, migrated_at timestamptz NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO public.kontor_migrations_fingerprint (id, fingerprint, migrated_at) VALUES (1, %s, now()) "
+            "ON CONFLICT (id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, migrated_at = EXCLUDED.migrated_at",
+            (fingerprint,),
+        )
+
+
+def migrate_if_changed(env: dict[str, str]) -> bool:
+    """Run migrate_schemas unless the migration files are those of the last successful run. True if it ran."""
+    fingerprint = migrations_fingerprint()
+    forced = env.get("KONTOR_MIGRATE") == "always"  # e.g. after migrating an app backwards by hand
+    if not forced and stored_fingerprint(env["DATABASE_URL"]) == fingerprint:
+        return False
+    _manage(env, "migrate_schemas", "--executor", "standard", "-v", "0")
+    store_fingerprint(env["DATABASE_URL"], fingerprint)
+    return True
+
+
+# --- bounded connections ---------------------------------------------------------------------------------------
+# Each web thread and each Celery worker process holds at most one PostgreSQL connection (Django keeps one per
+# thread, CONN_MAX_AGE), and the thread and process pools are fixed, so the whole demo holds at most
+#     WEB_WORKERS x WEB_THREADS + CELERY_CONCURRENCY + 1 (beat, the launcher's commands)
+# connections, which must stay below PostgreSQL's max_connections with room for psql and migrations. The
+# development server started a thread, and so a connection, per request: a few busy clients exhausted 100.
+WEB_WORKERS = int(os.environ.get("WEB_WORKERS", "2"))  # one per core on the 2-core machines Kontor targets
+WEB_THREADS = int(os.environ.get("WEB_THREADS", "4"))  # requests mostly wait on PostgreSQL: threads overlap them
+CELERY_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))
+CONNECTION_HEADROOM = 10  # psql, a migrate, monitoring
+
+
+def connections_needed(*, workers: int, threads: int, celery: int) -> int:
+    return workers * threads + celery + 1
+
+
+def connection_budget_error(*, workers: int, threads: int, celery: int, max_connections: int) -> str | None:
+    """Why these pools could exhaust PostgreSQL's connections, or None when they fit."""
+    needed = connections_needed(workers=workers, threads=threads, celery=celery)
+    if needed + CONNECTION_HEADROOM < max_connections:
+        return None
+    return (
+        f"WEB_WORKERS x WEB_THREADS + CELERY_CONCURRENCY + 1 = {workers} x {threads} + {celery} + 1 = {needed} "
+        f"connections, with {CONNECTION_HEADROOM} to spare, does not fit PostgreSQL's max_connections "
+        f"({max_connections}): lower them or raise max_connections."
+    )
+
+
+def _max_connections(database_url: str) -> int:
+    with _connect(database_url) as conn:
+        return int(conn.execute("SHOW max_connections").fetchone()[0])
+
+
+# --- the processes -------------------------------------------------------------------------------------------
+
+
+def web_command(port: int, *, workers: int = WEB_WORKERS, threads: int = WEB_THREADS) -> list[str]:
+    """gunicorn with a fixed pool of threads; static files come from WhiteNoise in the app."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "platform_core.wsgi:application",
+        "--bind",
+        f"0.0.0.0:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--preload",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "3",
+        "--access-logfile",
+        "-",
+    ]
+
+
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A child in its own session: Ctrl-C reaches only the launcher, which stops the children its own way
+    (a terminal's SIGINT would put the Celery worker into a warm shutdown that waits for a pool refill)."""
+    return subprocess.Popen(command, env=env, cwd=BASE_DIR, start_new_session=True)
+
+
+# How each child is told to stop at once: gunicorn's and Celery's quick/cold shutdown (SIGQUIT; a task cut
+# short is delivered again, tasks are idempotent), SIGTERM for the rest.
+STOP_TIMEOUT = 5.0
+
+
+def stop(processes: list[tuple[subprocess.Popen[bytes], signal.Signals]], timeout: float = STOP_TIMEOUT) -> None:
+    """Signal every child, wait up to `timeout` in all, then kill whatever is left with its whole group."""
+    for process, signum in processes:
+        if process.poll() is None:
+            process.send_signal(signum)
+    deadline = time.monotonic() + timeout
+    for process, _signum in processes:
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process, _signum in processes:
+        if process.poll() is None:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # the worker's pool or gunicorn's workers too
+            process.wait()
+
+
+def prepare_demo() -> int:
+    """The public site's domain, the demo workspace and its data, in one Django process (each `manage.py`
+    start costs seconds). The schema pool is refilled by the worker in the background."""
+    sys.path.insert(0, str(BASE_DIR))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from tenants.services import public_tenant_ensure
+
+    public_tenant_ensure()
+    call_command("create_demo_workspace")
+    call_command("seed_demo", workspace="demo", companies=300, if_empty=True)
+    # Last, so that the refill does not race the demo workspace's creation for the catalog.
+    call_command("setup_platform", refill_in_background=True)
+    return 0
+
+
 def demo(port: int) -> int:
     _stop_on_sigterm()
     with services() as env:
         print(f"Database: {env['DATABASE_URL']}\nRedis:    {env['REDIS_URL']}", flush=True)
-        _manage(env, "migrate_schemas", "--executor", "standard", "-v", "0")
-        _manage(env, "setup_platform")
-        _manage(env, "create_demo_workspace")
-        _manage(env, "seed_demo", "--workspace", "demo", "--companies", "300", "--if-empty")
+        problem = connection_budget_error(
+            workers=WEB_WORKERS,
+            threads=WEB_THREADS,
+            celery=CELERY_CONCURRENCY,
+            max_connections=_max_connections(env["DATABASE_URL"]),
+        )
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+        if not migrate_if_changed(env):
+            print("Migrations unchanged since the last run: migrate_schemas skipped.", flush=True)
         # Beat keeps its schedule here, also when the database and Redis are not the embedded ones.
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        processes = [
-            subprocess.Popen(
-                [sys.executable, str(BASE_DIR / "manage.py"), "runserver", f"0.0.0.0:{port}", "--noreload"],
-                env=env,
-            ),
-            subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "platform_core", "worker", "-l", "info", "-c", "2"],
-                env=env,
-                cwd=BASE_DIR,
-            ),
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "platform_core",
-                    "beat",
-                    "-l",
-                    "info",
-                    "--schedule",
-                    str(DATA_DIR / "celerybeat-schedule"),
-                ],
-                env=env,
-                cwd=BASE_DIR,
-            ),
-        ]
-        time.sleep(1.5)
-        print(
-            f"\nKontor is running.\n  Public site: http://localhost:{port}/\n"
-            f"  Workspace:   http://demo.localhost:{port}/\nPress Ctrl-C to stop.\n",
-            flush=True,
-        )
+        celery = [sys.executable, "-m", "celery", "-A", "platform_core"]
+        processes: list[tuple[subprocess.Popen[bytes], signal.Signals]] = []
         try:
-            while all(p.poll() is None for p in processes):
+            # The servers boot while the demo data is checked (one process, see prepare_demo).
+            processes.append((spawn(web_command(port), env), signal.SIGQUIT))
+            processes.append(
+                (spawn([*celery, "worker", "-l", "info", "-c", str(CELERY_CONCURRENCY)], env), signal.SIGQUIT)
+            )
+            subprocess.run(
+                [sys.executable, "-m", "platform_core.embedded", "prepare"], env=env, cwd=BASE_DIR, check=True
+            )
+            # Beat after the demo workspace exists: its first pool refill does not race the workspace's creation.
+            beat = [*celery, "beat", "-l", "info", "--schedule", str(DATA_DIR / "celerybeat-schedule")]
+            processes.append((spawn(beat, env), signal.SIGTERM))
+            print(
+                f"\nKontor is running.\n  Public site: http://localhost:{port}/\n"
+                f"  Workspace:   http://demo.localhost:{port}/\nPress Ctrl-C to stop.\n",
+                flush=True,
+            )
+            while all(p.poll() is None for p, _ in processes):
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            pass
+            print("\nStopping...", flush=True)
         finally:
-            for p in processes:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in processes:
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop(processes)
         return 0
 
 
@@ -195,7 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("command", nargs=argparse.REMAINDER)
     demo_parser = sub.add_parser("demo", help="set up and run the demo")
     demo_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    sub.add_parser("prepare", help="(used by demo) create the demo workspace and its data if missing")
     args = parser.parse_args(argv)
+    if args.action == "prepare":
+        return prepare_demo()
     if args.action == "run":
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
         if not command:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,11 @@ SCHEMA_POOL_SIZE: int = env.int("SCHEMA_POOL_SIZE", default=3)
 SCHEMA_TEMPLATE_NAME: str = env.str("SCHEMA_TEMPLATE_NAME", default="kontor_template")
 
 MIDDLEWARE = [
+    # Static files first: served by the WSGI server's process without a tenant lookup or a database query.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "platform_core.middleware.KontorTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "platform_core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +113,24 @@ MIDDLEWARE = [
     "platform_core.middleware.SentryTenantTagMiddleware",
     # Last, as django-axes asks: turns a locked-out login attempt into the lockout page.
     "axes.middleware.AxesMiddleware",
+]
+
+# Content-Security-Policy of every page: everything from our own origin; no inline script, no inline style (the
+# templates have none: behaviour is in static/*.js behind data attributes, looks in static/*.css), no eval
+# (htmx's allowEval is off), no framing by other sites; forms post to our own origin. `img-src data:` for
+# small icons.
+CONTENT_SECURITY_POLICY: list[tuple[str, list[str]]] = [
+    ("default-src", ["'self'"]),
+    ("script-src", ["'self'"]),
+    ("style-src", ["'self'"]),
+    ("img-src", ["'self'", "data:"]),
+    ("font-src", ["'self'"]),
+    ("connect-src", ["'self'"]),
+    ("object-src", ["'none'"]),
+    ("frame-ancestors", ["'none'"]),
+    # A signup posted on the public site is redirected into the new workspace, <subdomain>.BASE_DOMAIN.
+    ("form-action", ["'self'", f"*.{BASE_DOMAIN}:*"]),
+    ("base-uri", ["'self'"]),
 ]
 
 ROOT_URLCONF = "platform_core.urls_tenant"
@@ -218,6 +240,12 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# WhiteNoise serves /static/ from the app's process (make demo runs gunicorn, not the development server).
+# Outside production it reads the apps' static directories directly; production serves STATIC_ROOT, filled by
+# `manage.py collectstatic`.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:  # STATIC_ROOT is only filled (and needed) in production
+    warnings.filterwarnings("ignore", message="No directory at: ")
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
 MEDIA_URL = "/media/"
 # Uploaded files land in MEDIA_ROOT/<schema>/, so one tenant's files never sit among another's.

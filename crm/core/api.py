@@ -22,8 +22,8 @@ from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from crm.search.models import SearchTerm
-from crm.search.selectors import terms_visible
-from crm.search.terms import query_terms
+from crm.search.selectors import starts_with_any, terms_visible
+from crm.search.terms import query_readings
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -222,12 +222,12 @@ def search_filter(
 ) -> QuerySet[M]:
     """Records whose search terms start with every word typed (or with the phone digits), via the index; the
     terms of `hidden` fields (the caller's role hides them) do not count."""
-    words, phone = query_terms(q)
-    terms = [phone] if phone else words
-    if not terms:
+    words, phones = query_readings(q)
+    groups = [phones] if phones else [[w] for w in words]
+    if not groups:
         return queryset.none()
-    for term in terms:
-        matching = SearchTerm.objects.filter(record_type=record_type, record_id=OuterRef("pk"), term__startswith=term)
+    for group in groups:
+        matching = SearchTerm.objects.filter(starts_with_any(group), record_type=record_type, record_id=OuterRef("pk"))
         queryset = queryset.filter(Exists(terms_visible(matching, hidden)))
     return queryset
 

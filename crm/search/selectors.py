@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
@@ -14,7 +14,7 @@ from crm.core.types import RecordType
 from crm.deals.selectors import deals_visible_to
 from crm.leads.selectors import leads_visible_to
 from crm.search.models import SearchTerm
-from crm.search.terms import query_terms
+from crm.search.terms import query_readings
 from tenants.accounts import policy
 from tenants.accounts.models import Scope, User
 
@@ -46,31 +46,42 @@ def terms_visible(terms: QuerySet[SearchTerm], hidden: Collection[str]) -> Query
     return terms.exclude(field__in=list(hidden)) if hidden else terms
 
 
+def starts_with_any(prefixes: Collection[str]) -> Q:
+    """Terms that start with one of `prefixes` (a phone read several ways): one index range scan each."""
+    condition = Q()
+    for prefix in prefixes:
+        condition |= Q(term__startswith=prefix)
+    return condition
+
+
 def _candidates(
     words: list[str],
-    phone: str | None,
+    phones: list[str],
     hidden: dict[RecordType, frozenset[str]] | None = None,
     within: dict[RecordType, QuerySet[Any]] | None = None,
     only: set[RecordType] | None = None,
 ) -> dict[RecordType, list[int]]:
-    """Ids of the records of each searchable type matching every word (or the phone), best first, through the
-    terms of fields the user may see (`hidden`: the fields each type's terms must not come from).
+    """Ids of the records of each searchable type matching every word (or any of the phone prefixes), best
+    first, through the terms of fields the user may see (`hidden`: the fields each type's terms must not come
+    from).
 
-    One query: a prefix range scan per record type on (record_type, term), each limited, glued with UNION ALL,
-    so the cost does not grow with the number of records and one type cannot crowd out the others.
+    One query: a prefix range scan per record type (and phone prefix) on (record_type, term), each limited,
+    glued with UNION ALL, so the cost does not grow with the number of records and one type cannot crowd out
+    the others.
     """
     hidden, within = hidden or {}, within or {}
-    if phone:
-        driver, others = phone, []
+    others: list[str] = []
+    if phones:
+        drivers = [p for p in phones if len(p) >= 2]
     elif words:
         ordered = sorted(words, key=len, reverse=True)
-        driver, others = ordered[0], ordered[1:]
+        drivers, others = ordered[:1], ordered[1:]
+        if len(drivers[0]) < 2:
+            return {}
     else:
         return {}
-    if len(driver) < 2:
-        return {}
     parts = []
-    for record_type in (t for t in SEARCHABLE if only is None or t in only):
+    for record_type, driver in ((t, d) for t in SEARCHABLE if only is None or t in only for d in drivers):
         concealed = hidden.get(record_type, frozenset())
         qs = terms_visible(SearchTerm.objects.filter(record_type=record_type, term__startswith=driver), concealed)
         for other in others:
@@ -90,6 +101,8 @@ def _candidates(
             qs = qs.filter(record_id__in=within[record_type].values("pk"))
         parts.append(qs.order_by("term").values_list("record_type", "record_id")[:CANDIDATES])
     found: dict[RecordType, list[int]] = {}
+    if not parts:
+        return {}
     for type_value, record_id in parts[0].union(*parts[1:], all=True):
         ids = found.setdefault(RecordType(type_value), [])
         if record_id not in ids:
@@ -99,18 +112,20 @@ def _candidates(
 
 def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHit]:
     """Best matches of each kind the user may see; a fixed number of queries whatever the data size."""
-    words, phone = query_terms(query)
+    words, phones = query_readings(query)
     hidden = {t: policy.hidden_fields(user, t) for t in SEARCHABLE}
     scoped = {t for t in SEARCHABLE if policy.scope_of(user, policy.Action.VIEW, t) != Scope.ALL}
-    if len(phone or max(words, key=len, default="")) >= SELECTIVE:
+    # The least selective of the phone's readings decides (every one of them is scanned).
+    selective = min(map(len, phones)) if phones else len(max(words, key=len, default=""))
+    if selective >= SELECTIVE:
         # A long term (a phone number, an email) matches a handful of records: look first, and narrow to the
         # user's records only where the candidates ran out.
-        candidates = _candidates(words, phone, hidden)
+        candidates = _candidates(words, phones, hidden)
         scoped &= {t for t, ids in candidates.items() if len(ids) >= CANDIDATES}
         if scoped:
-            candidates |= _candidates(words, phone, hidden, {t: _VISIBLE[t](user) for t in scoped}, only=scoped)
+            candidates |= _candidates(words, phones, hidden, {t: _VISIBLE[t](user) for t in scoped}, only=scoped)
     else:
-        candidates = _candidates(words, phone, hidden, {t: _VISIBLE[t](user) for t in scoped})
+        candidates = _candidates(words, phones, hidden, {t: _VISIBLE[t](user) for t in scoped})
     hits: list[SearchHit] = []
     if ids := candidates.get(RecordType.COMPANY):
         show_tax_id = "tax_id" not in hidden[RecordType.COMPANY]

@@ -46,6 +46,7 @@ def test_each_term_records_the_field_it_comes_from(in_workspace) -> None:
         ("registration_id", "1027700000001"),
         ("phones", "79161234567"),
         ("phones", "9161234567"),
+        ("phones", "~76543216197"),
         ("emails", EMAIL),
     }
     lead = LeadFactory(title="Request", contact_name="Olga", company_name="Zeta", email="olga@zeta.test", phone=PHONE)

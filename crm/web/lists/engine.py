@@ -34,8 +34,8 @@ from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from crm.search.models import SearchTerm
-from crm.search.selectors import terms_visible
-from crm.search.terms import query_terms
+from crm.search.selectors import starts_with_any, terms_visible
+from crm.search.terms import query_readings
 from crm.web.access import conceal_related
 from crm.web.lists.selectors import workspace_members
 from crm.web.models import ListPreference
@@ -340,14 +340,17 @@ def _search(spec: ListSpec, queryset: QuerySet[Any], text: str, hidden: frozense
             if name not in hidden:
                 condition |= Q(**{f"{name}__icontains": text})
         return queryset.filter(condition) if condition else queryset.none()
-    words, phone = query_terms(text)
-    terms = [phone] if phone else [w for w in words if len(w) >= 2]
-    if not terms:
+    words, phones = query_readings(text)
+    groups = [phones] if phones else [[w] for w in words if len(w) >= 2]
+    if not groups:
         return queryset
-    # Every word must prefix one of the record's indexed terms: a range scan on the term index per word. Terms
-    # of fields the user's role hides do not count, so a hidden phone finds nothing.
-    for term in terms:
-        matching = terms_visible(SearchTerm.objects.filter(record_type=spec.record_type, term__startswith=term), hidden)
+    # Every word (or one of the phone's readings) must prefix one of the record's indexed terms: a range scan
+    # on the term index per word. Terms of fields the user's role hides do not count, so a hidden phone finds
+    # nothing.
+    for group in groups:
+        matching = terms_visible(
+            SearchTerm.objects.filter(starts_with_any(group), record_type=spec.record_type), hidden
+        )
         queryset = queryset.filter(pk__in=matching.values("record_id"))
     return queryset
 

@@ -236,13 +236,7 @@
     root.querySelectorAll("select[data-picker]").forEach(enhance);
   }
 
-  // A select marked data-autosubmit sends its form when changed (the board's and calendar's filters).
-  document.addEventListener("change", (event) => {
-    const target = event.target;
-    if (target instanceof HTMLSelectElement && target.matches("[data-autosubmit]") && target.form) {
-      target.form.requestSubmit();
-    }
-  });
+  // data-autosubmit (the board's and calendar's filters) is handled once, by platform_core/kontor.js.
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", () => enhanceWithin(document));
