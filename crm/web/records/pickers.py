@@ -28,7 +28,7 @@ from crm.leads.selectors import leads_visible_to
 from crm.products.selectors import products_visible_to
 from crm.search.models import SearchTerm
 from crm.search.selectors import terms_visible
-from crm.search.terms import query_terms
+from crm.search.terms import query_readings
 from tenants.accounts import policy
 from tenants.accounts.guards import guard
 from tenants.accounts.models import User
@@ -80,11 +80,15 @@ def picker_options(user: User, kind: str, query: str, *, limit: int = PICK_LIMIT
     text = query.replace("\x00", "").strip()[:MAX_QUERY]
     if text and not spec.fields:
         assert spec.record_type is not None
-        words, phone = query_terms(text)
-        terms = [phone] if phone else [w for w in words if w]
+        words, phones = query_readings(text)
         hidden = policy.hidden_fields(user, spec.record_type)
-        for term in terms:
-            matching = SearchTerm.objects.filter(record_type=spec.record_type, term__startswith=term)
+        # Every word must start a term; a phone matches when any one of its readings does.
+        groups = [[word] for word in words if word] + ([phones] if phones else [])
+        for readings in groups:
+            starts = Q()
+            for reading in readings:
+                starts |= Q(term__startswith=reading)
+            matching = SearchTerm.objects.filter(starts, record_type=spec.record_type)
             queryset = queryset.filter(pk__in=terms_visible(matching, hidden).values("record_id"))
     elif text:
         for word in text.split()[:5]:
