@@ -7,34 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-# The currencies a B2B workspace in our markets deals in; extend as customers ask.
-CURRENCIES = (
-    "RUB",
-    "USD",
-    "EUR",
-    "GBP",
-    "CNY",
-    "KZT",
-    "BYN",
-    "UAH",
-    "UZS",
-    "AMD",
-    "GEL",
-    "AZN",
-    "KGS",
-    "TRY",
-    "AED",
-    "CHF",
-    "PLN",
-    "CZK",
-    "SEK",
-    "NOK",
-    "DKK",
-    "JPY",
-    "INR",
-    "CAD",
-    "AUD",
-)
+from tenants.locale import CURRENCIES
+
 CURRENCY_CHOICES = [(c, c) for c in CURRENCIES]
 CENT = Decimal("0.01")
 

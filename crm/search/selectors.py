@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
+from crm.core import formats
 from crm.core.types import RecordType
 from crm.deals.selectors import deals_visible_to
 from crm.leads.selectors import leads_visible_to
@@ -168,7 +169,7 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
             .only("id", "title", "amount", "currency", "stage__name")[:per_type]
         ):
             subtitle = (
-                d.stage.name if "amount" in hidden[RecordType.DEAL] else f"{d.stage.name} · {d.amount} {d.currency}"
+                d.stage.name if "amount" in hidden[RecordType.DEAL] else f"{d.stage.name} · {formats.money(d.amount, d.currency)}"
             )
             hits.append(SearchHit(RecordType.DEAL, d.pk, d.title, subtitle, d.get_absolute_url()))
     if ids := candidates.get(RecordType.LEAD):

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tenants.locale import validate_language, validate_time_zone
+
 
 def normalize_email(email: str) -> str:
     # Login matches emails exactly, so they are stored in one canonical form.
@@ -59,6 +61,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         related_name="members",
     )
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Blank: the workspace's default language / time zone.
+    language = models.CharField(_("language"), max_length=8, blank=True, validators=[validate_language])
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from crm.core import formats
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
 from crm.core.types import RecordType
@@ -64,7 +65,7 @@ def _product_choices(user: User, deal: Deal | None = None) -> list[tuple[str, st
     products = products_visible_to(user).filter(Q(is_active=True) | current).distinct().order_by("name")[:500]
     if "price" in hidden_fields(user, RecordType.PRODUCT):
         return [(str(p.pk), f"{p.name} ({p.sku})") for p in products]
-    return [(str(p.pk), f"{p.name} ({p.sku}) — {p.price} {p.currency}") for p in products]
+    return [(str(p.pk), f"{p.name} ({p.sku}) — {formats.money(p.price, p.currency)}") for p in products]
 
 
 def _amount_hidden(user: User) -> bool:

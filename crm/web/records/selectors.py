@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, F, Model, QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from crm.core import formats
 from crm.activities.models import Activity
 from crm.activities.selectors import activities_visible_to
 from crm.companies.models import Company
@@ -245,7 +246,9 @@ def _display(definition: CustomField, value: Any, user_names: dict[int, str]) ->
     if value is None or value == "" or value == []:
         return ""
     if definition.field_type == kind.MONEY and isinstance(value, dict):
-        return f"{value.get('amount', '')} {value.get('currency', '')}"
+        return formats.money(value.get("amount"), str(value.get("currency") or ""))
+    if definition.field_type == kind.NUMBER:
+        return formats.number(value)
     if definition.field_type == kind.MULTI_CHOICE and isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if definition.field_type == kind.BOOLEAN:
