@@ -3,9 +3,8 @@ on error reports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import zoneinfo
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -52,7 +51,7 @@ class UserLocaleMiddleware:
         language, time_zone = self._choice(request)
         if language:
             translation.activate(language)
-            request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+            request.LANGUAGE_CODE = translation.get_language()
         try:
             timezone.activate(zoneinfo.ZoneInfo(time_zone or settings.TIME_ZONE))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -168,9 +168,9 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
             .select_related("stage")
             .only("id", "title", "amount", "currency", "stage__name")[:per_type]
         ):
-            subtitle = (
-                d.stage.name if "amount" in hidden[RecordType.DEAL] else f"{d.stage.name} · {formats.money(d.amount, d.currency)}"
-            )
+            subtitle = d.stage.name
+            if "amount" not in hidden[RecordType.DEAL]:
+                subtitle += f" · {formats.money(d.amount, d.currency)}"
             hits.append(SearchHit(RecordType.DEAL, d.pk, d.title, subtitle, d.get_absolute_url()))
     if ids := candidates.get(RecordType.LEAD):
         for lead in leads_visible_to(user).filter(pk__in=ids).only("id", "title", "contact_name", "status")[:per_type]:

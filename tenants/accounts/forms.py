@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
+
+from tenants.locale import currency_choices, language_choices, time_zone_choices
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -30,6 +34,34 @@ class TwoFactorCodeForm(forms.Form):
 
 class ProfileForm(forms.Form):
     full_name = forms.CharField(label=_("Name"), max_length=150, required=False)
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    def __init__(self, *args: Any, workspace_language: str = "", workspace_time_zone: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        names = dict(language_choices())
+        default_language = _("Workspace default (%(value)s)") % {"value": names.get(workspace_language, "")}
+        default_zone = _("Workspace default (%(value)s)") % {"value": workspace_time_zone}
+        cast(forms.ChoiceField, self.fields["language"]).choices = [("", default_language), *language_choices()]
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = [("", default_zone), *time_zone_choices()]
+
+
+class WorkspaceLocaleForm(forms.Form):
+    """The workspace's defaults: language, currency and time zone."""
+
+    language = forms.ChoiceField(
+        label=_("Default language"),
+        choices=language_choices,
+        help_text=_("For everyone who has not chosen their own, and for invitations."),
+    )
+    currency = forms.ChoiceField(
+        label=_("Default currency"), choices=currency_choices, help_text=_("New deals and products start in it.")
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=time_zone_choices,
+        help_text=_("Dates and times of everyone who has not chosen their own time zone."),
+    )
 
 
 class PasswordConfirmForm(forms.Form):

@@ -235,6 +235,7 @@ class AuditEvent(models.Model):
         RECOVERY_CODES_ISSUED = "2fa_codes_issued", _("Recovery codes issued")
         RECOVERY_CODE_USED = "2fa_code_used", _("Recovery code used")
         TWO_FACTOR_REQUIREMENT = "2fa_requirement", _("Two-factor requirement changed")
+        WORKSPACE_SETTINGS = "workspace_settings", _("Workspace settings changed")
         INVITATION_SENT = "invitation_sent", _("Invitation sent")
         INVITATION_REVOKED = "invitation_revoked", _("Invitation revoked")
         INVITATION_ACCEPTED = "invitation_accepted", _("Invitation accepted")

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from crm.core import formats
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
+from crm.core import formats
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.deals.models import Deal, DealLineItem

@@ -465,9 +465,7 @@ class ConvertForm(forms.Form):
     contact = forms.ModelChoiceField(label=_("Existing contact"), required=False, queryset=Contact.objects.none())
     create_deal = forms.BooleanField(label=_("Create a deal"), required=False, initial=True)
     deal_title = _text(label=_("Deal title"))
-    deal_amount = LocalizedDecimalField(
-        label=_("Amount"), required=False, max_digits=16, decimal_places=2, money=True
-    )
+    deal_amount = LocalizedDecimalField(label=_("Amount"), required=False, max_digits=16, decimal_places=2, money=True)
     deal_currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="RUB", required=False)
     deal_pipeline = forms.ModelChoiceField(label=_("Pipeline"), required=False, queryset=Pipeline.objects.none())
 

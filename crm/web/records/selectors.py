@@ -11,12 +11,12 @@ from typing import Any
 from django.db.models import Count, F, Model, QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from crm.core import formats
 from crm.activities.models import Activity
 from crm.activities.selectors import activities_visible_to
 from crm.companies.models import Company
 from crm.contacts.models import Contact
 from crm.contacts.selectors import contacts_visible_to
+from crm.core import formats
 from crm.core.types import RecordType
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
