@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.db import connection
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from tenants.locale import currency_choices, language_choices, time_zone_choices
@@ -74,3 +76,17 @@ class WorkspaceSecurityForm(forms.Form):
     require_two_factor = forms.BooleanField(
         label=_("Require two-factor authentication for everyone in this workspace"), required=False
     )
+
+
+class LocalizedPasswordResetForm(PasswordResetForm):
+    """Mails the reset link in the language of the account it is for (theirs, else the workspace's), not in
+    the language of whoever asked for it."""
+
+    def send_mail(
+        self, subject_template_name: str, email_template_name: str, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        user = context.get("user")
+        tenant = getattr(connection, "tenant", None)
+        language = getattr(user, "language", "") or getattr(tenant, "language", "") or translation.get_language()
+        with translation.override(language):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
