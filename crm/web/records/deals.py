@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
 from crm.core import formats
+from crm.core.money import workspace_currency
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.deals.models import Deal, DealLineItem
@@ -109,7 +110,7 @@ def deal_new(request: HttpRequest) -> HttpResponse:
     preset = companies.filter(pk=request.GET["company"]).first() if request.GET.get("company", "").isdigit() else None
     form = DealForm(
         request.POST or None,
-        initial={"company": preset.pk if preset else None, "currency": "RUB", "owner": user.pk},
+        initial={"company": preset.pk if preset else None, "currency": workspace_currency(), "owner": user.pk},
         companies=companies,
         contacts=contacts_visible_to(user),
         company=preset,

@@ -14,7 +14,7 @@ from crm.activities.models import Activity
 from crm.companies.models import Company
 from crm.contacts.models import Contact
 from crm.core import formats
-from crm.core.money import CURRENCY_CHOICES
+from crm.core.money import CURRENCY_CHOICES, workspace_currency
 from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.leads.models import Lead
@@ -298,7 +298,7 @@ class DealForm(VersionedForm):
     pipeline = forms.ModelChoiceField(label=_("Pipeline"), required=False, queryset=Pipeline.objects.none())
     stage = forms.ModelChoiceField(label=_("Stage"), required=False, queryset=Stage.objects.none())
     amount = LocalizedDecimalField(label=_("Amount"), required=False, decimal_places=2, max_digits=16, money=True)
-    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="RUB")
+    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial=workspace_currency)
     expected_close_date = forms.DateField(
         label=_("Expected close date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -466,7 +466,9 @@ class ConvertForm(forms.Form):
     create_deal = forms.BooleanField(label=_("Create a deal"), required=False, initial=True)
     deal_title = _text(label=_("Deal title"))
     deal_amount = LocalizedDecimalField(label=_("Amount"), required=False, max_digits=16, decimal_places=2, money=True)
-    deal_currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="RUB", required=False)
+    deal_currency = forms.ChoiceField(
+        label=_("Currency"), choices=CURRENCY_CHOICES, initial=workspace_currency, required=False
+    )
     deal_pipeline = forms.ModelChoiceField(label=_("Pipeline"), required=False, queryset=Pipeline.objects.none())
 
     def __init__(
@@ -516,7 +518,7 @@ class ProductForm(forms.Form):
     name = _text(label=_("Name"), max_length=255)
     unit = _text(label=_("Unit"), max_length=20, initial="pcs")
     price = LocalizedDecimalField(label=_("Price"), required=False, max_digits=16, decimal_places=2, money=True)
-    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="RUB")
+    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial=workspace_currency)
     vat_rate = LocalizedDecimalField(label=_("VAT, %"), required=False, max_digits=5, decimal_places=2)
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
     description = _area(4, label=_("Description"))
