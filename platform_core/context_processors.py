@@ -12,5 +12,7 @@ def platform(request: HttpRequest) -> dict[str, Any]:
     tenant = getattr(request, "tenant", None)
     return {
         "public_site_url": public_site_url(request),
+        # Each language named in itself ("Русский"), never translated: a reader looks for their own.
+        "interface_languages": settings.LANGUAGES,
         "workspace": tenant if tenant is not None and tenant.schema_name != settings.PUBLIC_SCHEMA_NAME else None,
     }

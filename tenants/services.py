@@ -22,7 +22,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, ProgrammingError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists, tenant_context
@@ -163,7 +163,9 @@ def workspace_create(
                     full_name=owner_name.strip(),
                     role=roles_ensure_builtin()[ADMIN],
                 )
-                pipelines_ensure_default()
+                # The first pipeline and its stages are named in the workspace's language.
+                with translation.override(tenant.language):
+                    pipelines_ensure_default()
             transaction.on_commit(_queue_pool_refill)
     except (IntegrityError, ProgrammingError) as exc:
         if isinstance(exc, ProgrammingError) and not isinstance(exc.__cause__, psycopg.errors.DuplicateSchema):

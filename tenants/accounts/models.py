@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tenants.locale import validate_language, validate_time_zone
@@ -148,7 +149,16 @@ class Role(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name as the reader reads it: a built-in role's shipped English name in their language."""
+        return gettext(self.name) if self.builtin else self.name
+
+    @property
+    def description_label(self) -> str:
+        return gettext(self.description) if self.builtin and self.description else self.description
 
     @property
     def is_builtin(self) -> bool:
