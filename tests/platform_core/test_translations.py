@@ -8,6 +8,7 @@ language is Russian or French, look up no message without finding its translatio
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from collections.abc import Iterator
@@ -137,7 +138,7 @@ def test_the_scanner_finds_unmarked_text_and_accepts_marked_text() -> None:
     assert found("<p>Записать</p>") == ["Записать"]
     marked = (
         '{% load i18n %}<tr{% if a %} class="x"{% endif %}><td title="{% translate "T" %}">{% translate "Save" %}'
-        '</td><td>{% blocktranslate %}Hello {{ n }}{% endblocktranslate %} · Kontor 1 — %</td></tr>'
+        "</td><td>{% blocktranslate %}Hello {{ n }}{% endblocktranslate %} · Kontor 1 — %</td></tr>"
         '<script>var label = "not text";</script><!-- a comment --><button value="up">↑</button>'
     )
     assert found(marked) == []
@@ -147,6 +148,68 @@ def test_every_template_text_is_marked_for_translation() -> None:
     names = list(_template_files())
     assert len(names) > 60
     problems = {name: texts for name, _path in names if (texts := unmarked_template_texts(name))}
+    assert problems == {}
+
+
+_RAISED = {"ValidationError", "HttpError", "PermissionDenied", "Http404"}
+_MESSAGES = {"debug", "info", "success", "warning", "error"}
+_SHOWN_KEYWORDS = {"label", "help_text", "verbose_name", "verbose_name_plural", "empty_label", "placeholder"}
+
+
+def _literal_words(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+    else:
+        return ""
+    return text if re.search(r"[^\W\d_]{2,}", BRAND.sub("", text)) else ""
+
+
+def unmarked_python_texts(source: str) -> list[str]:
+    """Literal texts handed to what a person reads: errors raised, flash messages, form and model labels,
+    choice labels. A text wrapped in gettext() is a call, not a literal, and passes."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            owner = getattr(func.value, "id", "") if isinstance(func, ast.Attribute) else ""
+            args: list[ast.expr] = []
+            if name in _RAISED:
+                args = node.args[:1]
+            elif owner == "messages" and name in _MESSAGES:
+                args = node.args[1:2]
+            args += [k.value for k in node.keywords if k.arg in _SHOWN_KEYWORDS]
+            found += [text for arg in args if (text := _literal_words(arg))]
+        if isinstance(node, ast.ClassDef) and any(
+            getattr(base, "attr", getattr(base, "id", "")) in ("TextChoices", "IntegerChoices") for base in node.bases
+        ):
+            for statement in node.body:
+                value = getattr(statement, "value", None)
+                if isinstance(value, ast.Tuple) and len(value.elts) == 2 and (text := _literal_words(value.elts[1])):
+                    found.append(text)
+    return found
+
+
+def test_the_python_scanner_finds_unmarked_texts() -> None:
+    source = (
+        "raise ValidationError('Enter a name.')\n"
+        "raise ValidationError(_('Enter a name.'))\n"
+        "messages.success(request, f'Saved {n}')\n"
+        "logger.info('not shown %s', x)\n"
+        "f = forms.CharField(label='Name', help_text=_('Marked'))\n"
+        "class K(models.TextChoices):\n    A = 'a', 'Alpha'\n    B = 'b', _('Beta')\n"
+    )
+    assert sorted(unmarked_python_texts(source)) == ["Alpha", "Enter a name.", "Name", "Saved "]
+
+
+def test_every_python_text_shown_to_people_is_marked() -> None:
+    problems = {}
+    for root in TEMPLATE_ROOTS:
+        for path in sorted((ROOT / root).rglob("*.py")):
+            if "migrations" not in path.parts and (texts := unmarked_python_texts(path.read_text())):
+                problems[str(path.relative_to(ROOT))] = texts
     assert problems == {}
 
 
