@@ -71,7 +71,7 @@ def test_hidden_values_appear_on_no_page_of_the_role(hiding, blind, owner_client
         assert_nothing_hidden_in(body(response))
     # The administrator sees them all.
     deal_card = body(owner_client.get(reverse("deals:detail", args=[hiding.deal.pk])))
-    assert "12345.67" in deal_card
+    assert "12,345.67" in deal_card
     contact_card = body(owner_client.get(reverse("contacts:detail", args=[hiding.contact.pk])))
     assert PHONE in contact_card and EMAIL in contact_card
     assert CF_VALUE in body(owner_client.get(reverse("companies:detail", args=[hiding.company.pk])))
