@@ -35,3 +35,16 @@ class LocalizedDecimalField(forms.DecimalField):
         if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
             return formats.input_number(value, decimals=2 if self.money else None)
         return value
+
+
+class LocalizedIntegerField(LocalizedDecimalField):
+    """A whole number typed in the reader's locale ("1 200", "1,200" in English); "12,5" is refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("decimal_places", 0)
+        kwargs.setdefault("max_digits", 12)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> int | None:
+        number = super().clean(value)
+        return None if number is None else int(number)

@@ -406,3 +406,25 @@ def test_the_password_reset_is_written_in_the_account_s_language(workspace, look
     response = visitor.post(reverse("accounts:password_reset"), {"email": workspace.owner.email})
     assert response.status_code == 302 and len(mail.outbox) == 1
     assert _languages_of(looked_up, "Set a new password here:") == {"fr"}
+
+
+@pytest.mark.django_db
+def test_whole_numbers_read_the_locale_too(workspace, owner_client) -> None:
+    from crm.deals.models import Stage
+
+    with inside(workspace):
+        stage = Stage.objects.filter(outcome="open").first()
+    _set_language(workspace, workspace.owner, "fr")
+    url = reverse("settings:stage_edit", args=[stage.pk])
+    prefix = f"s{stage.pk}-"
+    form = {f"{prefix}name": stage.name, f"{prefix}probability": "12,5", f"{prefix}outcome": "open"}
+    owner_client.post(url, form)
+    with inside(workspace):
+        assert Stage.objects.get(pk=stage.pk).probability == stage.probability
+    owner_client.post(url, {**form, f"{prefix}probability": "35"})
+    with inside(workspace):
+        assert Stage.objects.get(pk=stage.pk).probability == 35
+    form = {"kind": "call", "subject": "Long call", "duration_minutes": "1 200"}
+    assert owner_client.post(reverse("activities:create"), form).status_code == 302
+    with inside(workspace):
+        assert Activity.objects.get().duration_minutes == 1200

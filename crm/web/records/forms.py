@@ -18,7 +18,7 @@ from crm.core.money import CURRENCY_CHOICES, workspace_currency
 from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.leads.models import Lead
-from crm.web.fields import LocalizedDecimalField
+from crm.web.fields import LocalizedDecimalField, LocalizedIntegerField
 from tenants.accounts.selectors import active_users
 
 CF_PREFIX = "cf_"
@@ -553,7 +553,7 @@ class ActivityForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Activity.Kind.choices)
     subject = _text(label=_("Subject"), max_length=255)
     due_at = _due_field()
-    duration_minutes = forms.IntegerField(label=_("Duration, min"), required=False, min_value=0)
+    duration_minutes = LocalizedIntegerField(label=_("Duration, min"), required=False, min_value=0)
     assignee = forms.TypedChoiceField(label=_("Assignee"), required=False, coerce=int, empty_value=None)
     body = _area(4, label=_("Details"))
     result = _area(2, label=_("Result"))
