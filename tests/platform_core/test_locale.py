@@ -428,3 +428,16 @@ def test_whole_numbers_read_the_locale_too(workspace, owner_client) -> None:
     assert owner_client.post(reverse("activities:create"), form).status_code == 302
     with inside(workspace):
         assert Activity.objects.get().duration_minutes == 1200
+
+
+@pytest.mark.django_db
+def test_the_history_shows_amounts_and_phones_in_the_reader_s_format(workspace, owner_client) -> None:
+    from crm.deals.services import deal_update
+
+    with inside(workspace):
+        deal = DealFactory(amount=Decimal("1000.00"))
+        deal_update(actor=workspace.owner, deal=deal, data={"amount": Decimal("2500000.50")})
+    _set_language(workspace, workspace.owner, "ru")
+    timeline = owner_client.get(reverse("deals:timeline", args=[deal.pk])).content.decode()
+    assert f"1{NBSP}000,00" in timeline and f"2{NBSP}500{NBSP}000,50" in timeline
+    assert "2500000.50" not in timeline
