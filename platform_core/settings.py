@@ -215,6 +215,10 @@ LANGUAGES = [("en", "English"), ("ru", "Русский"), ("fr", "Français")]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Each person's language and time zone (else the workspace's) are activated per request by
+# platform_core.middleware.UserLocaleMiddleware. Thousands separators are not switched on globally
+# (USE_THOUSAND_SEPARATOR): they would turn ids in attributes and URLs into "1,234". Amounts and numbers
+# go through the `money` and `number` template filters (crm.core.formats), which group by locale.
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "/static/"
