@@ -11,7 +11,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Workspaces that exist already keep starting new deals in roubles, as they did; new ones get the
+        # currency of their language at signup.
         migrations.AddField(
+            model_name='tenant',
+            name='currency',
+            field=models.CharField(default='RUB', max_length=3, validators=[tenants.locale.validate_currency], verbose_name='default currency'),
+        ),
+        migrations.AlterField(
             model_name='tenant',
             name='currency',
             field=models.CharField(default='USD', max_length=3, validators=[tenants.locale.validate_currency], verbose_name='default currency'),
