@@ -30,7 +30,7 @@ from django.utils.translation import trans_real
 from django_tenants.utils import tenant_context
 
 from tests.conftest import Workspace
-from tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, UserFactory
+from tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, LeadFactory, UserFactory
 
 ROOT = Path(settings.BASE_DIR)
 TEMPLATE_ROOTS = ("platform_core", "tenants", "crm")
@@ -292,14 +292,17 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> Lookups:
 def _workspace_pages(workspace: Workspace) -> list[str]:
     with tenant_context(workspace.tenant):
         company = CompanyFactory(phones=["+79161234567"])
-        ContactFactory(company=company)
+        contact = ContactFactory(company=company)
         deal = DealFactory(company=company)
-        ActivityFactory(company=company, assignee=workspace.owner)
+        activity = ActivityFactory(company=company, assignee=workspace.owner)
+        lead = LeadFactory()
         colleague = UserFactory()
     pages = [reverse(name) for name in ("home", "deals:board", "calendar:week", "search")]
     pages += [reverse(f"{ns}:list") for ns in ("companies", "contacts", "leads", "deals", "activities", "products")]
     pages += [reverse(f"{ns}:create") for ns in ("companies", "contacts", "leads", "deals", "activities", "products")]
-    pages += [company.get_absolute_url(), deal.get_absolute_url()]
+    pages += [company.get_absolute_url(), deal.get_absolute_url(), contact.get_absolute_url()]
+    pages += [lead.get_absolute_url(), reverse("activities:detail", args=[activity.pk])]
+    pages += [reverse("deals:edit", args=[deal.pk]), reverse("leads:convert", args=[lead.pk])]
     pages += [reverse(f"settings:{name}") for name in ("pipelines", "custom_fields")]
     pages += [reverse(f"manage:{name}") for name in ("users", "invite", "roles", "teams", "audit", "workspace")]
     pages += [reverse("manage:user", args=[colleague.pk])]
