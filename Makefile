@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-crm bench-access install lock clean chromium
+.PHONY: demo test lint bench bench-crm bench-access install lock clean chromium gettext translations
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -12,7 +12,20 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.lock
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) translations
+
+# The translation catalogues are compiled at build time (locale/*/LC_MESSAGES/*.mo are never committed).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; \
+	  else echo "gettext is missing: run 'sudo apt-get install -y gettext'"; exit 1; fi; }
+
+%.mo: %.po
+	msgfmt --check-format --output-file=$@ $<
+
+translations: gettext $(MO_FILES)
 
 # Chromium for the browser tests comes from Debian, never from a browser download.
 chromium:
@@ -20,10 +33,10 @@ chromium:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests will be skipped)"; fi; }
 
-demo: $(STAMP)
+demo: install
 	$(PY) -m platform_core.embedded demo
 
-test: $(STAMP) chromium
+test: install chromium
 	$(PY) -m platform_core.embedded run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,10 +1,14 @@
-"""Request middleware: the tenant by host, and the tenant's schema as a tag on error reports."""
+"""Request middleware: the tenant by host, the person's language and time zone, and the tenant's schema as a tag
+on error reports."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone, translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from platform_core.db import current_schema
@@ -52,3 +56,41 @@ class ContentSecurityPolicyMiddleware:
         if self.policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
         return response
+
+
+class UserLocaleMiddleware:
+    """Activates, for the whole request, the language and time zone of the person: their profile's choice, else
+    their workspace's default. Visitors (the public site, login pages) get the language their browser asks
+    for (LocaleMiddleware, which runs first, chose it from the language cookie or Accept-Language), else the
+    workspace's; their time zone is the workspace's (UTC on the public site). Goes after AuthenticationMiddleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language, time_zone = self._choice(request)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(time_zone or settings.TIME_ZONE))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+    @staticmethod
+    def _choice(request: HttpRequest) -> tuple[str, str]:
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
+            return "", ""
+        if request.path.startswith(settings.STATIC_URL):
+            return "", ""
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return (user.language or tenant.language), (user.time_zone or tenant.time_zone)
+        asked = settings.LANGUAGE_COOKIE_NAME in request.COOKIES or "HTTP_ACCEPT_LANGUAGE" in request.META
+        return ("" if asked else tenant.language), tenant.time_zone

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "platform_core.middleware.UserLocaleMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "tenants.accounts.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -236,6 +237,10 @@ LANGUAGES = [("en", "English"), ("ru", "Русский"), ("fr", "Français")]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Each person's language and time zone (else the workspace's) are activated per request by
+# platform_core.middleware.UserLocaleMiddleware. Thousands separators are not switched on globally
+# (USE_THOUSAND_SEPARATOR): they would turn ids in attributes and URLs into "1,234". Amounts and numbers
+# go through the `money` and `number` template filters (crm.core.formats), which group by locale.
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "/static/"

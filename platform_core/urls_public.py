@@ -3,5 +3,6 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("platform_core.public_site.urls")),
 ]

@@ -6,6 +6,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
+from tenants.locale import validate_currency, validate_language, validate_time_zone
+
 
 class Tenant(TenantMixin):
     class Kind(models.TextChoices):
@@ -20,6 +22,12 @@ class Tenant(TenantMixin):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WORKSPACE, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # The workspace's defaults, chosen at signup and changed by its administrators: the language of people who
+    # chose none (and of the invitations), the currency new deals and products start in, and the time zone of
+    # people who chose none. Kept here, on the row every request already loads, rather than in the schema.
+    language = models.CharField(_("default language"), max_length=8, default="en", validators=[validate_language])
+    currency = models.CharField(_("default currency"), max_length=3, default="USD", validators=[validate_currency])
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
 
     # Provisioning creates, renames and drops schemas itself, inside the caller's transaction.
     auto_create_schema = False

@@ -22,7 +22,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, ProgrammingError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists, tenant_context
@@ -32,6 +32,7 @@ from platform_core.db import use_public_schema
 from tenants.accounts.models import User
 from tenants.accounts.roles import ADMIN, roles_ensure_builtin
 from tenants.accounts.services import user_create
+from tenants.locale import defaults_for_language, time_zone_names, validate_currency, validate_language
 from tenants.models import Domain, Tenant
 from tenants.validators import normalize_subdomain, schema_name_for, validate_subdomain_format
 
@@ -96,6 +97,26 @@ def _signup_errors(
     return errors
 
 
+def _workspace_locale(*, language: str, currency: str, time_zone: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The new workspace's language, currency and time zone: as chosen, else guessed from the language. A time
+    zone the browser reported that we do not know falls back to the language's (the visitor never saw it)."""
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_language(language)
+    except ValidationError as exc:
+        errors["language"] = list(exc.messages)
+        language = "en"
+    default_currency, default_zone = defaults_for_language(language)
+    currency = (currency or default_currency).strip().upper()
+    try:
+        validate_currency(currency)
+    except ValidationError as exc:
+        errors["currency"] = list(exc.messages)
+    if time_zone not in time_zone_names():
+        time_zone = default_zone
+    return {"language": language, "currency": currency, "time_zone": time_zone}, errors
+
+
 def workspace_create(
     *,
     company_name: str,
@@ -103,6 +124,9 @@ def workspace_create(
     owner_email: str,
     owner_password: str,
     owner_name: str = "",
+    language: str = "en",
+    currency: str = "",
+    time_zone: str = "",
     method: ProvisioningMethod | None = None,
 ) -> ProvisionedWorkspace:
     """Create a workspace and its administrator, or raise ValidationError and leave nothing behind.
@@ -119,6 +143,8 @@ def workspace_create(
         owner_password=owner_password,
         owner_name=owner_name.strip(),
     )
+    locale_defaults, locale_errors = _workspace_locale(language=language, currency=currency, time_zone=time_zone)
+    errors.update(locale_errors)
     if errors:
         raise ValidationError(errors)
 
@@ -126,6 +152,9 @@ def workspace_create(
     try:
         with transaction.atomic(), schema_context(settings.PUBLIC_SCHEMA_NAME):
             tenant, used = _schema_claim(schema_name=schema_name, company_name=company_name, method=method)
+            for name, value in locale_defaults.items():
+                setattr(tenant, name, value)
+            tenant.save(update_fields=list(locale_defaults))
             domain = Domain.objects.create(domain=workspace_domain_for(subdomain), tenant=tenant, is_primary=True)
             with tenant_context(tenant):
                 owner = user_create(
@@ -134,7 +163,9 @@ def workspace_create(
                     full_name=owner_name.strip(),
                     role=roles_ensure_builtin()[ADMIN],
                 )
-                pipelines_ensure_default()
+                # The first pipeline and its stages are named in the workspace's language.
+                with translation.override(tenant.language):
+                    pipelines_ensure_default()
             transaction.on_commit(_queue_pool_refill)
     except (IntegrityError, ProgrammingError) as exc:
         if isinstance(exc, ProgrammingError) and not isinstance(exc.__cause__, psycopg.errors.DuplicateSchema):

@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils import timezone, translation
 
 from platform_core.celery import app as celery_app
 from tenants.accounts.models import User
@@ -55,6 +56,10 @@ def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> It
 def _public_schema_between_tests() -> Iterator[None]:
     yield
     connection.set_schema_to_public()
+    # A request leaves its language (and Django its locale) active in the thread, as in a server between two
+    # requests; the next test starts in the default language, like a request without a language would.
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @dataclass

@@ -24,9 +24,10 @@ from tests.factories import CompanyFactory, ContactFactory, DealFactory
 
 AMOUNT = Decimal("12345.67")
 # How the amount could appear: plain, grouped by locale, its cents.
-AMOUNT_TEXTS = ("12345", "12,345", "12 345", "12\xa0345", "345.67", "345,67")
+AMOUNT_TEXTS = ("12345", "12,345", "12 345", "12\xa0345", "12\u202f345", "345.67", "345,67")
 PHONE = "+79161234567"
 PHONE_DIGITS = "9161234567"
+PHONE_SHOWN = "123-45-67"  # how the phone is shown: +7 916 123-45-67
 EMAIL = "ivan.secretov@hidden.test"
 CF_VALUE = "Platinum-Secret-Tier"
 HIDDEN = {"deal": ["amount"], "contact": ["phones", "emails"], "company": []}
@@ -68,7 +69,7 @@ def make_hiding(workspace: Workspace, *, export: str = "none") -> Hiding:
 
 
 def assert_nothing_hidden_in(text: str) -> None:
-    for value in (*AMOUNT_TEXTS, PHONE, PHONE_DIGITS, EMAIL, CF_VALUE):
+    for value in (*AMOUNT_TEXTS, PHONE, PHONE_DIGITS, PHONE_SHOWN, EMAIL, CF_VALUE):
         assert value not in text, value
 
 

@@ -5,36 +5,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils.translation import gettext as _
 
-# The currencies a B2B workspace in our markets deals in; extend as customers ask.
-CURRENCIES = (
-    "RUB",
-    "USD",
-    "EUR",
-    "GBP",
-    "CNY",
-    "KZT",
-    "BYN",
-    "UAH",
-    "UZS",
-    "AMD",
-    "GEL",
-    "AZN",
-    "KGS",
-    "TRY",
-    "AED",
-    "CHF",
-    "PLN",
-    "CZK",
-    "SEK",
-    "NOK",
-    "DKK",
-    "JPY",
-    "INR",
-    "CAD",
-    "AUD",
-)
+from tenants.locale import CURRENCIES
+
 CURRENCY_CHOICES = [(c, c) for c in CURRENCIES]
 CENT = Decimal("0.01")
 
@@ -42,6 +17,12 @@ CENT = Decimal("0.01")
 def validate_currency(value: str) -> None:
     if value not in CURRENCIES:
         raise ValidationError(_("%(value)s is not a supported ISO 4217 currency code."), params={"value": value})
+
+
+def workspace_currency() -> str:
+    """The current workspace's default currency: what new deals, products and amounts start in."""
+    currency = getattr(getattr(connection, "tenant", None), "currency", "")
+    return currency if currency in CURRENCIES else "RUB"
 
 
 def quantize(amount: Decimal) -> Decimal:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.money import quantize
@@ -25,14 +26,16 @@ from crm.products.selectors import products_visible_to
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
-DEFAULT_PIPELINES: dict[str, list[tuple[str, int, str]]] = {
+# Named in the language active when the workspace is created (its default language).
+DEFAULT_PIPELINE_NAME = gettext_lazy("Sales")
+DEFAULT_PIPELINES: dict[str, list[tuple[Any, int, str]]] = {
     "Sales": [
-        ("New", 10, Stage.Outcome.OPEN),
-        ("Qualification", 20, Stage.Outcome.OPEN),
-        ("Proposal", 50, Stage.Outcome.OPEN),
-        ("Negotiation", 80, Stage.Outcome.OPEN),
-        ("Won", 100, Stage.Outcome.WON),
-        ("Lost", 0, Stage.Outcome.LOST),
+        (gettext_lazy("New"), 10, Stage.Outcome.OPEN),
+        (gettext_lazy("Qualification"), 20, Stage.Outcome.OPEN),
+        (gettext_lazy("Proposal"), 50, Stage.Outcome.OPEN),
+        (gettext_lazy("Negotiation"), 80, Stage.Outcome.OPEN),
+        (gettext_lazy("Won"), 100, Stage.Outcome.WON),
+        (gettext_lazy("Lost"), 0, Stage.Outcome.LOST),
     ],
 }
 
@@ -46,10 +49,10 @@ def pipelines_ensure_default() -> Pipeline:
     existing = Pipeline.objects.order_by("position", "id").first()
     if existing is not None:
         return existing
-    name, stages = next(iter(DEFAULT_PIPELINES.items()))
-    pipeline = Pipeline.objects.create(name=name, kind=Pipeline.Kind.SALES, position=1)
+    stages = DEFAULT_PIPELINES["Sales"]
+    pipeline = Pipeline.objects.create(name=str(DEFAULT_PIPELINE_NAME), kind=Pipeline.Kind.SALES, position=1)
     Stage.objects.bulk_create(
-        Stage(pipeline=pipeline, name=n, probability=p, outcome=o, position=i)
+        Stage(pipeline=pipeline, name=str(n), probability=p, outcome=o, position=i)
         for i, (n, p, o) in enumerate(stages, start=1)
     )
     return pipeline
@@ -62,7 +65,7 @@ def pipeline_create(*, actor: User, name: str, kind: str = Pipeline.Kind.SALES, 
     pipeline = Pipeline(name=name.strip(), kind=kind, position=position)
     pipeline.full_clean()
     pipeline.save()
-    names = [s.strip() for s in stages if s.strip()] or [s[0] for s in DEFAULT_PIPELINES["Sales"][:-2]]
+    names = [s.strip() for s in stages if s.strip()] or [str(s[0]) for s in DEFAULT_PIPELINES["Sales"][:-2]]
     for i, stage_name in enumerate(names, start=1):
         Stage.objects.create(pipeline=pipeline, name=stage_name, position=i, probability=min(90, i * 20))
     Stage.objects.create(

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
+from crm.core import formats
 from crm.core.types import RecordType
 from crm.deals.selectors import deals_visible_to
 from crm.leads.selectors import leads_visible_to
@@ -182,9 +183,9 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
             .select_related("stage")
             .only("id", "title", "amount", "currency", "stage__name")[:per_type]
         ):
-            subtitle = (
-                d.stage.name if "amount" in hidden[RecordType.DEAL] else f"{d.stage.name} · {d.amount} {d.currency}"
-            )
+            subtitle = d.stage.name
+            if "amount" not in hidden[RecordType.DEAL]:
+                subtitle += f" · {formats.money(d.amount, d.currency)}"
             hits.append(SearchHit(RecordType.DEAL, d.pk, d.title, subtitle, d.get_absolute_url()))
     if ids := candidates.get(RecordType.LEAD):
         for lead in leads_visible_to(user).filter(pk__in=ids).only("id", "title", "contact_name", "status")[:per_type]:

@@ -4,6 +4,8 @@ from django import forms
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
+from tenants.locale import currency_choices, language_choices
+
 
 class FindWorkspaceForm(forms.Form):
     subdomain = forms.CharField(
@@ -36,3 +38,12 @@ class SignupForm(forms.Form):
     owner_password = forms.CharField(
         label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=language_choices,
+        required=False,
+        help_text=_("Everyone can choose their own later."),
+    )
+    currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices, required=False)
+    # Filled in by the browser (static/platform_core/time-zone.js); the language's default when it is not.
+    time_zone = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput(attrs={"data-time-zone": ""}))

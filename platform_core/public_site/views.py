@@ -10,12 +10,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from platform_core.hosts import host_url
 from platform_core.public_site.forms import FindWorkspaceForm, SignupForm
 from tenants.accounts.tokens import handoff_token_make
+from tenants.locale import defaults_for_language
 from tenants.selectors import workspace_domain_find
 from tenants.services import subdomain_errors, workspace_create
 from tenants.validators import normalize_subdomain
@@ -30,10 +32,14 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST if request.method == "POST" else None)
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    form = SignupForm(
+        request.POST if request.method == "POST" else None,
+        initial={"language": language, "currency": defaults_for_language(language)[0]},
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            created = workspace_create(**form.cleaned_data)
+            created = workspace_create(**{**form.cleaned_data, "language": form.cleaned_data["language"] or language})
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 for message in messages:

@@ -9,7 +9,10 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from tenants.locale import validate_language, validate_time_zone
 
 
 def normalize_email(email: str) -> str:
@@ -59,6 +62,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         related_name="members",
     )
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Blank: the workspace's default language / time zone.
+    language = models.CharField(_("language"), max_length=8, blank=True, validators=[validate_language])
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone])
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -143,7 +149,16 @@ class Role(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name as the reader reads it: a built-in role's shipped English name in their language."""
+        return gettext(self.name) if self.builtin else self.name
+
+    @property
+    def description_label(self) -> str:
+        return gettext(self.description) if self.builtin and self.description else self.description
 
     @property
     def is_builtin(self) -> bool:
@@ -230,6 +245,7 @@ class AuditEvent(models.Model):
         RECOVERY_CODES_ISSUED = "2fa_codes_issued", _("Recovery codes issued")
         RECOVERY_CODE_USED = "2fa_code_used", _("Recovery code used")
         TWO_FACTOR_REQUIREMENT = "2fa_requirement", _("Two-factor requirement changed")
+        WORKSPACE_SETTINGS = "workspace_settings", _("Workspace settings changed")
         INVITATION_SENT = "invitation_sent", _("Invitation sent")
         INVITATION_REVOKED = "invitation_revoked", _("Invitation revoked")
         INVITATION_ACCEPTED = "invitation_accepted", _("Invitation accepted")

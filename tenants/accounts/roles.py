@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from crm.core.types import RecordType
 from tenants.accounts.models import Role, Scope
@@ -60,17 +61,20 @@ def _every(scope: Scope, actions: tuple[str, ...] = ACTIONS) -> dict[str, Scope]
 
 
 def builtin_definitions() -> dict[str, dict[str, Any]]:
+    # Names and descriptions are stored in English and shown translated (Role.label, Role.description_label).
     work = ("view", "create", "edit", "delete")
     return {
         ADMIN: {
-            "name": "Administrator",
-            "description": "Everything, including users, roles, billing and the audit log.",
+            "name": gettext_noop("Administrator"),
+            "description": gettext_noop("Everything, including users, roles, billing and the audit log."),
             "grants": _grants({t: _every(Scope.ALL) for t in RecordType}),
             "permissions": list(PERMISSIONS),
         },
         SALES_HEAD: {
-            "name": "Sales head",
-            "description": "Sees every client; edits, deletes and exports what their team owns; sets up pipelines.",
+            "name": gettext_noop("Sales head"),
+            "description": gettext_noop(
+                "Sees every client; edits, deletes and exports what their team owns; sets up pipelines."
+            ),
             "grants": _grants(
                 {
                     **{
@@ -90,8 +94,8 @@ def builtin_definitions() -> dict[str, dict[str, Any]]:
             "permissions": ["manage_pipelines", "view_audit_log"],
         },
         SALES_MANAGER: {
-            "name": "Sales manager",
-            "description": "Works their own clients, deals and tasks; cannot export.",
+            "name": gettext_noop("Sales manager"),
+            "description": gettext_noop("Works their own clients, deals and tasks; cannot export."),
             "grants": _grants(
                 {
                     **{t: _every(Scope.OWN, work) for t in OWNED_TYPES},
@@ -101,8 +105,8 @@ def builtin_definitions() -> dict[str, dict[str, Any]]:
             "permissions": [],
         },
         READ_ONLY: {
-            "name": "Read-only",
-            "description": "Sees every record, changes nothing.",
+            "name": gettext_noop("Read-only"),
+            "description": gettext_noop("Sees every record, changes nothing."),
             "grants": _grants({t: {"view": Scope.ALL} for t in RecordType}),
             "permissions": [],
         },

@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User, WorkspaceSecurity, normalize_email
+from tenants.models import Tenant
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -227,20 +228,25 @@ def password_change(*, actor: User, old_password: str, new_password: str) -> Non
 
 
 @transaction.atomic
-def profile_update(*, actor: User, full_name: str) -> User:
-    """The actor's own name; raises ValidationError when it is too long."""
+def profile_update(*, actor: User, full_name: str, language: str | None = None, time_zone: str | None = None) -> User:
+    """The actor's own name, and their language and time zone (blank: the workspace's; None: unchanged);
+    raises ValidationError for a name too long or a language or time zone not offered."""
     _require_member(actor)
-    old = actor.full_name
+    old = {"full_name": actor.full_name, "language": actor.language, "time_zone": actor.time_zone}
     actor.full_name = full_name.strip()
+    if language is not None:
+        actor.language = language
+    if time_zone is not None:
+        actor.time_zone = time_zone
     actor.full_clean(exclude=["password", "email"])
-    if actor.full_name != old:
-        actor.save(update_fields=["full_name"])
-        audit_record(
-            actor=actor,
-            action=AuditEvent.Action.PROFILE_CHANGED,
-            target=actor,
-            details={"full_name": {"from": old, "to": actor.full_name}},
-        )
+    changed = {
+        name: {"from": before, "to": getattr(actor, name)}
+        for name, before in old.items()
+        if getattr(actor, name) != before
+    }
+    if changed:
+        actor.save(update_fields=list(changed))
+        audit_record(actor=actor, action=AuditEvent.Action.PROFILE_CHANGED, target=actor, details=changed)
     return actor
 
 
@@ -267,6 +273,29 @@ def workspace_two_factor_require(*, actor: User, required: bool) -> WorkspaceSec
             details={"required": required},
         )
     return security
+
+
+@transaction.atomic
+def workspace_locale_update(*, actor: User, tenant: Tenant, language: str, currency: str, time_zone: str) -> Tenant:
+    """The workspace's default language (of people who chose none, and of invitations), currency (of new deals
+    and products) and time zone (of people who chose none). Administrators only; ValidationError per field."""
+    policy.require_permission(actor, policy.WorkspacePermission.MANAGE_USERS)
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    old = {"language": tenant.language, "currency": tenant.currency, "time_zone": tenant.time_zone}
+    tenant.language, tenant.currency, tenant.time_zone = language, currency.upper(), time_zone
+    tenant.full_clean(exclude=[f.name for f in Tenant._meta.fields if f.name not in old])
+    changed = {name: {"from": before, "to": getattr(tenant, name)} for name, before in old.items()}
+    changed = {name: change for name, change in changed.items() if change["from"] != change["to"]}
+    if changed:
+        tenant.save(update_fields=list(changed))
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.WORKSPACE_SETTINGS,
+            target_type="workspace",
+            target_label=tenant.name,
+            details=changed,
+        )
+    return tenant
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.core.types import CORE_RECORD_TYPES, RecordType
@@ -435,8 +435,10 @@ def _invitation_email(invitation: Invitation, *, url: str, actor: User) -> tuple
         "workspace_name": getattr(tenant, "name", "") or "Kontor",
         "hours": int(INVITATION_LIFETIME.total_seconds() // 3600),
     }
-    subject = render_to_string("accounts/manage/invitation_subject.txt", context).strip()
-    return subject, render_to_string("accounts/manage/invitation_email.txt", context)
+    # In the workspace's language: the invited person has chosen none yet.
+    with translation.override(getattr(tenant, "language", None) or settings.LANGUAGE_CODE):
+        subject = render_to_string("accounts/manage/invitation_subject.txt", context).strip()
+        return subject, render_to_string("accounts/manage/invitation_email.txt", context)
 
 
 @transaction.atomic

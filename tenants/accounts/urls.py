@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from tenants.accounts import views
+from tenants.accounts.forms import LocalizedPasswordResetForm
 
 app_name = "accounts"
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
             template_name="accounts/password_reset_form.html",
             email_template_name="accounts/password_reset_email.txt",
             subject_template_name="accounts/password_reset_subject.txt",
+            form_class=LocalizedPasswordResetForm,
             success_url=reverse_lazy("accounts:password_reset_done"),
         ),
         name="password_reset",

@@ -18,6 +18,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.crypto import constant_time_compare
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -211,13 +212,26 @@ def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
-    form = ProfileForm(request.POST if request.method == "POST" else None, initial={"full_name": user.full_name})
+    tenant = request.tenant  # type: ignore[attr-defined]
+    form = ProfileForm(
+        request.POST if request.method == "POST" else None,
+        initial={"full_name": user.full_name, "language": user.language, "time_zone": user.time_zone},
+        workspace_language=tenant.language,
+        workspace_time_zone=tenant.time_zone,
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            profile_update(actor=user, full_name=form.cleaned_data["full_name"])
+            profile_update(
+                actor=user,
+                full_name=form.cleaned_data["full_name"],
+                language=form.cleaned_data["language"],
+                time_zone=form.cleaned_data["time_zone"],
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
+            # The message is in the language just chosen.
+            translation.activate(user.language or tenant.language)
             messages.success(request, _("Your profile is saved."))
             return HttpResponseRedirect(reverse("accounts:profile"))
     context = {"form": form, "two_factor_on": has_two_factor(user)}

@@ -61,7 +61,7 @@ def test_drag_a_deal_across_the_board_and_close_it_as_lost(page, ws, base: str) 
     page.locator(f"#stage-cards-{stages['Proposal'].pk} #deal-{deal.pk}").wait_for()
     assert page.locator(f"#stage-cards-{stages['New'].pk} #deal-{deal.pk}").count() == 0
     assert "1 deal" in page.locator(f"#stage-head-{stages['New'].pk}").inner_text()
-    assert "12,500.00 RUB" in page.locator(f"#stage-head-{stages['Proposal'].pk}").inner_text()
+    assert "RUB 12,500.00" in page.locator(f"#stage-head-{stages['Proposal'].pk}").inner_text().replace("\xa0", " ")
     with tenant_context(ws.tenant):
         deal.refresh_from_db()
         assert deal.stage_id == stages["Proposal"].pk

@@ -43,6 +43,24 @@ def test_create_workspace() -> None:
         assert User.objects.get().email == "a@acme.test"
 
 
+def test_create_workspace_with_its_language_currency_and_time_zone() -> None:
+    args = ["--subdomain", "lyon", "--company", "Lyon SARL", "--owner-email", "a@lyon.test"]
+    call_command("create_workspace", *args, "--owner-password", PASSWORD, "--language", "fr", stdout=StringIO())
+    tenant = Tenant.objects.get(schema_name="ws_lyon")
+    assert (tenant.language, tenant.currency, tenant.time_zone) == ("fr", "EUR", "Europe/Paris")
+    with pytest.raises(CommandError) as exc:
+        call_command(
+            "create_workspace",
+            *[a.replace("lyon", "nice") for a in args],
+            "--owner-password",
+            PASSWORD,
+            "--currency",
+            "ZZZ",
+        )
+    assert str(exc.value).startswith("--currency: ")
+    assert not Tenant.objects.filter(schema_name="ws_nice").exists()
+
+
 def test_create_workspace_bad_input_gives_one_line_and_changes_nothing() -> None:
     before = (Tenant.objects.count(), Domain.objects.count())
     with pytest.raises(CommandError) as exc:

@@ -180,6 +180,7 @@ def _page_needs() -> dict[str, Need]:
         ("role", roles, {"name": "Renamed role"}),
         ("role_copy", roles, {}),
         ("role_delete", roles, {}),
+        ("workspace", users, {"language": "fr", "currency": "EUR", "time_zone": "Europe/Paris"}),
         ("audit", "view_audit_log", None),
         ("audit_export", "view_audit_log", None),
     ):

@@ -71,7 +71,7 @@ def test_hidden_values_appear_on_no_page_of_the_role(hiding, blind, owner_client
         assert_nothing_hidden_in(body(response))
     # The administrator sees them all.
     deal_card = body(owner_client.get(reverse("deals:detail", args=[hiding.deal.pk])))
-    assert "12345.67" in deal_card
+    assert "12,345.67" in deal_card
     contact_card = body(owner_client.get(reverse("contacts:detail", args=[hiding.contact.pk])))
     assert PHONE in contact_card and EMAIL in contact_card
     assert CF_VALUE in body(owner_client.get(reverse("companies:detail", args=[hiding.company.pk])))
@@ -187,7 +187,7 @@ def test_the_timeline_shows_a_hidden_field_changed_without_its_values(hiding, bl
     assert "55555" not in deal_page and "55,555" not in deal_page
     contact_page = body(blind.get(reverse("contacts:detail", args=[hiding.contact.pk])))
     assert "9169990011" not in contact_page and PHONE_DIGITS not in contact_page
-    assert "55555" in body(owner_client.get(reverse("deals:detail", args=[hiding.deal.pk])))
+    assert "55,555.00" in body(owner_client.get(reverse("deals:detail", args=[hiding.deal.pk])))
 
 
 def test_the_search_dropdown_finds_nothing_through_a_hidden_field(hiding, blind, owner_client) -> None:

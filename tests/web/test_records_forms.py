@@ -109,7 +109,7 @@ def test_custom_fields_are_inputs_by_type_and_their_errors_are_field_errors(work
             "crm": "https://crm.vector.test",
         }
     card = owner_client.get(company.get_absolute_url()).content.decode()
-    assert "1500.50 EUR" in card and "EU, CIS" in card and workspace.owner.get_full_name() in card
+    assert "€1,500.50" in card and "EU, CIS" in card and workspace.owner.get_full_name() in card
     edit = owner_client.get(reverse("companies:edit", args=[company.pk])).content.decode()
     assert 'value="251"' in edit and 'value="2024-03-01"' in edit
 

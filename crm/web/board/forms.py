@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.core.types import CORE_RECORD_TYPES
 from crm.customfields.models import CustomField
 from crm.deals.models import Pipeline, Stage
+from crm.web.fields import LocalizedIntegerField
 
 
 class MoveForm(forms.Form):
@@ -30,7 +31,7 @@ class PipelineEditForm(PipelineCreateForm):
 
 class StageForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
-    probability = forms.IntegerField(label=_("Win probability, %"), min_value=0, max_value=100, initial=0)
+    probability = LocalizedIntegerField(label=_("Win probability, %"), min_value=0, max_value=100, initial=0)
     outcome = forms.ChoiceField(label=_("Outcome"), choices=Stage.Outcome.choices, initial=Stage.Outcome.OPEN)
 
 

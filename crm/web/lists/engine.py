@@ -55,7 +55,7 @@ Label = str | Promise
 class Cell:
     """One value to show; `kind` tells the template how to format it (dates, money, numbers by locale)."""
 
-    kind: str  # text, link, date, datetime, number, money, tags, bool, user, status
+    kind: str  # text, link, date, datetime, number, money, phone, tags, bool, user, status
     value: Any
     url: str = ""
     extra: Any = None

@@ -54,6 +54,11 @@ def _first(attr: str) -> Callable[[Any], Cell]:
     return lambda r: Cell("text", (getattr(r, attr) or [""])[0])
 
 
+def _first_phone(attr: str) -> Callable[[Any], Cell]:
+    # Shown formatted ("+7 916 123-45-67"); exported as stored (E.164).
+    return lambda r: Cell("phone", (getattr(r, attr) or [""])[0])
+
+
 def _all(attr: str) -> Callable[[Any], Cell]:
     # Exports carry every phone or email; the page shows the first.
     return lambda r: Cell("text", ", ".join(getattr(r, attr) or []))
@@ -150,7 +155,7 @@ COMPANIES = ListSpec(
         Column("name", _("Name"), _link(lambda c: c.name), default=True, sort="name"),
         Column("tax_id", _("Tax id"), _text("tax_id"), default=True, field="tax_id"),
         Column("industry", _("Industry"), _text("industry"), default=True),
-        Column("phone", _("Phone"), _first("phones"), default=True, field="phones", export=_all("phones")),
+        Column("phone", _("Phone"), _first_phone("phones"), default=True, field="phones", export=_all("phones")),
         Column("email", _("Email"), _first("emails"), field="emails", export=_all("emails")),
         Column("website", _("Website"), lambda c: Cell("external", c.website, url=c.website)),
         Column("source", _("Source"), _text("source")),
@@ -182,7 +187,7 @@ CONTACTS = ListSpec(
         Column("name", _("Name"), _link(lambda c: c.full_name), default=True, sort="name"),
         Column("position", _("Position"), _text("position"), default=True),
         Column("company", _("Company"), _related("company"), default=True),
-        Column("phone", _("Phone"), _first("phones"), default=True, field="phones", export=_all("phones")),
+        Column("phone", _("Phone"), _first_phone("phones"), default=True, field="phones", export=_all("phones")),
         Column("email", _("Email"), _first("emails"), default=True, field="emails", export=_all("emails")),
         Column("consent", _("Consents to be contacted"), lambda c: Cell("bool", c.consent_to_contact)),
         _owner_column(),
@@ -214,7 +219,7 @@ LEADS = ListSpec(
         Column("contact_name", _("Contact name"), _text("contact_name"), default=True),
         Column("company_name", _("Company name"), _text("company_name"), default=True),
         Column("email", _("Email"), _text("email"), field="email"),
-        Column("phone", _("Phone"), _text("phone"), field="phone"),
+        Column("phone", _("Phone"), lambda r: Cell("phone", r.phone), field="phone"),
         Column("source", _("Source"), _text("source"), default=True),
         _owner_column(),
         _tags_column(),

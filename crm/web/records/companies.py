@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from crm.companies.models import Company
 from crm.companies.selectors import companies_visible_to, company_get
 from crm.companies.services import company_create, company_delete, company_merge, company_update
+from crm.core import formats
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.search.duplicates import company_duplicates
@@ -31,8 +32,10 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[\n,;]+", text or "") if part.strip()]
 
 
-def _joined(value: str | list[str]) -> str:
-    return ", ".join(value) if isinstance(value, list) else value
+def _joined(value: str | list[str], name: str = "") -> str:
+    if isinstance(value, list):
+        return ", ".join(formats.phone(v) if name == "phones" else v for v in value)
+    return value
 
 
 @login_required
@@ -173,7 +176,7 @@ def company_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
             (_("Name"), company.name, other.name),
             (_("Legal name"), company.legal_name, other.legal_name),
             *(
-                (label, _joined(getattr(company, name)), _joined(getattr(other, name)))
+                (label, _joined(getattr(company, name), name), _joined(getattr(other, name), name))
                 for name, label in (("tax_id", _("Tax id")), ("phones", _("Phones")), ("emails", _("Emails")))
                 if name not in hidden
             ),

@@ -17,6 +17,7 @@ from crm.companies.selectors import companies_visible_to
 from crm.contacts.models import Contact
 from crm.contacts.selectors import contact_get, contacts_visible_to
 from crm.contacts.services import contact_create, contact_delete, contact_merge, contact_update
+from crm.core import formats
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.search.duplicates import contact_duplicates
@@ -177,8 +178,11 @@ def contact_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
             (_("Position"), contact.position, other.position),
             (_("Company"), contact.company or "", other.company or ""),
             *(
-                (label, ", ".join(getattr(contact, name)), ", ".join(getattr(other, name)))
-                for name, label in (("phones", _("Phones")), ("emails", _("Emails")))
+                (label, show(getattr(contact, name)), show(getattr(other, name)))
+                for name, label, show in (
+                    ("phones", _("Phones"), lambda phones: ", ".join(formats.phone(p) for p in phones)),
+                    ("emails", _("Emails"), ", ".join),
+                )
                 if name not in hidden
             ),
             (_("Owner"), contact.owner or "", other.owner or ""),

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
+from crm.core import formats
+from crm.core.money import workspace_currency
 from crm.core.types import RecordType
 from crm.customfields.selectors import custom_fields_for
 from crm.deals.models import Deal, DealLineItem
@@ -76,7 +78,7 @@ def _product_choices(user: User, deal: Deal | None = None, sent: Any = None) -> 
     products += list(extra.order_by("name")[:PICKER_CAP])
     if "price" in hidden_fields(user, RecordType.PRODUCT):
         return [(str(p.pk), f"{p.name} ({p.sku})") for p in products]
-    return [(str(p.pk), f"{p.name} ({p.sku}) — {p.price} {p.currency}") for p in products]
+    return [(str(p.pk), f"{p.name} ({p.sku}) — {formats.money(p.price, p.currency)}") for p in products]
 
 
 def _amount_hidden(user: User) -> bool:
@@ -122,7 +124,7 @@ def deal_new(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         initial={
             "company": preset.pk if preset else None,
-            "currency": "RUB",
+            "currency": workspace_currency(),
             "owner": user.pk,
             # "New deal" on the board opens the form in the board's pipeline.
             "pipeline": request.GET["pipeline"] if request.GET.get("pipeline", "").isdigit() else None,

@@ -14,10 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from crm.activities.models import Activity
 from crm.companies.models import Company
 from crm.contacts.models import Contact
-from crm.core.money import CURRENCY_CHOICES
+from crm.core import formats
+from crm.core.money import CURRENCY_CHOICES, workspace_currency
 from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.leads.models import Lead
+from crm.web.fields import LocalizedDecimalField, LocalizedIntegerField
 from tenants.accounts.selectors import active_users
 
 CF_PREFIX = "cf_"
@@ -109,14 +111,14 @@ class MoneyWidget(forms.MultiWidget):
     def __init__(self) -> None:
         super().__init__(
             [
-                forms.TextInput(attrs={"inputmode": "decimal", "size": 12}),
+                forms.TextInput(attrs={"inputmode": "decimal", "size": 12, "autocomplete": "off"}),
                 forms.Select(choices=_EMPTY + CURRENCY_CHOICES),
             ]
         )
 
     def decompress(self, value: Any) -> list[Any]:
         if isinstance(value, dict):
-            return [value.get("amount"), value.get("currency")]
+            return [formats.input_number(value.get("amount"), decimals=2), value.get("currency")]
         return [None, None]
 
 
@@ -125,7 +127,7 @@ class MoneyField(forms.MultiValueField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
-            fields=(forms.CharField(required=False), forms.CharField(required=False)),
+            fields=(LocalizedDecimalField(required=False, money=True), forms.CharField(required=False)),
             require_all_fields=False,
             required=False,
             **kwargs,
@@ -133,8 +135,10 @@ class MoneyField(forms.MultiValueField):
 
     def compress(self, data_list: Sequence[Any]) -> dict[str, str] | None:
         amount, currency = [*data_list, None, None][:2]
-        if not amount:
+        if amount is None or amount == "":
             return None
+        if not currency:
+            raise forms.ValidationError(_("Choose a currency."), code="currency_missing")
         return {"amount": amount, "currency": currency or ""}
 
 
@@ -146,7 +150,7 @@ def _custom_form_field(definition: CustomField, users: list[tuple[str, str]]) ->
     if field_type == kind.LONG_TEXT:
         return _area(label=label)
     if field_type == kind.NUMBER:
-        return _text(label=label, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+        return LocalizedDecimalField(label=label, required=False)
     if field_type == kind.MONEY:
         return MoneyField(label=label)
     if field_type == kind.DATE:
@@ -194,7 +198,11 @@ class RecordForm(forms.Form):
                 self.fields[name].label = f"{definition.label} *"
             value = (custom_values or {}).get(definition.key)
             if value is not None:
-                self.initial[name] = str(value) if definition.field_type == CustomField.Type.USER else value
+                if definition.field_type == CustomField.Type.USER:
+                    value = str(value)
+                elif definition.field_type == CustomField.Type.NUMBER:
+                    value = formats.input_number(value)
+                self.initial[name] = value
 
     @property
     def standard_fields(self) -> list[forms.BoundField]:
@@ -335,8 +343,8 @@ class DealForm(VersionedForm):
     )
     pipeline = forms.ModelChoiceField(label=_("Pipeline"), required=False, queryset=Pipeline.objects.none())
     stage = forms.ModelChoiceField(label=_("Stage"), required=False, queryset=Stage.objects.none())
-    amount = forms.DecimalField(label=_("Amount"), required=False, decimal_places=2, max_digits=16)
-    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="RUB")
+    amount = LocalizedDecimalField(label=_("Amount"), required=False, decimal_places=2, max_digits=16, money=True)
+    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial=workspace_currency)
     expected_close_date = forms.DateField(
         label=_("Expected close date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -438,11 +446,11 @@ def deal_initial(deal: Deal) -> dict[str, Any]:
 class LineItemForm(forms.Form):
     product = forms.TypedChoiceField(label=_("Product"), required=False, coerce=int, empty_value=None)
     name = _text(label=_("Name"))
-    quantity = forms.DecimalField(label=_("Quantity"), required=False, max_digits=14, decimal_places=3)
+    quantity = LocalizedDecimalField(label=_("Quantity"), required=False, max_digits=14, decimal_places=3)
     unit = _text(label=_("Unit"), max_length=20)
-    price = forms.DecimalField(label=_("Price"), required=False, max_digits=16, decimal_places=2)
-    discount_percent = forms.DecimalField(label=_("Discount, %"), required=False, max_digits=5, decimal_places=2)
-    vat_rate = forms.DecimalField(label=_("VAT, %"), required=False, max_digits=5, decimal_places=2)
+    price = LocalizedDecimalField(label=_("Price"), required=False, max_digits=16, decimal_places=2, money=True)
+    discount_percent = LocalizedDecimalField(label=_("Discount, %"), required=False, max_digits=5, decimal_places=2)
+    vat_rate = LocalizedDecimalField(label=_("VAT, %"), required=False, max_digits=5, decimal_places=2)
 
     def __init__(self, *args: Any, products: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -520,8 +528,10 @@ class ConvertForm(forms.Form):
     contact = forms.ModelChoiceField(label=_("Existing contact"), required=False, queryset=Contact.objects.none())
     create_deal = forms.BooleanField(label=_("Create a deal"), required=False, initial=True)
     deal_title = _text(label=_("Deal title"))
-    deal_amount = forms.DecimalField(label=_("Amount"), required=False, max_digits=16, decimal_places=2)
-    deal_currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="RUB", required=False)
+    deal_amount = LocalizedDecimalField(label=_("Amount"), required=False, max_digits=16, decimal_places=2, money=True)
+    deal_currency = forms.ChoiceField(
+        label=_("Currency"), choices=CURRENCY_CHOICES, initial=workspace_currency, required=False
+    )
     deal_pipeline = forms.ModelChoiceField(label=_("Pipeline"), required=False, queryset=Pipeline.objects.none())
 
     def __init__(
@@ -579,9 +589,9 @@ class ProductForm(forms.Form):
     sku = _text(label=_("SKU"), max_length=64)
     name = _text(label=_("Name"), max_length=255)
     unit = _text(label=_("Unit"), max_length=20, initial="pcs")
-    price = forms.DecimalField(label=_("Price"), required=False, max_digits=16, decimal_places=2)
-    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="RUB")
-    vat_rate = forms.DecimalField(label=_("VAT, %"), required=False, max_digits=5, decimal_places=2)
+    price = LocalizedDecimalField(label=_("Price"), required=False, max_digits=16, decimal_places=2, money=True)
+    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial=workspace_currency)
+    vat_rate = LocalizedDecimalField(label=_("VAT, %"), required=False, max_digits=5, decimal_places=2)
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
     description = _area(4, label=_("Description"))
 
@@ -615,7 +625,7 @@ class ActivityForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Activity.Kind.choices)
     subject = _text(label=_("Subject"), max_length=255)
     due_at = _due_field()
-    duration_minutes = forms.IntegerField(label=_("Duration, min"), required=False, min_value=0)
+    duration_minutes = LocalizedIntegerField(label=_("Duration, min"), required=False, min_value=0)
     assignee = forms.TypedChoiceField(label=_("Assignee"), required=False, coerce=int, empty_value=None)
     body = _area(4, label=_("Details"))
     result = _area(2, label=_("Result"))

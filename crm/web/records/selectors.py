@@ -4,11 +4,15 @@ card costs the same number of queries for a client with ten deals as for one wit
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Model, QuerySet, Sum
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from crm.activities.models import Activity
@@ -16,6 +20,7 @@ from crm.activities.selectors import activities_visible_to
 from crm.companies.models import Company
 from crm.contacts.models import Contact
 from crm.contacts.selectors import contacts_visible_to
+from crm.core import formats
 from crm.core.types import RecordType
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
@@ -51,12 +56,53 @@ class TimelineEntry:
         for c in self.item.changes:
             if not isinstance(c, dict):
                 continue
-            label = str(c.get("label") or c.get("field", ""))
-            if change_hidden(self.record_type, self.hidden, str(c.get("field", ""))):
+            field = str(c.get("field", ""))
+            # Labels were stored in the writer's language; an English one is shown in the reader's.
+            label = gettext(str(c.get("label") or field))
+            if change_hidden(self.record_type, self.hidden, field):
                 lines.append((label, "", "", True))
             else:
-                lines.append((label, _text(c.get("old")), _text(c.get("new")), False))
+                lines.append((label, _change_text(field, c.get("old")), _change_text(field, c.get("new")), False))
         return lines
+
+
+_MONEY_FIELDS = {"amount", "price", "discount", "vat", "total", "subtotal"}
+_PHONE_FIELDS = {"phones", "phone", "call_phone"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _is_number(value: str | int | Decimal) -> bool:
+    try:
+        return Decimal(str(value)).is_finite()
+    except ArithmeticError:
+        return False
+
+
+def _change_text(field: str, value: Any) -> str:
+    """A value of the history as the reader reads it: amounts, phones, dates and times in their locale."""
+    if (
+        field in _MONEY_FIELDS
+        and isinstance(value, str | int | Decimal)
+        and (shown := formats.number(value, decimals=2))
+    ):
+        return shown
+    if field in _PHONE_FIELDS and isinstance(value, str | list):
+        value = [formats.phone(v) for v in value] if isinstance(value, list) else formats.phone(value)
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return date_format(moment, "SHORT_DATETIME_FORMAT")
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return date_format(datetime.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+        except ValueError:
+            return value
+    return _text(value)
 
 
 def _text(value: Any) -> str:
@@ -245,7 +291,9 @@ def _display(definition: CustomField, value: Any, user_names: dict[int, str]) ->
     if value is None or value == "" or value == []:
         return ""
     if definition.field_type == kind.MONEY and isinstance(value, dict):
-        return f"{value.get('amount', '')} {value.get('currency', '')}"
+        return formats.money(value.get("amount"), str(value.get("currency") or ""))
+    if definition.field_type == kind.NUMBER:
+        return formats.number(value)
     if definition.field_type == kind.MULTI_CHOICE and isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if definition.field_type == kind.BOOLEAN:

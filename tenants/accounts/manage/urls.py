@@ -23,6 +23,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("teams/", views.teams, name="teams"),
     path("teams/<int:pk>/", views.team, name="team"),
     path("teams/<int:pk>/delete/", views.team_delete, name="team_delete"),
+    path("workspace/", views.workspace, name="workspace"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

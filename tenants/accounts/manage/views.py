@@ -28,6 +28,7 @@ from django_tenants.utils import schema_context
 
 from platform_core.db import current_schema
 from tenants.accounts import policy, selectors, services
+from tenants.accounts.forms import WorkspaceLocaleForm
 from tenants.accounts.manage.forms import (
     ACTION_LABELS,
     PERMISSION_LABELS,
@@ -42,7 +43,13 @@ from tenants.accounts.manage.forms import (
 )
 from tenants.accounts.models import User
 from tenants.accounts.roles import ACTIONS
-from tenants.accounts.security import account_unlock, has_two_factor, is_locked_out, locked_out_emails
+from tenants.accounts.security import (
+    account_unlock,
+    has_two_factor,
+    is_locked_out,
+    locked_out_emails,
+    workspace_locale_update,
+)
 
 View = Callable[..., HttpResponseBase]
 Perm = policy.WorkspacePermission
@@ -418,6 +425,29 @@ def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
         then=reverse("manage:teams"),
         refused=reverse("manage:team", args=[current.pk]),
     )
+
+
+# --- workspace defaults ------------------------------------------------------------------------------------
+
+
+@requires(Perm.MANAGE_USERS)
+@require_http_methods(["GET", "POST"])
+def workspace(request: HttpRequest) -> HttpResponse:
+    """The workspace's default language, currency and time zone."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    form = WorkspaceLocaleForm(
+        request.POST if request.method == "POST" else None,
+        initial={"language": tenant.language, "currency": tenant.currency, "time_zone": tenant.time_zone},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            workspace_locale_update(actor=_actor(request), tenant=tenant, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Workspace settings are saved."))
+            return redirect("manage:workspace")
+    return render(request, "accounts/manage/workspace.html", {"form": form}, status=422 if form.errors else 200)
 
 
 # --- audit log ---------------------------------------------------------------------------------------------

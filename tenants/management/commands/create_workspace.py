@@ -19,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--owner-email", required=True)
         parser.add_argument("--owner-password", required=True)
         parser.add_argument("--owner-name", default="")
+        parser.add_argument("--language", default="en", help="default language of the workspace: en, ru or fr")
+        parser.add_argument("--currency", default="", help="ISO 4217 code; by default the language's usual one")
+        parser.add_argument("--time-zone", default="", help="e.g. Europe/Moscow; by default the language's usual one")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -28,6 +31,9 @@ class Command(BaseCommand):
                 owner_email=options["owner_email"],
                 owner_password=options["owner_password"],
                 owner_name=options["owner_name"],
+                language=options["language"],
+                currency=options["currency"],
+                time_zone=options["time_zone"],
             )
         except ValidationError as exc:
             raise CommandError(_one_line(exc)) from exc
