@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-crm bench-access install lock clean chromium gettext translations
+.PHONY: demo test lint bench bench-crm bench-access install lock clean chromium gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,6 +26,10 @@ gettext:
 	msgfmt --check-format --output-file=$@ $<
 
 translations: gettext $(MO_FILES)
+
+# After adding or changing texts: extract them into the catalogues, then translate the new entries (ru, fr).
+messages: $(STAMP) gettext
+	$(PY) manage.py makemessages -l ru -l fr --add-location file --ignore='.venv/*' --ignore='.data/*' --ignore='tests/*' --ignore='bench/*'
 
 # Chromium for the browser tests comes from Debian, never from a browser download.
 chromium:
