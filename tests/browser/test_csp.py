@@ -65,7 +65,7 @@ def test_the_main_pages_and_their_scripts_run_under_the_policy(page, ws, base: s
     page.goto(f"{base}/companies/{company.pk}/")
     assert page.get_by_role("heading", name="Severstal Trading").is_visible()
 
-    # The board: drag and drop (board.js), then the owner filter (a picker) submits itself (kontor.js, no inline handler).
+    # The board: drag and drop (board.js), the owner picker submits itself (kontor.js, no inline handler).
     page.goto(f"{base}/deals/board/")
     page.drag_and_drop(f"#deal-{deal.pk}", f"[data-drop-stage='{stages['Proposal'].pk}']")
     page.locator(f"#stage-cards-{stages['Proposal'].pk} #deal-{deal.pk}").wait_for()
