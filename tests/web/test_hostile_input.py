@@ -42,29 +42,26 @@ pytestmark = pytest.mark.django_db
 
 # Query string and form values. Bytes are sent as they are (invalid UTF-8: what a lone surrogate becomes).
 HOSTILE: tuple[str | bytes, ...] = (
-    "\x00",
     "a\x00b",
     b"\xed\xa0\x80",
     "0001-01-01",
     "9999-12-31",
     "2026-02-30",
     "2026-03-02T10:00:00+20:00",
-    "0001-01-01T00:00:00+14:00",
     "-1",
     "99999999999999999999999",
     "1e999",
-    "NaN",
     "abc",
     "x" * 5000,
 )
 # Form values: fewer, each one a class of its own.
 HOSTILE_POST: tuple[str | bytes, ...] = (
-    "\x00",
     "a\x00b",
     b"\xed\xa0\x80",
     "9999-12-31T23:59:59-14:00",
     "-99999999999999999999",
     "1e999",
+    "NaN",
     "x" * 5000,
 )
 # A choice among options is checked against them first: a few values suffice.
@@ -306,6 +303,7 @@ class Walker:
         self.monkeypatch = monkeypatch
         self.failures: list[str] = []
         self.sent = 0
+        self.walked: dict[str, set[str]] = {}  # route name -> the parameters and fields it was sent
 
     def _error(self, sender: Any, request: Any = None, **kwargs: Any) -> None:
         kind, value, tb = sys.exc_info()
@@ -409,6 +407,7 @@ def _walk(walker: Walker, routes: list[tuple[str, str, URLPattern]], ids: dict[s
             with tenant_context(tenant):
                 get_keys |= _list_keys(name)
             connection.set_schema_to_public()
+        walker.walked[name] = set(get_keys)
         baseline, choice_fields = _form_data(response)
         if response.status_code != 405:  # a POST-only route reads nothing of a GET
             for key in sorted(get_keys):
@@ -420,6 +419,7 @@ def _walk(walker: Walker, routes: list[tuple[str, str, URLPattern]], ids: dict[s
         if response.status_code == 405:
             continue
         post_keys |= {k for k, _ in baseline}
+        walker.walked[name] |= post_keys
         for key in sorted(post_keys):
             rest = [(k, v) for k, v in baseline if k != key]
             for value in HOSTILE_CHOICE if key in choice_fields else HOSTILE_POST:
@@ -436,6 +436,19 @@ def test_no_workspace_page_answers_a_server_error(workspace, monkeypatch) -> Non
     finally:
         walker.close()
     assert walker.sent > 3000
+    # The parameters were found by watching the views read them, and from the list specs and the forms.
+    for name, keys in {
+        "calendar:week": {"date", "user"},
+        "deals:board": {"pipeline", "owner"},
+        "companies:list": {"q", "tag", "sort", "page", "cf_walk_text", "cf_walk_date"},
+        "companies:merge": {"q", "other", "keep"},
+        "companies:create": {"name", "notes", "tags", "cf_walk_text", "cf_walk_money_0"},
+        "companies:file_upload": {"file-clear"},
+        "deals:line_items": {"items-0-name", "items-TOTAL_FORMS"},
+        "activities:done": {"next", "result"},
+        "manage:audit": {"date_from", "date_to", "q"},
+    }.items():
+        assert keys <= walker.walked[name], (name, keys - walker.walked[name])
     assert not walker.failures, f"{len(walker.failures)} failures:\n" + "\n".join(walker.failures[:400])
 
 
