@@ -77,33 +77,23 @@ NO_POST = {"accounts:logout"}
 
 # --- which keys a view reads -----------------------------------------------------------------------------------
 
-_read: set[str] | None = None
-
 
 @contextlib.contextmanager
-def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+def recording() -> Iterator[set[str]]:
     """Record every key read from any QueryDict (request.GET, request.POST) while inside."""
-    global _read
     keys: set[str] = set()
 
-    def wrap(name: str) -> None:
-        original = getattr(QueryDict, name)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("__getitem__", "get", "getlist", "__contains__"):
+            original = getattr(QueryDict, name)
 
-        def reading(self: QueryDict, key: Any, *args: Any, **kwargs: Any) -> Any:
-            if _read is not None and isinstance(key, str):
-                _read.add(key)
-            return original(self, key, *args, **kwargs)
+            def reading(self: QueryDict, key: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                if isinstance(key, str):
+                    keys.add(key)
+                return _original(self, key, *args, **kwargs)
 
-        monkeypatch.setattr(QueryDict, name, reading)
-
-    for name in ("__getitem__", "get", "getlist", "__contains__"):
-        wrap(name)
-    _read = keys
-    try:
+            patch.setattr(QueryDict, name, reading)
         yield keys
-    finally:
-        _read = None
-        monkeypatch.undo()
 
 
 # --- the world ------------------------------------------------------------------------------------------------
@@ -287,7 +277,7 @@ def _refused(response: Any) -> bool:
 
 
 class Walker:
-    def __init__(self, client: Client, tenant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, client: Client, tenant: Any) -> None:
         # A server error is a failure to report, not an exception to stop at: the walk goes on.
         client.raise_request_exception = False
         self.client = client
@@ -300,7 +290,6 @@ class Walker:
             with tenant_context(tenant):
                 self.before = _snapshot()
             connection.set_schema_to_public()
-        self.monkeypatch = monkeypatch
         self.failures: list[str] = []
         self.sent = 0
         self.walked: dict[str, set[str]] = {}  # route name -> the parameters and fields it was sent
@@ -319,7 +308,7 @@ class Walker:
     def send(self, method: str, url: str, pairs: list[tuple[str, str | bytes]] | None = None) -> tuple[Any, set[str]]:
         """One request in a rolled-back savepoint; returns the response and the keys the view read."""
         self.sent += 1
-        with transaction.atomic(), recording(self.monkeypatch) as keys:
+        with transaction.atomic(), recording() as keys:
             if self.tenant is not None:
                 with tenant_context(self.tenant):
                     before = _writes()
@@ -426,10 +415,10 @@ def _walk(walker: Walker, routes: list[tuple[str, str, URLPattern]], ids: dict[s
                 walker.send("POST", url, [*rest, (key, value)])
 
 
-def test_no_workspace_page_answers_a_server_error(workspace, monkeypatch) -> None:
+def test_no_workspace_page_answers_a_server_error(workspace) -> None:
     ids = _world(workspace)
     client = workspace.client(logged_in_as=workspace.owner)
-    walker = Walker(client, workspace.tenant, monkeypatch)
+    walker = Walker(client, workspace.tenant)
     routes = list(_routes("platform_core.urls_tenant"))
     try:
         _walk(walker, routes, ids, workspace.tenant)
@@ -452,8 +441,8 @@ def test_no_workspace_page_answers_a_server_error(workspace, monkeypatch) -> Non
     assert not walker.failures, f"{len(walker.failures)} failures:\n" + "\n".join(walker.failures[:400])
 
 
-def test_no_public_page_answers_a_server_error(public_client, monkeypatch) -> None:
-    walker = Walker(public_client, None, monkeypatch)
+def test_no_public_page_answers_a_server_error(public_client) -> None:
+    walker = Walker(public_client, None)
     routes = list(_routes("platform_core.urls_public"))
     try:
         _walk(walker, routes, {}, None)

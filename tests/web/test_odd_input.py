@@ -129,11 +129,17 @@ def test_marking_done_goes_back_only_to_a_page_of_this_site(workspace, owner_cli
         assert Activity.objects.get().done_at is not None
 
 
-@pytest.mark.parametrize("date", ["9999-12-31", "0001-01-01"])
-def test_an_audit_log_date_at_the_end_of_time_is_refused_on_the_form(owner_client, date) -> None:
-    for url in ("/settings/audit/", "/settings/audit/export.csv"):
-        response = _get(owner_client, url, {"date_to": date, "date_from": date})
-        assert response.status_code in (200, 400), url
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [("9999-12-31", "less than or equal to 9999-12-30"), ("0001-01-01", "greater than or equal to 0001-01-02")],
+)
+def test_an_audit_log_date_at_the_end_of_time_is_refused_on_the_form(owner_client, date, message) -> None:
+    response = _get(owner_client, "/settings/audit/", {"date_to": date, "date_from": date})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    # The export ignores what the form refuses, like the page.
+    export = _get(owner_client, "/settings/audit/export.csv", {"date_to": date, "date_from": date})
+    assert export.status_code == 200
 
 
 def test_an_api_key_name_with_a_nul_is_refused(workspace, owner_client) -> None:
