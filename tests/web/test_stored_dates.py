@@ -97,11 +97,39 @@ def test_an_activity_due_beyond_pythons_calendar_breaks_no_page(workspace, owner
 
 def test_a_date_beyond_pythons_calendar_reads_as_the_nearest_one(in_workspace) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT '0001-01-01 BC'::date, '10000-01-01'::date, '2026-03-02'::date")
+        cursor.execute(
+            "SELECT '0001-01-01 BC'::date, '10000-01-01'::date, '-infinity'::date, 'infinity'::date, '2026-03-02'::date"
+        )
         assert cursor.fetchone() == (
+            datetime.date(1, 1, 2),
+            datetime.date(9999, 12, 30),
             datetime.date(1, 1, 2),
             datetime.date(9999, 12, 30),
             datetime.date(2026, 3, 2),
         )
         cursor.execute("SELECT '2026-03-02T10:00:00+03:00'::timestamptz")
         assert cursor.fetchone()[0] == datetime.datetime(2026, 3, 2, 7, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01 BC", "infinity", "10000-01-01"])
+def test_a_deal_closing_beyond_pythons_calendar_breaks_no_page(workspace, owner_client, raw) -> None:
+    from crm.deals.models import Deal
+
+    with inside(workspace):
+        deal = DealFactory(title="Closes far away")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{Deal._meta.db_table}" SET expected_close_date = %s::date WHERE id = %s', [raw, deal.pk]
+            )
+        key = api_key_create(actor=workspace.owner, name="dates").secret
+    api = Client(HTTP_HOST=workspace.domain, HTTP_AUTHORIZATION=f"Bearer {key}")
+    for url in ("/", f"/deals/{deal.pk}/", "/deals/", "/deals/?sort=expected_close_date", "/deals/board/"):
+        response = owner_client.get(url)
+        connection.set_schema_to_public()
+        assert response.status_code == 200, url
+    export = owner_client.get("/deals/export/")
+    assert export.status_code == 200 and "Closes far away" in b"".join(export.streaming_content).decode()
+    connection.set_schema_to_public()
+    response = api.get(f"/api/v1/deals/{deal.pk}")
+    connection.set_schema_to_public()
+    assert response.status_code == 200
