@@ -179,3 +179,22 @@ def test_an_uploads_declared_type_is_normalised(workspace, owner_client, media, 
         attachment = Attachment.objects.get()
         assert attachment.content_type == stored
         assert attachment.name == "contract.pdf"
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "2026-03-02T10:00:00+20:00|1",
+        "2026-03-02T10:00:00+00:00|99999999999999999999999",
+        "0001-01-01T00:00:00+14:00|1",
+        "9999-12-31T23:59:59-14:00|1",
+        "2026-03-02T10:00:00+00:00|-1",
+    ],
+)
+def test_a_board_column_cursor_at_the_edges_is_read_or_refused(workspace, owner_client, after) -> None:
+    from crm.deals.models import Pipeline
+
+    with inside(workspace):
+        stage = Pipeline.objects.get(name="Sales").stages.order_by("position").first()
+    response = _get(owner_client, f"/deals/board/column/{stage.pk}/", {"after": after})
+    assert response.status_code in (200, 400)
