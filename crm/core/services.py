@@ -107,7 +107,16 @@ def _normalized(data: dict[str, Any], normalize: Normalizer | None) -> tuple[dic
         return normalize(data), {}
     except ValidationError as exc:
         errors = exc.message_dict
-        return {k: v for k, v in data.items() if k not in errors}, dict(errors)
+    # The other fields are still normalized (each on its own), so that validating them sees what a successful
+    # normalization would have given (a form's "one per line" text becomes a list) rather than the raw input.
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in errors:
+            try:
+                kept.update(normalize({key: value}))
+            except ValidationError:
+                continue
+    return kept, dict(errors)
 
 
 def editable_fields(model: type[models.Model]) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +20,20 @@ from tenants.accounts.models import AuditEvent, User
 _TARGETS = {"Company": "company", "Contact": "contact", "Deal": "deal", "Lead": "lead"}
 
 
+# type "/" subtype, RFC 6838 restricted names (at most 127 characters each; we keep 100 in all).
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+_MEDIA_TYPE_MAX = Attachment._meta.get_field("content_type").max_length or 100
+
+
+def _media_type(declared: str | None) -> str:
+    """The media type a browser declared, without its parameters, or "" when it is not a sane one (what the
+    client sends is not to be trusted: too long, malformed, control characters)."""
+    value = (declared or "").split(";", 1)[0].strip().lower()
+    if len(value) > _MEDIA_TYPE_MAX or not _MEDIA_TYPE.fullmatch(value):
+        return ""
+    return value
+
+
 @transaction.atomic
 def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile) -> Attachment:
     policy.require(actor, policy.Action.CREATE, RecordType.FILE)
@@ -31,11 +46,12 @@ def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile
         raise ValidationError(
             {"file": [_("The file is larger than %(mb)d MB.") % {"mb": settings.MAX_UPLOAD_BYTES // 2**20}]}
         )
-    name = (upload.name or "file")[-255:]
+    # Control characters (NUL above all: PostgreSQL refuses it in text) have no place in a file's name.
+    name = "".join(c for c in (upload.name or "") if c.isprintable()).strip()[-255:] or "file"
     attachment = Attachment(
         name=name,
         size=upload.size,
-        content_type=upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+        content_type=_media_type(upload.content_type) or mimetypes.guess_type(name)[0] or "application/octet-stream",
         uploaded_by=actor,
         **{target: record},
     )

@@ -53,13 +53,18 @@ def _sums_shown(user: User) -> bool:
     return "amount" not in hidden_fields(user, RecordType.DEAL)
 
 
+def _is_id(raw: str) -> bool:
+    """A record id as typed in a URL: ASCII digits within the database's integers."""
+    return raw.isascii() and raw.isdigit() and int(raw) < 2**63
+
+
 def _owner_filter(raw: str, user: User, members: list[User] | None = None) -> tuple[str, User | None]:
     """ "me", "any" or a colleague's id -> (normalized value, owner or None for anyone)."""
     if raw in ("", "any"):
         return "any", None
     if raw == "me":
         return "me", user
-    if not raw.isdigit():
+    if not _is_id(raw):
         raise Http404
     pool = members if members is not None else list(workspace_members().filter(pk=int(raw)))
     owner = next((m for m in pool if m.pk == int(raw)), None)
@@ -85,7 +90,9 @@ def board(request: HttpRequest) -> HttpResponse:
     pipeline: Pipeline | None
     if raw_pipeline:
         # An inactive pipeline can still be opened by its link; it is only left out of the switcher.
-        pipeline = next((p for p in pipelines if str(p.pk) == raw_pipeline), None) or pipeline_get(raw_pipeline)
+        if not _is_id(raw_pipeline):
+            raise Http404
+        pipeline = next((p for p in pipelines if str(p.pk) == raw_pipeline), None) or pipeline_get(int(raw_pipeline))
     else:
         pipeline = pipelines[0] if pipelines else None
     members = list(workspace_members())

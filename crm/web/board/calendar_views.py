@@ -18,6 +18,10 @@ from crm.web.access import conceal_related
 from crm.web.board.selectors import CALENDAR_LIMIT, calendar_activities, workspace_members
 from tenants.accounts.models import User
 
+# The ends of what the calendar can show (a day of margin keeps every time zone in range).
+EARLIEST = datetime.datetime(1, 1, 2, tzinfo=datetime.UTC)
+LATEST = datetime.datetime(9999, 12, 30, tzinfo=datetime.UTC)
+
 
 @dataclass
 class Day:
@@ -36,14 +40,29 @@ def _parse_date(raw: str) -> datetime.date:
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    """Midnight of `day` in the current time zone; at the ends of the calendar, the earliest or latest moment."""
+    try:
+        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        start.astimezone(datetime.UTC)  # the database compares in UTC: it must exist there too
+        return start
+    except OverflowError:
+        return EARLIEST if day.year < 5000 else LATEST
+
+
+def _shift(day: datetime.date, days: int) -> datetime.date | None:
+    """`day` moved by `days`, or None beyond the calendar's ends (no link there)."""
+    try:
+        return day + datetime.timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def _calendar(request: HttpRequest, *, view: str) -> HttpResponse:
     user = cast(User, request.user)
     day = _parse_date(request.GET.get("date", ""))
-    first = day - datetime.timedelta(days=day.weekday()) if view == "week" else day
-    length = 7 if view == "week" else 1
+    first = (_shift(day, -day.weekday()) or day) if view == "week" else day
+    # The last week of year 9999 ends with the calendar.
+    length = min(7 if view == "week" else 1, (datetime.date.max - first).days + 1)
     members = list(workspace_members())
     raw_user = request.GET.get("user", "")
     if raw_user in ("", "me"):
@@ -54,7 +73,10 @@ def _calendar(request: HttpRequest, *, view: str) -> HttpResponse:
             raise Http404
     activities = list(
         calendar_activities(
-            user, assignee=assignee, start=_start_of(first), end=_start_of(first + datetime.timedelta(days=length))
+            user,
+            assignee=assignee,
+            start=_start_of(first),
+            end=_start_of(next_day) if (next_day := _shift(first, length)) else LATEST,
         )
     )
     conceal_related(user, activities, {"company": RecordType.COMPANY, "deal": RecordType.DEAL})
@@ -67,14 +89,14 @@ def _calendar(request: HttpRequest, *, view: str) -> HttpResponse:
         index = (timezone.localtime(activity.due_at).date() - first).days
         if 0 <= index < length:
             days[index].activities.append(activity)
-    step = datetime.timedelta(days=length)
+    step = 7 if view == "week" else 1
     context = {
         "view": view,
         "days": days,
         "first": first,
-        "last": first + step - datetime.timedelta(days=1),
-        "previous": first - step,
-        "next": first + step,
+        "last": first + datetime.timedelta(days=length - 1),
+        "previous": _shift(first, -step),
+        "next": _shift(first, step),
         "today": today,
         "members": members,
         "assignee": assignee,

@@ -51,8 +51,11 @@ class Cursor:
         try:
             stamp, pk = raw.rsplit("|", 1)
             created_at = datetime.datetime.fromisoformat(stamp)
-            return cls(created_at, int(pk)) if created_at.tzinfo else None
-        except ValueError:
+            if created_at.tzinfo is None or not pk.isascii() or not pk.isdigit():
+                return None
+            # In UTC, as the database compares: it refuses offsets beyond ±15:59, Python allows ±23:59.
+            return cls(created_at.astimezone(datetime.UTC), int(pk))
+        except (ValueError, OverflowError):
             return None
 
 

@@ -47,6 +47,7 @@ PAGE_SIZE = 50
 COUNT_CAP = 1000
 MAX_PAGE = 2000
 CUSTOM_PREFIX = "cf_"
+NUL = "\x00"
 
 Label = str | Promise
 
@@ -466,14 +467,17 @@ def select(
         error = ""
         if raw and choices is not None and raw not in {c.value for c in choices}:
             raw = ""
-        if raw:
+        if NUL in raw:
+            # No stored text can contain it (PostgreSQL refuses it): it matches nothing, say so.
+            raw, error = raw.replace(NUL, ""), str(_("This value contains a character that is not allowed."))
+        elif raw:
             try:
                 queryset = flt.apply(queryset, raw, ctx.user)
                 kept[flt.key] = raw
             except FilterError as exc:
                 error = str(exc)
         applied.append(AppliedFilter(flt, raw, choices, error))
-    query = (params.get("q") or "").strip()[:100]
+    query = (params.get("q") or "").replace(NUL, " ").strip()[:100]
     if query:
         queryset = _search(spec, queryset, query, ctx.hidden)
         kept["q"] = query

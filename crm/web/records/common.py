@@ -9,6 +9,7 @@ from typing import cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
@@ -75,6 +76,12 @@ def parse_before(value: str | None) -> datetime.datetime | None:
     if not value:
         return None
     try:
-        return parse_datetime(value)
-    except ValueError:
+        before = parse_datetime(value)
+        if before is None:
+            return None
+        if before.tzinfo is None:
+            before = timezone.make_aware(before)
+        # In UTC, as the database compares (an offset beyond ±15:59 it refuses; Python allows up to ±23:59).
+        return before.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
         return None

@@ -138,7 +138,8 @@ def company_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Pick the other company (suggested duplicates or a name search), preview both side by side, confirm."""
     user = actor_of(request)
     company = company_get(user, pk)
-    query = request.GET.get("q", "").strip()
+    # NUL cannot be in any stored name (PostgreSQL refuses it in text): it separates words like a space.
+    query = request.GET.get("q", "").replace("\x00", " ").strip()[:100]
     other_id = request.POST.get("other") or request.GET.get("other")
     other = company_get(user, other_id) if other_id else None
     form = MergeForm(request.POST or None, initial={"other": other.pk if other else None, "keep": "this"})

@@ -135,7 +135,8 @@ def contact_remove(request: HttpRequest, pk: int) -> HttpResponse:
 def contact_merge_view(request: HttpRequest, pk: int) -> HttpResponse:
     user = actor_of(request)
     contact = contact_get(user, pk)
-    query = request.GET.get("q", "").strip()
+    # NUL cannot be in any stored name (PostgreSQL refuses it in text): it separates words like a space.
+    query = request.GET.get("q", "").replace("\x00", " ").strip()[:100]
     other_id = request.POST.get("other") or request.GET.get("other")
     other = contact_get(user, other_id) if other_id else None
     form = MergeForm(request.POST or None, initial={"other": other.pk if other else None, "keep": "this"})

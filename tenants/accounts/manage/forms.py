@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.types import RecordType
@@ -161,13 +163,24 @@ class TeamForm(forms.Form):
                 self.initial.update(name=team.name, parent=team.parent_id, head=team.head_id)
 
 
+_DATE_RANGE = [
+    MinValueValidator(datetime.date.min + datetime.timedelta(days=1)),
+    MaxValueValidator(datetime.date.max - datetime.timedelta(days=1)),
+]
+
+
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         label=_("Action"), choices=[("", _("Any action")), *AuditEvent.Action.choices], required=False
     )
     actor = _PersonChoice(label=_("Who"), queryset=User.objects.none(), required=False, empty_label=_("Anyone"))
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # Within the calendar with a day to spare either side: a day's bounds in any time zone must exist.
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=_DATE_RANGE
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=_DATE_RANGE
+    )
     q = forms.CharField(label=_("Target"), max_length=100, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
