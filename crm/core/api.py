@@ -14,10 +14,24 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _lazy
 from ninja import Field, Schema
-from pydantic import BeforeValidator, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    Strict,
+    WithJsonSchema,
+    model_serializer,
+)
+from pydantic_core import PydanticCustomError
 
+from crm.core.money import CURRENCIES
 from crm.core.types import RecordType
+from crm.core.validation import DATETIME_PATTERN, NAME_PATTERN, TEXT_PATTERN, datetime_problem, text_problem
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
@@ -40,6 +54,123 @@ DecimalStr = Annotated[
     BeforeValidator(lambda v: str(v) if isinstance(v, Decimal) else v),
     Field(pattern=r"^-?\d+(\.\d+)?$", examples=["1250.00"]),
 ]
+
+
+# --- input types: every body and query parameter is one of these, so the rules live once -------------------
+# The server checks each value itself (with a clear message naming the field); the OpenAPI document states the
+# same rule, so that a client generated from it never sends what the server refuses.
+
+
+class JsonSchemaExtra:
+    """Adds keywords to the OpenAPI schema of a value (its string branch when nullable)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        schema = dict(handler(core_schema))
+        schema.update(self.keywords)
+        return schema
+
+
+def _text(value: str) -> str:
+    if problem := text_problem(value):
+        raise PydanticCustomError("text", problem)
+    return value
+
+
+def _none_is_empty(value: str | None) -> str:
+    return "" if value is None else value
+
+
+def _moment(value: datetime.datetime) -> datetime.datetime:
+    if problem := datetime_problem(value):
+        raise PydanticCustomError("moment", problem)
+    return value
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if code not in CURRENCIES:
+        raise PydanticCustomError("currency", _("This is not a supported ISO 4217 currency code."))
+    return code
+
+
+# Text that PostgreSQL can store: no NUL character, valid Unicode.
+Text = Annotated[str, AfterValidator(_text), JsonSchemaExtra(pattern=TEXT_PATTERN)]
+# A required name or title: not blank either. The services say so (with the other bad fields of the body), the
+# document states it.
+Name = Annotated[str, AfterValidator(_text), JsonSchemaExtra(minLength=1, pattern=NAME_PATTERN)]
+# An optional text of a PATCH body: null clears it (stored as "").
+ClearableText = Annotated[Text | None, AfterValidator(_none_is_empty)]
+# A moment in the calendar that can be shown in every time zone; offsets of at most 14 hours.
+Moment = Annotated[datetime.datetime, AfterValidator(_moment), JsonSchemaExtra(pattern=DATETIME_PATTERN)]
+# Ids and counts in bodies are JSON integers (`true` or "5" are refused), within PostgreSQL's ranges.
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+Id = Annotated[int, Strict(), Field(ge=1, le=BIGINT_MAX)]
+IdParam = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Count = Annotated[int, Strict(), Field(ge=0, le=INT_MAX)]
+Currency = Annotated[
+    str,
+    AfterValidator(_currency),
+    WithJsonSchema({"type": "string", "enum": list(CURRENCIES), "description": "ISO 4217."}),
+]
+
+
+def unset(description: str = "", **constraints: Any) -> Any:
+    """A field of a PATCH body that can be left out (kept as it is) but not cleared: null is refused (422)."""
+    note = _lazy("Leave it out to keep the current value; it cannot be cleared.")
+    return Field(None, description=f"{description} {note}".strip(), **constraints)
+
+
+def _decimal_schema(pattern: str, maximum: int, example: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": pattern, "examples": [example]},
+                {"type": "integer", "minimum": 0, "maximum": maximum},
+            ]
+        }
+    )
+
+
+# Amounts and prices: decimal strings (or whole numbers), 0 or more, at most 14 digits and 2 decimals.
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=16, decimal_places=2, allow_inf_nan=False),
+    _decimal_schema(r"^\d{1,14}(\.\d{1,2})?$", 10**14 - 1, "1250.00"),
+]
+Quantity = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=3, allow_inf_nan=False),
+    _decimal_schema(r"^\d{1,11}(\.\d{1,3})?$", 10**11 - 1, "2.5"),
+]
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False),
+    _decimal_schema(r"^(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)$", 100, "20"),
+]
+
+# Bounds of lists in bodies, and of their items.
+MAX_TAGS = 100
+MAX_VALUES = 50
+MAX_LINES = 500
+Tag = Annotated[Text, Field(min_length=1, max_length=50)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+Phones = Annotated[
+    list[Annotated[Text, Field(max_length=40)]],
+    Field(
+        max_length=MAX_VALUES,
+        description="Any common format; stored as E.164. A number that is not valid is refused (422).",
+    ),
+]
+# Long texts (notes, addresses, messages): bounded, so that a body stays a reasonable size.
+LONG_TEXT = 100_000
+TAX_ID = "Spaces are removed."
+WEBSITE = "A web address; https:// is added when no scheme is given. One that is not valid is refused (422)."
+EMAILS = "Email addresses; one that is not valid is refused (422)."
+Emails = Annotated[list[Annotated[Text, Field(max_length=254)]], Field(max_length=MAX_VALUES)]
 
 
 def actor(request: HttpRequest) -> User:
@@ -147,16 +278,16 @@ class RecordOut(HidingOut):
 
 
 class RecordIn(In):
-    owner: int | None = Field(None, description="Id of the owning user; the caller when left out.")
-    tags: list[str] = Field(default_factory=list)
+    owner: Id | None = Field(None, description="Id of the owning user; the caller when left out.")
+    tags: Tags = Field(default_factory=list)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class RecordPatch(In):
-    owner: int | None = None
-    tags: list[str] | None = None
+    owner: Id | None = None
+    tags: Tags | None = None
     custom_fields: dict[str, Any] | None = Field(None, description="Keys given are set; null clears a value.")
-    version: int | None = Field(None, description="The version read; the update answers 409 if it changed since.")
+    version: Count | None = Field(None, description="The version read; the update answers 409 if it changed since.")
 
 
 def patch_data(payload: Schema) -> tuple[dict[str, Any], int | None]:
@@ -169,7 +300,7 @@ def patch_data(payload: Schema) -> tuple[dict[str, Any], int | None]:
 
 
 class PageParams(Schema):
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    cursor: Text | None = Field(None, max_length=100, description="`next_cursor` of the previous page.")
     limit: int = Field(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX)
 
 
@@ -203,9 +334,9 @@ def paginate(queryset: QuerySet[M], page: PageParams) -> dict[str, Any]:
 
 
 class RecordFilters(Schema):
-    q: str | None = Field(None, description="Words or a phone number, as in the global search box.")
-    owner: int | None = None
-    tag: str | None = None
+    q: Text | None = Field(None, max_length=200, description="Words or a phone number, as in the global search box.")
+    owner: IdParam | None = None
+    tag: Text | None = Field(None, max_length=200)
 
 
 def custom_filters(request: HttpRequest) -> dict[str, str]:

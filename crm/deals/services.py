@@ -17,6 +17,7 @@ from crm.core.money import quantize
 from crm.core.normalize import clean_tags
 from crm.core.services import StaleVersion, record_create, record_delete, record_touch, record_update
 from crm.core.types import RecordType
+from crm.core.validation import refuse_bad_values, value_errors
 from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
 from crm.history.models import ChangeRecord
@@ -58,6 +59,7 @@ def pipelines_ensure_default() -> Pipeline:
 @transaction.atomic
 def pipeline_create(*, actor: User, name: str, kind: str = Pipeline.Kind.SALES, stages: Sequence[str] = ()) -> Pipeline:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
+    refuse_bad_values({"name": name, "stages": list(stages)})
     position = (Pipeline.objects.aggregate(m=Max("position"))["m"] or 0) + 1
     pipeline = Pipeline(name=name.strip(), kind=kind, position=position)
     pipeline.full_clean()
@@ -75,6 +77,7 @@ def pipeline_create(*, actor: User, name: str, kind: str = Pipeline.Kind.SALES, 
 @transaction.atomic
 def pipeline_update(*, actor: User, pipeline: Pipeline, data: Mapping[str, Any]) -> Pipeline:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
+    refuse_bad_values(data)
     for name in ("name", "kind", "is_active", "position"):
         if name in data:
             setattr(pipeline, name, data[name].strip() if name == "name" else data[name])
@@ -104,6 +107,7 @@ def stage_create(
     position: int | None = None,
 ) -> Stage:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
+    refuse_bad_values({"name": name})
     stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position", "id"))
     stage = Stage(pipeline=pipeline, name=name.strip(), probability=probability, outcome=outcome)
     stage.full_clean()
@@ -121,6 +125,7 @@ def stage_update(*, actor: User, stage: Stage, data: Mapping[str, Any]) -> Stage
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     if unknown := set(data) - {"name", "probability", "outcome"}:
         raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
+    refuse_bad_values(data)
     outcome_changed = "outcome" in data and data["outcome"] != stage.outcome
     for name, value in data.items():
         setattr(stage, name, value.strip() if name == "name" else value)
@@ -291,6 +296,7 @@ def deal_move_to_stage(
 ) -> Deal:
     """Move a deal to another stage of its pipeline (the board's drag and drop)."""
     policy.require_on(actor, policy.Action.EDIT, RecordType.DEAL, deal)
+    refuse_bad_values({"lost_reason": lost_reason})
     deal = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
     if expected_version is not None and expected_version != deal.version:
         raise StaleVersion(deal.version)
@@ -363,6 +369,9 @@ def _replace_line_items(actor: User, deal: Deal, items: Sequence[Mapping[str, An
     product_ids = {int(i["product"]) for i in items if i.get("product")}
     products = {p.pk: p for p in products_visible_to(actor).filter(pk__in=product_ids)}
     for index, item in enumerate(items):
+        if bad := value_errors(item):
+            errors.update({f"line_items.{index}.{k}": v for k, v in bad.items()})
+            continue
         product = products.get(int(item["product"])) if item.get("product") else None
         if item.get("product") and product is None:
             errors[f"line_items.{index}.product"] = [_("No such product.")]

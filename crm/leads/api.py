@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictBool, WithJsonSchema
 
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
 from crm.core.api import (
     CUSTOM_FILTER_PATHS,
+    LONG_TEXT,
+    ClearableText,
+    Id,
     In,
+    Name,
     PageParams,
     RecordFilters,
     RecordIn,
     RecordOut,
     RecordPatch,
+    Text,
     actor,
     custom_filters,
     hidden_of,
@@ -26,6 +32,7 @@ from crm.core.api import (
     reader,
     record_filter,
     reference,
+    unset,
     with_custom_fields,
 )
 from crm.core.types import RecordType
@@ -34,6 +41,14 @@ from crm.leads.selectors import lead_get, leads_visible_to
 from crm.leads.services import Conversion, lead_convert, lead_create, lead_delete, lead_update
 
 router = Router(tags=["leads"])
+STATUS = "A lead becomes converted only through its conversion."
+EMAIL = "An email address; one that is not valid is refused (422)."
+PHONE = "Any common format; stored as E.164. A number that is not valid is refused (422)."
+# A lead is converted through POST /leads/{id}/convert, never by setting its status.
+LeadStatusIn = Annotated[
+    Lead.Status,
+    WithJsonSchema({"type": "string", "enum": [s.value for s in Lead.Status if s != Lead.Status.CONVERTED]}),
+]
 CUSTOM_FILTER_PATHS["/leads/"] = RecordType.LEAD
 
 
@@ -68,28 +83,28 @@ class LeadOut(RecordOut):
 
 @with_custom_fields(RecordType.LEAD, "in")
 class LeadIn(RecordIn):
-    title: str
-    status: Lead.Status = Lead.Status.NEW
-    source: str = ""
-    contact_name: str = ""
-    company_name: str = ""
-    email: str = ""
-    phone: str = ""
-    message: str = ""
-    rejection_reason: str = ""
+    title: Name = Field(max_length=255)
+    status: LeadStatusIn = Field(Lead.Status.NEW, description=STATUS)
+    source: Text = Field("", max_length=100)
+    contact_name: Text = Field("", max_length=200)
+    company_name: Text = Field("", max_length=255)
+    email: Text = Field("", max_length=254, description=EMAIL)
+    phone: Text = Field("", max_length=40, description=PHONE)
+    message: Text = Field("", max_length=LONG_TEXT)
+    rejection_reason: Text = Field("", max_length=255)
 
 
 @with_custom_fields(RecordType.LEAD, "patch")
 class LeadPatch(RecordPatch):
-    title: str | None = None
-    status: Lead.Status | None = None
-    source: str | None = None
-    contact_name: str | None = None
-    company_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    message: str | None = None
-    rejection_reason: str | None = None
+    title: Name = unset(max_length=255)
+    status: LeadStatusIn = unset(description=STATUS)
+    source: ClearableText = Field(None, max_length=100)
+    contact_name: ClearableText = Field(None, max_length=200)
+    company_name: ClearableText = Field(None, max_length=255)
+    email: ClearableText = Field(None, max_length=254, description=EMAIL)
+    phone: ClearableText = Field(None, max_length=40, description=PHONE)
+    message: ClearableText = Field(None, max_length=LONG_TEXT)
+    rejection_reason: ClearableText = Field(None, max_length=255)
 
 
 class LeadFilters(RecordFilters):
@@ -102,11 +117,11 @@ class LeadPage(Schema):
 
 
 class ConversionIn(In):
-    company: int | None = Field(None, description="Link this existing company instead of creating one.")
-    create_company: bool = True
-    contact: int | None = Field(None, description="Link this existing contact instead of creating one.")
-    create_contact: bool = True
-    create_deal: bool = True
+    company: Id | None = Field(None, description="Link this existing company instead of creating one.")
+    create_company: StrictBool = True
+    contact: Id | None = Field(None, description="Link this existing contact instead of creating one.")
+    create_contact: StrictBool = True
+    create_deal: StrictBool = True
     deal: dict[str, Any] | None = Field(None, description="Fields of the new deal (as in POST /deals/).")
 
 
