@@ -32,6 +32,7 @@ from crm.core.api import (
     ConflictOut,
     ErrorOut,
     custom_fields_json_schema,
+    custom_filter_json_schema,
     hidden_keys,
 )
 from crm.core.services import StaleVersion
@@ -181,7 +182,7 @@ def _describe_custom_fields(schema: OpenAPISchema, prefix: str) -> None:
                     "name": f"{CUSTOM_FILTER_PREFIX}{field.key}",
                     "required": False,
                     "description": _("Records whose “%(label)s” equals this value.") % {"label": field.label},
-                    "schema": {"type": "string"},
+                    "schema": custom_filter_json_schema(field),
                 }
             )
 

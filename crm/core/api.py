@@ -23,7 +23,6 @@ from pydantic import (
     GetJsonSchemaHandler,
     SerializationInfo,
     SerializerFunctionWrapHandler,
-    Strict,
     WithJsonSchema,
     model_serializer,
 )
@@ -34,7 +33,7 @@ from crm.core.types import RecordType
 from crm.core.validation import DATETIME_PATTERN, NAME_PATTERN, TEXT_PATTERN, datetime_problem, text_problem
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
-from crm.customfields.values import clean_value
+from crm.customfields.values import MAX_TEXT, clean_value
 from crm.search.models import SearchTerm
 from crm.search.selectors import terms_visible
 from crm.search.terms import query_terms
@@ -89,6 +88,17 @@ def _moment(value: datetime.datetime) -> datetime.datetime:
     return value
 
 
+def json_integer(value: Any) -> Any:
+    """A JSON integer (1 or 1.0), never a boolean or a string of digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", _("Input should be an integer."))
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("int_type", _("Input should be an integer."))
+        return int(value)
+    return value
+
+
 def _currency(value: str) -> str:
     code = value.strip().upper()
     if code not in CURRENCIES:
@@ -105,12 +115,16 @@ Name = Annotated[str, AfterValidator(_text), JsonSchemaExtra(minLength=1, patter
 ClearableText = Annotated[Text | None, AfterValidator(_none_is_empty)]
 # A moment in the calendar that can be shown in every time zone; offsets of at most 14 hours.
 Moment = Annotated[datetime.datetime, AfterValidator(_moment), JsonSchemaExtra(pattern=DATETIME_PATTERN)]
+# (Constraints come before the validators in these types, so that the document states them.)
 # Ids and counts in bodies are JSON integers (`true` or "5" are refused), within PostgreSQL's ranges.
 BIGINT_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
-Id = Annotated[int, Strict(), Field(ge=1, le=BIGINT_MAX)]
-IdParam = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
-Count = Annotated[int, Strict(), Field(ge=0, le=INT_MAX)]
+REFERENCE = "Id of a record that exists and that you may see (422 otherwise)."
+Id = Annotated[
+    int, Field(ge=1, le=BIGINT_MAX), BeforeValidator(json_integer), JsonSchemaExtra(**{"x-reference": REFERENCE})
+]
+IdParam = Annotated[int, Field(ge=1, le=BIGINT_MAX), JsonSchemaExtra(**{"x-reference": REFERENCE})]
+Count = Annotated[int, Field(ge=0, le=INT_MAX), BeforeValidator(json_integer)]
 Currency = Annotated[
     str,
     AfterValidator(_currency),
@@ -122,6 +136,11 @@ def unset(description: str = "", **constraints: Any) -> Any:
     """A field of a PATCH body that can be left out (kept as it is) but not cleared: null is refused (422)."""
     note = _lazy("Leave it out to keep the current value; it cannot be cleared.")
     return Field(None, description=f"{description} {note}".strip(), **constraints)
+
+
+def optional(description: str = "", **constraints: Any) -> Any:
+    """A field of a body that can be left out (for its default) but is never null (null is refused, 422)."""
+    return Field(None, description=description, **constraints)
 
 
 def _decimal_schema(pattern: str, maximum: int, example: str) -> WithJsonSchema:
@@ -300,7 +319,9 @@ def patch_data(payload: Schema) -> tuple[dict[str, Any], int | None]:
 
 
 class PageParams(Schema):
-    cursor: Text | None = Field(None, max_length=100, description="`next_cursor` of the previous page.")
+    cursor: Text | None = Field(
+        None, max_length=100, description="`next_cursor` of the previous page; any other value is refused (422)."
+    )
     limit: int = Field(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX)
 
 
@@ -445,22 +466,38 @@ def with_custom_fields(record_type: RecordType, role: SchemaRole) -> Any:
     return register
 
 
+# What custom number and money values may be when written: below 10^15 in size (as the server checks).
+_NUMBER_IN = {"type": "string", "format": "decimal", "pattern": r"^-?\d{1,15}(\.\d{1,10})?$"}
+_NUMBER_MAX = 10**15 - 1
+_LINK_NOTE = "An http(s) address; any other is refused (422)."
+
+
 def custom_value_json_schema(field: CustomField, *, writing: bool) -> dict[str, Any]:
     T = CustomField.Type
-    decimal = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+    decimal = _NUMBER_IN if writing else {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+    number = {"type": "number", "minimum": -_NUMBER_MAX, "maximum": _NUMBER_MAX}
     schema: dict[str, Any]
     if field.field_type in (T.TEXT, T.LONG_TEXT):
         schema = {"type": "string"}
+        if writing:
+            schema.update(maxLength=MAX_TEXT[field.field_type], pattern=TEXT_PATTERN)
     elif field.field_type == T.LINK:
         schema = {"type": "string", "format": "uri"}
+        if writing:
+            schema.update(maxLength=MAX_TEXT[field.field_type], description=_LINK_NOTE)
     elif field.field_type == T.NUMBER:
-        schema = {"anyOf": [decimal, {"type": "number"}]} if writing else decimal
+        schema = {"anyOf": [decimal, number]} if writing else decimal
     elif field.field_type == T.MONEY:
         schema = {
             "type": "object",
-            "properties": {"amount": decimal, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+            "properties": {
+                "amount": decimal,
+                "currency": {"type": "string", "enum": list(CURRENCIES)} if writing else {"type": "string"},
+            },
             "required": ["amount", "currency"],
         }
+        if writing:
+            schema["additionalProperties"] = False
     elif field.field_type == T.DATE:
         schema = {"type": "string", "format": "date"}
     elif field.field_type == T.BOOLEAN:
@@ -471,12 +508,32 @@ def custom_value_json_schema(field: CustomField, *, writing: bool) -> dict[str, 
         schema = {"type": "array", "items": {"type": "string", "enum": list(field.choices)}}
     elif field.field_type == T.USER:
         schema = {"type": "integer", "description": "Id of a user."}
+        if writing:
+            schema["description"] = "Id of an active user of the workspace (422 otherwise)."
     else:  # pragma: no cover - every type is listed above
         schema = {}
     schema["title"] = field.label
     if writing:
         schema = {"anyOf": [schema, {"type": "null"}], "title": field.label}
     return schema
+
+
+def custom_filter_json_schema(field: CustomField) -> dict[str, Any]:
+    """The `cf_<key>` query parameter of a list: the value is read as the field's value would be written."""
+    T = CustomField.Type
+    if field.field_type in (T.TEXT, T.LONG_TEXT):
+        return {"type": "string", "maxLength": MAX_TEXT[field.field_type], "pattern": TEXT_PATTERN}
+    if field.field_type == T.LINK:
+        return {"type": "string", "format": "uri", "maxLength": MAX_TEXT[field.field_type], "description": _LINK_NOTE}
+    if field.field_type == T.NUMBER:
+        return dict(_NUMBER_IN)
+    if field.field_type == T.DATE:
+        return {"type": "string", "format": "date"}
+    if field.field_type == T.BOOLEAN:
+        return {"type": "string", "enum": ["true", "false", "yes", "no"]}
+    if field.field_type in (T.CHOICE, T.MULTI_CHOICE):
+        return {"type": "string", "enum": list(field.choices)}
+    return {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "Id of an active user (422 otherwise)."}
 
 
 def custom_fields_json_schema(fields: Sequence[CustomField], role: SchemaRole) -> dict[str, Any]:

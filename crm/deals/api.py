@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import Strict, StrictBool, WithJsonSchema
+from pydantic import BeforeValidator, StrictBool, WithJsonSchema
 
 from crm.contacts.models import Contact
 from crm.core.api import (
@@ -38,6 +38,8 @@ from crm.core.api import (
     actor,
     custom_filters,
     hidden_of,
+    json_integer,
+    optional,
     paginate,
     patch_data,
     reader,
@@ -71,7 +73,7 @@ DECIMAL = 'Decimal string, e.g. "1250.00".'
 STAGE = "A stage of the deal's pipeline (422 otherwise)."
 MAX_CONTACTS = 200
 MAX_STAGES = 50
-Probability = Annotated[int, Strict(), Field(ge=0, le=100, description="Win probability, %.")]
+Probability = Annotated[int, Field(ge=0, le=100, description="Win probability, %."), BeforeValidator(json_integer)]
 # Its own enum in the OpenAPI document (activities have a `Kind` too).
 PipelineKind = Annotated[
     Pipeline.Kind,
@@ -193,8 +195,8 @@ class DealIn(RecordIn):
     )
     pipeline: Id | None = Field(None, description="The first active pipeline when left out.")
     stage: Id | None = Field(None, description=STAGE + " The pipeline's first open stage when left out.")
-    amount: Money | None = Field(None, description="Ignored when line items are given: it becomes their total.")
-    currency: Currency | None = Field(None, description="ISO 4217.")
+    amount: Money = Field(Decimal("0"), description="Ignored when line items are given: it becomes their total.")
+    currency: Currency = optional(description="ISO 4217; the workspace's default when left out.")
     expected_close_date: datetime.date | None = None
     line_items: Annotated[list[LineItemIn], Field(max_length=MAX_LINES)] = Field(default_factory=list)
 
@@ -232,7 +234,9 @@ class MoveIn(In):
 
 
 class LineItemsIn(In):
-    items: Annotated[list[LineItemIn], Field(max_length=MAX_LINES)]
+    items: Annotated[list[LineItemIn], Field(max_length=MAX_LINES)] = Field(
+        description="Errors name them as in a deal's body: `line_items.<n>.<field>`."
+    )
 
 
 def _details() -> list[Prefetch]:
@@ -412,7 +416,13 @@ def update_pipeline(request: HttpRequest, pipeline_id: int, payload: PipelinePat
     return _pipeline(pipeline_id)
 
 
-@router.delete("/pipelines/{pipeline_id}", response={204: None}, summary="Delete a pipeline", tags=["pipelines"])
+@router.delete(
+    "/pipelines/{pipeline_id}",
+    response={204: None},
+    summary="Delete a pipeline",
+    description="A pipeline that holds deals is refused (422, `pipeline`): move or delete them first.",
+    tags=["pipelines"],
+)
 def delete_pipeline(request: HttpRequest, pipeline_id: int) -> Status:
     pipeline_delete(actor=actor(request), pipeline=pipeline_get(pipeline_id))
     return Status(204, None)
