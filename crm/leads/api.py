@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool, WithJsonSchema
@@ -15,18 +17,22 @@ from crm.core.api import (
     CUSTOM_FILTER_PATHS,
     LONG_TEXT,
     ClearableText,
+    Currency,
     Id,
     In,
+    Money,
     Name,
     PageParams,
     RecordFilters,
     RecordIn,
     RecordOut,
     RecordPatch,
+    Tags,
     Text,
     actor,
     custom_filters,
     hidden_of,
+    optional,
     paginate,
     patch_data,
     reader,
@@ -116,13 +122,30 @@ class LeadPage(Schema):
     next_cursor: str | None
 
 
+@with_custom_fields(RecordType.DEAL, "in")
+class ConversionDealIn(In):
+    """The new deal of a conversion: as in POST /deals/, its title the lead's when left out."""
+
+    title: Name = optional(max_length=255, description="The lead's title when left out.")
+    owner: Id | None = Field(None, description="The lead's owner when left out.")
+    pipeline: Id | None = Field(None, description="The first active pipeline when left out.")
+    stage: Id | None = Field(None, description="A stage of the deal's pipeline (422 otherwise).")
+    amount: Money = Field(Decimal("0"))
+    currency: Currency = optional(description="ISO 4217; the workspace's default when left out.")
+    expected_close_date: datetime.date | None = None
+    tags: Tags = Field(default_factory=list)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+
 class ConversionIn(In):
     company: Id | None = Field(None, description="Link this existing company instead of creating one.")
     create_company: StrictBool = True
     contact: Id | None = Field(None, description="Link this existing contact instead of creating one.")
     create_contact: StrictBool = True
     create_deal: StrictBool = True
-    deal: dict[str, Any] | None = Field(None, description="Fields of the new deal (as in POST /deals/).")
+    deal: ConversionDealIn | None = Field(
+        None, description="Fields of the new deal; errors name them `deal.<field>` (422)."
+    )
 
 
 class ConversionOut(Schema):
@@ -178,19 +201,37 @@ def delete_lead(request: HttpRequest, lead_id: int) -> Status:
     return Status(204, None)
 
 
-@router.post("/leads/{lead_id}/convert", response=ConversionOut, summary="Convert a lead")
+@router.post(
+    "/leads/{lead_id}/convert",
+    response=ConversionOut,
+    summary="Convert a lead",
+    description="A lead already converted is refused (422, `status`).",
+)
 def convert_lead(request: HttpRequest, lead_id: int, payload: ConversionIn) -> Conversion:
     user = actor(request)
     lead = lead_get(user, lead_id)
     company = reference(companies_visible_to(user), payload.company, "company") if payload.company else None
     contact = reference(contacts_visible_to(user), payload.contact, "contact") if payload.contact else None
-    return lead_convert(
-        actor=user,
-        lead=lead,
-        company=company,
-        create_company=payload.create_company,
-        contact=contact,
-        create_contact=payload.create_contact,
-        create_deal=payload.create_deal,
-        deal_data=payload.deal,
-    )
+    deal_data = payload.deal.model_dump(exclude_unset=True) if payload.deal else None
+    try:
+        return lead_convert(
+            actor=user,
+            lead=lead,
+            company=company,
+            create_company=payload.create_company,
+            contact=contact,
+            create_contact=payload.create_contact,
+            create_deal=payload.create_deal,
+            deal_data=deal_data,
+        )
+    except ValidationError as exc:
+        if deal_data is None or not hasattr(exc, "error_dict"):
+            raise
+        # The new deal's errors name its fields as the body does: `deal.stage`.
+        deal_fields = set(ConversionDealIn.model_fields)
+        raise ValidationError(
+            {
+                (f"deal.{key}" if key.split(".")[0] in deal_fields and key != "status" else key): messages
+                for key, messages in exc.message_dict.items()
+            }
+        ) from exc
