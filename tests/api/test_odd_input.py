@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from crm.activities.models import Activity
 from crm.activities.services import activity_create
 from crm.companies.models import Company
+from crm.core.bulk import bulk_tag
 from crm.core.normalize import clean_tags
 from crm.customfields.services import custom_field_create
 from crm.deals.models import Pipeline, Stage
@@ -221,3 +222,24 @@ def test_the_document_states_the_constraints(api) -> None:
     notes = schemas["CompanyPatch"]["properties"]["notes"]
     assert {"type": "null"} in notes["anyOf"]
     assert "422" in document["paths"]["/api/v1/companies/"]["post"]["responses"]
+
+
+def test_a_conversion_names_the_errors_of_its_deal(api, workspace) -> None:
+    with inside(workspace):
+        PipelineFactory()
+        lead = LeadFactory(company_name="", contact_name="", email="", phone="")
+    before = _rows(workspace, Lead)
+    response = api.post(f"/leads/{lead.pk}/convert", {"deal": {"stage": 999999}})
+    assert response.status_code == 422 and "deal.stage" in response.json()["errors"], response.json()
+    assert all(key.startswith("deal.") for key in response.json()["errors"])
+    response = api.post(f"/leads/{lead.pk}/convert", {"deal": {"title": "a\x00", "line_items": []}})
+    assert response.status_code == 422 and set(response.json()["errors"]) == {"deal.title", "deal.line_items"}
+    assert _rows(workspace, Lead) == before
+    document = api.get("/openapi.json").json()["components"]["schemas"]
+    assert document["ConversionDealIn"]["properties"]["title"]["pattern"]
+
+
+def test_a_bulk_tag_with_a_nul_character_is_refused(in_workspace) -> None:
+    with pytest.raises(ValidationError):
+        bulk_tag("vip\x00")
+    assert bulk_tag(" VIP ") == "vip"
