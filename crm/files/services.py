@@ -11,6 +11,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from crm.core.types import RecordType
+from crm.core.validation import text_problem
 from crm.files.models import Attachment
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
@@ -32,10 +33,16 @@ def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile
             {"file": [_("The file is larger than %(mb)d MB.") % {"mb": settings.MAX_UPLOAD_BYTES // 2**20}]}
         )
     name = (upload.name or "file")[-255:]
+    if problem := text_problem(name):
+        raise ValidationError({"file": [problem]})
+    # The type the browser claims, unless it cannot be stored (then the name's, as when none is given).
+    claimed = upload.content_type or ""
+    if len(claimed) > (Attachment._meta.get_field("content_type").max_length or 100) or text_problem(claimed):
+        claimed = ""
     attachment = Attachment(
         name=name,
         size=upload.size,
-        content_type=upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+        content_type=claimed or mimetypes.guess_type(name)[0] or "application/octet-stream",
         uploaded_by=actor,
         **{target: record},
     )

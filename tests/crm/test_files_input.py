@@ -1,0 +1,33 @@
+"""The file service keeps what it can store of an upload's claims, and refuses a name it cannot store."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from crm.files.models import Attachment
+from crm.files.services import attachment_create
+from tests.factories import CompanyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_overlong_content_type_is_replaced_by_the_names(in_workspace, settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    company = CompanyFactory()
+    upload = SimpleUploadedFile("offer.pdf", b"%PDF-1.4", content_type="application/" + "x" * 200)
+    attachment = attachment_create(actor=in_workspace.owner, record=company, upload=upload)
+    assert attachment.content_type == "application/pdf"
+    upload = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain\x00")
+    assert attachment_create(actor=in_workspace.owner, record=company, upload=upload).content_type == "text/plain"
+
+
+def test_a_name_with_a_nul_character_is_refused(in_workspace, settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    upload = SimpleUploadedFile("bad\x00.txt", b"hello", content_type="text/plain")
+    with pytest.raises(ValidationError) as refused:
+        attachment_create(actor=in_workspace.owner, record=CompanyFactory(), upload=upload)
+    assert "file" in refused.value.message_dict
+    assert not Attachment.objects.exists()
+    assert not list(tmp_path.rglob("*.txt"))
