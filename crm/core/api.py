@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as _lazy
+from django.utils.translation import gettext_noop
 from ninja import Field, Schema
 from pydantic import (
     AfterValidator,
@@ -134,7 +134,7 @@ Currency = Annotated[
 
 def unset(description: str = "", **constraints: Any) -> Any:
     """A field of a PATCH body that can be left out (kept as it is) but not cleared: null is refused (422)."""
-    note = _lazy("Leave it out to keep the current value; it cannot be cleared.")
+    note = gettext_noop("Leave it out to keep the current value; it cannot be cleared.")
     return Field(None, description=f"{description} {note}".strip(), **constraints)
 
 
