@@ -111,10 +111,10 @@ class LineItemIn(In):
     )
     name: Text | None = Field(None, max_length=255, description="Required unless a product gives it (422).")
     quantity: Quantity = Decimal("1")
-    unit: Text | None = Field(None, max_length=20)
+    unit: Text | None = Field(None, max_length=20, description="The product's (or pcs) when left out or null.")
     price: Money | None = Field(None, description="Required unless a product gives it (422).")
     discount_percent: Percent = Decimal("0")
-    vat_rate: Percent | None = None
+    vat_rate: Percent | None = Field(None, description="The product's (or 0) when left out or null.")
 
 
 class TotalsOut(Schema):
@@ -270,7 +270,7 @@ def list_deals(request: HttpRequest, filters: Query[DealFilters], page: Query[Pa
 @router.post("/deals/", response={201: DealOut}, summary="Create a deal", tags=["deals"])
 def create_deal(request: HttpRequest, payload: DealIn) -> Deal:
     data = payload.model_dump(exclude_unset=True, exclude={"contacts", "line_items"})
-    items = [i.model_dump(exclude_unset=True) for i in payload.line_items]
+    items = [i.model_dump(exclude_unset=True, exclude_none=True) for i in payload.line_items]
     deal = deal_create(actor=actor(request), data=data, contacts=payload.contacts, line_items=items)
     return _read(request, deal.pk)
 
@@ -308,7 +308,7 @@ def move_deal(request: HttpRequest, deal_id: int, payload: MoveIn) -> Deal:
 @router.put("/deals/{deal_id}/line-items", response=DealOut, summary="Replace a deal's line items", tags=["deals"])
 def set_deal_line_items(request: HttpRequest, deal_id: int, payload: LineItemsIn) -> Deal:
     deal = deal_get(actor(request), deal_id)
-    items = [i.model_dump(exclude_unset=True) for i in payload.items]
+    items = [i.model_dump(exclude_unset=True, exclude_none=True) for i in payload.items]
     deal_set_line_items(actor=actor(request), deal=deal, items=items)
     return _read(request, deal_id)
 
@@ -355,15 +355,18 @@ class PipelinePatch(In):
     position: Count = unset()
 
 
+STAGE_NAME = "Unique within the pipeline (422 otherwise)."
+
+
 class StageIn(In):
-    name: Name = Field(max_length=100)
+    name: Name = Field(max_length=100, description=STAGE_NAME)
     probability: Probability = 0
     outcome: Stage.Outcome = Stage.Outcome.OPEN
     position: Count | None = Field(None, ge=1, description="1-based; before the closing stages when left out.")
 
 
 class StagePatch(In):
-    name: Name = unset(max_length=100)
+    name: Name = unset(STAGE_NAME, max_length=100)
     probability: Probability = unset()
     outcome: Stage.Outcome = unset()
 

@@ -110,6 +110,7 @@ def stage_create(
     refuse_bad_values({"name": name})
     stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position", "id"))
     stage = Stage(pipeline=pipeline, name=name.strip(), probability=probability, outcome=outcome)
+    _refuse_taken_name(stage)
     stage.full_clean()
     # New open stages go before the closing (won/lost) ones unless a position is given.
     index = len([s for s in stages if s.outcome == Stage.Outcome.OPEN]) if position is None else position - 1
@@ -129,6 +130,7 @@ def stage_update(*, actor: User, stage: Stage, data: Mapping[str, Any]) -> Stage
     outcome_changed = "outcome" in data and data["outcome"] != stage.outcome
     for name, value in data.items():
         setattr(stage, name, value.strip() if name == "name" else value)
+    _refuse_taken_name(stage)
     stage.full_clean()
     stage.save()
     if outcome_changed:
@@ -167,6 +169,12 @@ def stage_delete(*, actor: User, stage: Stage, move_deals_to: Stage | None = Non
     stage.delete()
     _renumber(list(Stage.objects.filter(pipeline=pipeline).order_by("position", "id")))
     return len(deals)
+
+
+def _refuse_taken_name(stage: Stage) -> None:
+    """Two stages of a pipeline never share a name: an error on the name, not on the whole stage."""
+    if Stage.objects.filter(pipeline_id=stage.pipeline_id, name=stage.name).exclude(pk=stage.pk).exists():
+        raise ValidationError({"name": [_("This pipeline already has a stage of this name.")]})
 
 
 def _renumber(stages: list[Stage]) -> None:
