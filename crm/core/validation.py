@@ -24,7 +24,9 @@ LATEST = datetime.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=datetime.UTC
 # For the OpenAPI document: text without NUL; a date-time whose year-month is not 0000/0001-01/9999-12 (the
 # server's range, with room for every offset) and whose offset is at most 14 hours.
 TEXT_PATTERN = "^[^\\u0000]*$"
-NAME_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+# A name holds at least one character that str.strip() keeps (spelt out: regex engines differ on \s).
+_BLANK = "\\u0000-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NAME_PATTERN = f"^[^\\u0000]*[^{_BLANK}][^\\u0000]*$"
 DATETIME_PATTERN = "^(?!0000|0001-01|9999-12).*(Z|z|[+-](0\\d|1[0-3]):[0-5]\\d|[+-]14:00)$"
 
 
