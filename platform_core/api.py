@@ -17,9 +17,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as InputError
 from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
 from crm.core.api import (
@@ -31,6 +32,7 @@ from crm.core.api import (
     ConflictOut,
     ErrorOut,
     custom_fields_json_schema,
+    custom_filter_json_schema,
     hidden_keys,
 )
 from crm.core.services import StaleVersion
@@ -79,8 +81,19 @@ _COMMON_ERRORS = {
     "401": "Not signed in, or the API key is unknown or revoked.",
     "403": "Not allowed (or the CSRF token is missing from a session request).",
     "404": "No such record in this workspace.",
-    "422": "Invalid input; `errors` names each bad field.",
+    "422": "Invalid input (or a body that is not JSON); `errors` names each bad field.",
 }
+
+
+class JsonParser(Parser):
+    """Marks a request whose body is not JSON, so that it is answered 422 like any other bad input, not 400."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return super().parse_body(request)
+        except Exception:
+            request.unparsable_body = True  # type: ignore[attr-defined]
+            raise
 
 
 class KontorAPI(NinjaAPI):
@@ -169,7 +182,7 @@ def _describe_custom_fields(schema: OpenAPISchema, prefix: str) -> None:
                     "name": f"{CUSTOM_FILTER_PREFIX}{field.key}",
                     "required": False,
                     "description": _("Records whose “%(label)s” equals this value.") % {"label": field.label},
-                    "schema": {"type": "string"},
+                    "schema": custom_filter_json_schema(field),
                 }
             )
 
@@ -184,6 +197,7 @@ api = KontorAPI(
     urls_namespace="api",
     auth=[ApiKeyAuth(), django_auth],
     docs_decorator=_members_only,
+    parser=JsonParser(),
 )
 
 
@@ -213,6 +227,15 @@ def _unparsable(request: HttpRequest, exc: InputError) -> HttpResponse:
         errors.setdefault(".".join(loc) or "__all__", []).append(str(error.get("msg", "")))
     detail = _("Some fields are not valid.")
     return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if getattr(request, "unparsable_body", False):
+        detail = _("Some fields are not valid.")
+        errors = {"__all__": [_("The body is not valid JSON.")]}
+        return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
 @api.exception_handler(AuthenticationError)

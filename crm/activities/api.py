@@ -7,11 +7,27 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictBool
 
 from crm.activities.models import Activity
 from crm.activities.selectors import activities_visible_to, activity_get
 from crm.activities.services import activity_create, activity_delete, activity_update
-from crm.core.api import In, PageParams, actor, paginate, reader
+from crm.core.api import (
+    LONG_TEXT,
+    ClearableText,
+    Count,
+    Id,
+    IdParam,
+    In,
+    Moment,
+    Name,
+    PageParams,
+    Text,
+    actor,
+    paginate,
+    reader,
+    unset,
+)
 from crm.core.types import RecordType
 
 router = Router(tags=["activities"])
@@ -59,52 +75,55 @@ class ActivityOut(Schema):
         return obj.lead_id
 
 
+PHONE = "Any common format; stored as E.164. A number that is not valid is refused (422)."
+
+
 class ActivityIn(In):
     kind: Activity.Kind = Activity.Kind.TASK
-    subject: str
-    body: str = ""
-    due_at: datetime.datetime | None = None
-    duration_minutes: int | None = None
-    assignee: int | None = Field(None, description="Id of a user; the caller when left out.")
-    is_done: bool = False
-    result: str = ""
-    company: int | None = None
-    contact: int | None = None
-    deal: int | None = None
-    lead: int | None = None
+    subject: Name = Field(max_length=255)
+    body: Text = Field("", max_length=LONG_TEXT)
+    due_at: Moment | None = None
+    duration_minutes: Count | None = None
+    assignee: Id | None = Field(None, description="Id of a user; the caller when left out.")
+    is_done: StrictBool = False
+    result: Text = Field("", max_length=LONG_TEXT)
+    company: Id | None = None
+    contact: Id | None = None
+    deal: Id | None = None
+    lead: Id | None = None
     call_direction: Activity.Direction | None = None
-    call_phone: str = ""
-    call_duration_seconds: int | None = None
+    call_phone: Text = Field("", max_length=40, description=PHONE)
+    call_duration_seconds: Count | None = None
 
 
 class ActivityPatch(In):
-    kind: Activity.Kind | None = None
-    subject: str | None = None
-    body: str | None = None
-    due_at: datetime.datetime | None = None
-    duration_minutes: int | None = None
-    assignee: int | None = None
-    is_done: bool | None = None
-    result: str | None = None
-    company: int | None = None
-    contact: int | None = None
-    deal: int | None = None
-    lead: int | None = None
+    kind: Activity.Kind = unset()
+    subject: Name = unset(max_length=255)
+    body: ClearableText = Field(None, max_length=LONG_TEXT)
+    due_at: Moment | None = None
+    duration_minutes: Count | None = None
+    assignee: Id | None = None
+    is_done: StrictBool = unset()
+    result: ClearableText = Field(None, max_length=LONG_TEXT)
+    company: Id | None = None
+    contact: Id | None = None
+    deal: Id | None = None
+    lead: Id | None = None
     call_direction: Activity.Direction | None = None
-    call_phone: str | None = None
-    call_duration_seconds: int | None = None
+    call_phone: ClearableText = Field(None, max_length=40, description=PHONE)
+    call_duration_seconds: Count | None = None
 
 
 class ActivityFilters(Schema):
     kind: Activity.Kind | None = None
     is_done: bool | None = None
-    assignee: int | None = None
-    due_from: datetime.datetime | None = Field(None, description="Due at or after.")
-    due_to: datetime.datetime | None = Field(None, description="Due before.")
-    company: int | None = None
-    contact: int | None = None
-    deal: int | None = None
-    lead: int | None = None
+    assignee: IdParam | None = None
+    due_from: Moment | None = Field(None, description="Due at or after.")
+    due_to: Moment | None = Field(None, description="Due before.")
+    company: IdParam | None = None
+    contact: IdParam | None = None
+    deal: IdParam | None = None
+    lead: IdParam | None = None
 
 
 class ActivityPage(Schema):

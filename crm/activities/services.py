@@ -16,6 +16,7 @@ from crm.core.bulk import Ids, bulk_records
 from crm.core.phones import normalize_phone
 from crm.core.services import link_errors
 from crm.core.types import RecordType
+from crm.core.validation import value_errors
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User
@@ -43,9 +44,9 @@ _LINKS = ("company", "contact", "deal", "lead")
 def _apply(actor: User, activity: Activity, data: Mapping[str, Any]) -> None:
     if unknown := set(data) - _FIELDS:
         raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
-    errors: dict[str, list[str]] = {}
+    errors = value_errors(data)
     for name, value in data.items():
-        if name == "is_done":
+        if name == "is_done" or name in errors:
             continue
         if name in (*_LINKS, "assignee"):
             setattr(activity, f"{name}_id", getattr(value, "pk", value))

@@ -12,11 +12,20 @@ from crm.companies.selectors import companies_visible_to, company_get
 from crm.companies.services import company_create, company_delete, company_update
 from crm.core.api import (
     CUSTOM_FILTER_PATHS,
+    EMAILS,
+    LONG_TEXT,
+    TAX_ID,
+    WEBSITE,
+    ClearableText,
+    Emails,
+    Name,
     PageParams,
+    Phones,
     RecordFilters,
     RecordIn,
     RecordOut,
     RecordPatch,
+    Text,
     actor,
     custom_filters,
     hidden_of,
@@ -24,6 +33,7 @@ from crm.core.api import (
     patch_data,
     reader,
     record_filter,
+    unset,
     with_custom_fields,
 )
 from crm.core.types import RecordType
@@ -50,34 +60,34 @@ class CompanyOut(RecordOut):
 
 @with_custom_fields(RecordType.COMPANY, "in")
 class CompanyIn(RecordIn):
-    name: str
-    legal_name: str = ""
-    tax_id: str = ""
-    registration_id: str = ""
-    legal_address: str = ""
-    actual_address: str = ""
-    website: str = ""
-    phones: list[str] = Field(default_factory=list, description="Any common format; stored as E.164.")
-    emails: list[str] = Field(default_factory=list)
-    industry: str = ""
-    source: str = ""
-    notes: str = ""
+    name: Name = Field(max_length=255)
+    legal_name: Text = Field("", max_length=255)
+    tax_id: Text = Field("", max_length=32, description=TAX_ID)
+    registration_id: Text = Field("", max_length=32, description=TAX_ID)
+    legal_address: Text = Field("", max_length=LONG_TEXT)
+    actual_address: Text = Field("", max_length=LONG_TEXT)
+    website: Text = Field("", max_length=200, description=WEBSITE)
+    phones: Phones = Field(default_factory=list)
+    emails: Emails = Field(default_factory=list, description=EMAILS)
+    industry: Text = Field("", max_length=100)
+    source: Text = Field("", max_length=100)
+    notes: Text = Field("", max_length=LONG_TEXT)
 
 
 @with_custom_fields(RecordType.COMPANY, "patch")
 class CompanyPatch(RecordPatch):
-    name: str | None = None
-    legal_name: str | None = None
-    tax_id: str | None = None
-    registration_id: str | None = None
-    legal_address: str | None = None
-    actual_address: str | None = None
-    website: str | None = None
-    phones: list[str] | None = None
-    emails: list[str] | None = None
-    industry: str | None = None
-    source: str | None = None
-    notes: str | None = None
+    name: Name = unset(max_length=255)
+    legal_name: ClearableText = Field(None, max_length=255)
+    tax_id: ClearableText = Field(None, max_length=32, description=TAX_ID)
+    registration_id: ClearableText = Field(None, max_length=32, description=TAX_ID)
+    legal_address: ClearableText = Field(None, max_length=LONG_TEXT)
+    actual_address: ClearableText = Field(None, max_length=LONG_TEXT)
+    website: ClearableText = Field(None, max_length=200, description=WEBSITE)
+    phones: Phones | None = None
+    emails: Emails | None = Field(None, description=EMAILS)
+    industry: ClearableText = Field(None, max_length=100)
+    source: ClearableText = Field(None, max_length=100)
+    notes: ClearableText = Field(None, max_length=LONG_TEXT)
 
 
 class CompanyPage(Schema):

@@ -7,17 +7,26 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictBool
 
 from crm.contacts.models import Contact
 from crm.contacts.selectors import contact_get, contacts_visible_to
 from crm.contacts.services import contact_create, contact_delete, contact_update
 from crm.core.api import (
     CUSTOM_FILTER_PATHS,
+    EMAILS,
+    LONG_TEXT,
+    ClearableText,
+    Emails,
+    Id,
+    IdParam,
     PageParams,
+    Phones,
     RecordFilters,
     RecordIn,
     RecordOut,
     RecordPatch,
+    Text,
     actor,
     custom_filters,
     hidden_of,
@@ -30,6 +39,7 @@ from crm.core.api import (
 from crm.core.types import RecordType
 
 router = Router(tags=["contacts"])
+ONE_OF = "A contact needs a name, an email or a phone (422 otherwise)."
 CUSTOM_FILTER_PATHS["/contacts/"] = RecordType.CONTACT
 
 
@@ -54,32 +64,32 @@ class ContactOut(RecordOut):
 
 @with_custom_fields(RecordType.CONTACT, "in")
 class ContactIn(RecordIn):
-    first_name: str = ""
-    middle_name: str = ""
-    last_name: str = Field("", description="A name, an email or a phone is required.")
-    position: str = ""
-    company: int | None = Field(None, description="Id of the contact's company.")
-    phones: list[str] = Field(default_factory=list, description="Any common format; stored as E.164.")
-    emails: list[str] = Field(default_factory=list)
-    consent_to_contact: bool = False
-    notes: str = ""
+    first_name: Text = Field("", max_length=100)
+    middle_name: Text = Field("", max_length=100)
+    last_name: Text = Field("", max_length=100, description=ONE_OF)
+    position: Text = Field("", max_length=150)
+    company: Id | None = Field(None, description="Id of the contact's company.")
+    phones: Phones = Field(default_factory=list)
+    emails: Emails = Field(default_factory=list, description=EMAILS)
+    consent_to_contact: StrictBool = False
+    notes: Text = Field("", max_length=LONG_TEXT)
 
 
 @with_custom_fields(RecordType.CONTACT, "patch")
 class ContactPatch(RecordPatch):
-    first_name: str | None = None
-    middle_name: str | None = None
-    last_name: str | None = None
-    position: str | None = None
-    company: int | None = None
-    phones: list[str] | None = None
-    emails: list[str] | None = None
-    consent_to_contact: bool | None = None
-    notes: str | None = None
+    first_name: ClearableText = Field(None, max_length=100)
+    middle_name: ClearableText = Field(None, max_length=100)
+    last_name: ClearableText = Field(None, max_length=100, description=ONE_OF)
+    position: ClearableText = Field(None, max_length=150)
+    company: Id | None = None
+    phones: Phones | None = None
+    emails: Emails | None = Field(None, description=EMAILS)
+    consent_to_contact: StrictBool | None = None
+    notes: ClearableText = Field(None, max_length=LONG_TEXT)
 
 
 class ContactFilters(RecordFilters):
-    company: int | None = None
+    company: IdParam | None = None
 
 
 class ContactPage(Schema):

@@ -14,13 +14,26 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from ninja import Field, Schema
-from pydantic import BeforeValidator, ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
+from pydantic_core import PydanticCustomError
 
+from crm.core.money import CURRENCIES
 from crm.core.types import RecordType
+from crm.core.validation import DATETIME_PATTERN, NAME_PATTERN, TEXT_PATTERN, datetime_problem, text_problem
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
-from crm.customfields.values import clean_value
+from crm.customfields.values import MAX_TEXT, clean_value
 from crm.search.models import SearchTerm
 from crm.search.selectors import starts_with_any, terms_visible
 from crm.search.terms import query_readings
@@ -40,6 +53,143 @@ DecimalStr = Annotated[
     BeforeValidator(lambda v: str(v) if isinstance(v, Decimal) else v),
     Field(pattern=r"^-?\d+(\.\d+)?$", examples=["1250.00"]),
 ]
+
+
+# --- input types: every body and query parameter is one of these, so the rules live once -------------------
+# The server checks each value itself (with a clear message naming the field); the OpenAPI document states the
+# same rule, so that a client generated from it never sends what the server refuses.
+
+
+class JsonSchemaExtra:
+    """Adds keywords to the OpenAPI schema of a value (its string branch when nullable)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        schema = dict(handler(core_schema))
+        schema.update(self.keywords)
+        return schema
+
+
+def _text(value: str) -> str:
+    if problem := text_problem(value):
+        raise PydanticCustomError("text", problem)
+    return value
+
+
+def _none_is_empty(value: str | None) -> str:
+    return "" if value is None else value
+
+
+def _moment(value: datetime.datetime) -> datetime.datetime:
+    if problem := datetime_problem(value):
+        raise PydanticCustomError("moment", problem)
+    return value
+
+
+def json_integer(value: Any) -> Any:
+    """A JSON integer (1 or 1.0), never a boolean or a string of digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", _("Input should be an integer."))
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("int_type", _("Input should be an integer."))
+        return int(value)
+    return value
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if code not in CURRENCIES:
+        raise PydanticCustomError("currency", _("This is not a supported ISO 4217 currency code."))
+    return code
+
+
+# Text that PostgreSQL can store: no NUL character, valid Unicode.
+Text = Annotated[str, AfterValidator(_text), JsonSchemaExtra(pattern=TEXT_PATTERN)]
+# A required name or title: not blank either. The services say so (with the other bad fields of the body), the
+# document states it.
+Name = Annotated[str, AfterValidator(_text), JsonSchemaExtra(minLength=1, pattern=NAME_PATTERN)]
+# An optional text of a PATCH body: null clears it (stored as "").
+ClearableText = Annotated[Text | None, AfterValidator(_none_is_empty)]
+# A moment in the calendar that can be shown in every time zone; offsets of at most 14 hours.
+Moment = Annotated[datetime.datetime, AfterValidator(_moment), JsonSchemaExtra(pattern=DATETIME_PATTERN)]
+# (Constraints come before the validators in these types, so that the document states them.)
+# Ids and counts in bodies are JSON integers (`true` or "5" are refused), within PostgreSQL's ranges.
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+REFERENCE = "Id of a record that exists and that you may see (422 otherwise)."
+Id = Annotated[
+    int, Field(ge=1, le=BIGINT_MAX), BeforeValidator(json_integer), JsonSchemaExtra(**{"x-reference": REFERENCE})
+]
+IdParam = Annotated[int, Field(ge=1, le=BIGINT_MAX), JsonSchemaExtra(**{"x-reference": REFERENCE})]
+Count = Annotated[int, Field(ge=0, le=INT_MAX), BeforeValidator(json_integer)]
+Currency = Annotated[
+    str,
+    AfterValidator(_currency),
+    WithJsonSchema({"type": "string", "enum": list(CURRENCIES), "description": "ISO 4217."}),
+]
+
+
+def unset(description: str = "", **constraints: Any) -> Any:
+    """A field of a PATCH body that can be left out (kept as it is) but not cleared: null is refused (422)."""
+    note = gettext_noop("Leave it out to keep the current value; it cannot be cleared.")
+    return Field(None, description=f"{description} {note}".strip(), **constraints)
+
+
+def optional(description: str = "", **constraints: Any) -> Any:
+    """A field of a body that can be left out (for its default) but is never null (null is refused, 422)."""
+    return Field(None, description=description, **constraints)
+
+
+def _decimal_schema(pattern: str, maximum: int, example: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": pattern, "examples": [example]},
+                {"type": "integer", "minimum": 0, "maximum": maximum},
+            ]
+        }
+    )
+
+
+# Amounts and prices: decimal strings (or whole numbers), 0 or more, at most 14 digits and 2 decimals.
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=16, decimal_places=2, allow_inf_nan=False),
+    _decimal_schema(r"^\d{1,14}(\.\d{1,2})?$", 10**14 - 1, "1250.00"),
+]
+Quantity = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=3, allow_inf_nan=False),
+    _decimal_schema(r"^\d{1,11}(\.\d{1,3})?$", 10**11 - 1, "2.5"),
+]
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False),
+    _decimal_schema(r"^(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)$", 100, "20"),
+]
+
+# Bounds of lists in bodies, and of their items.
+MAX_TAGS = 100
+MAX_VALUES = 50
+MAX_LINES = 500
+Tag = Annotated[Text, Field(min_length=1, max_length=50)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+Phones = Annotated[
+    list[Annotated[Text, Field(max_length=40)]],
+    Field(
+        max_length=MAX_VALUES,
+        description="Any common format; stored as E.164. A number that is not valid is refused (422).",
+    ),
+]
+# Long texts (notes, addresses, messages): bounded, so that a body stays a reasonable size.
+LONG_TEXT = 100_000
+TAX_ID = "Spaces are removed."
+WEBSITE = "A web address; https:// is added when no scheme is given. One that is not valid is refused (422)."
+EMAILS = "Email addresses; one that is not valid is refused (422)."
+Emails = Annotated[list[Annotated[Text, Field(max_length=254)]], Field(max_length=MAX_VALUES)]
 
 
 def actor(request: HttpRequest) -> User:
@@ -147,16 +297,16 @@ class RecordOut(HidingOut):
 
 
 class RecordIn(In):
-    owner: int | None = Field(None, description="Id of the owning user; the caller when left out.")
-    tags: list[str] = Field(default_factory=list)
+    owner: Id | None = Field(None, description="Id of the owning user; the caller when left out.")
+    tags: Tags = Field(default_factory=list)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class RecordPatch(In):
-    owner: int | None = None
-    tags: list[str] | None = None
+    owner: Id | None = None
+    tags: Tags | None = None
     custom_fields: dict[str, Any] | None = Field(None, description="Keys given are set; null clears a value.")
-    version: int | None = Field(None, description="The version read; the update answers 409 if it changed since.")
+    version: Count | None = Field(None, description="The version read; the update answers 409 if it changed since.")
 
 
 def patch_data(payload: Schema) -> tuple[dict[str, Any], int | None]:
@@ -169,7 +319,9 @@ def patch_data(payload: Schema) -> tuple[dict[str, Any], int | None]:
 
 
 class PageParams(Schema):
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    cursor: Text | None = Field(
+        None, max_length=100, description="`next_cursor` of the previous page; any other value is refused (422)."
+    )
     limit: int = Field(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX)
 
 
@@ -203,9 +355,9 @@ def paginate(queryset: QuerySet[M], page: PageParams) -> dict[str, Any]:
 
 
 class RecordFilters(Schema):
-    q: str | None = Field(None, description="Words or a phone number, as in the global search box.")
-    owner: int | None = None
-    tag: str | None = None
+    q: Text | None = Field(None, max_length=200, description="Words or a phone number, as in the global search box.")
+    owner: IdParam | None = None
+    tag: Text | None = Field(None, max_length=200)
 
 
 def custom_filters(request: HttpRequest) -> dict[str, str]:
@@ -314,22 +466,38 @@ def with_custom_fields(record_type: RecordType, role: SchemaRole) -> Any:
     return register
 
 
+# What custom number and money values may be when written: below 10^15 in size (as the server checks).
+_NUMBER_IN = {"type": "string", "format": "decimal", "pattern": r"^-?\d{1,15}(\.\d{1,10})?$"}
+_NUMBER_MAX = 10**15 - 1
+_LINK_NOTE = "An http(s) address; any other is refused (422)."
+
+
 def custom_value_json_schema(field: CustomField, *, writing: bool) -> dict[str, Any]:
     T = CustomField.Type
-    decimal = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+    decimal = _NUMBER_IN if writing else {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+    number = {"type": "number", "minimum": -_NUMBER_MAX, "maximum": _NUMBER_MAX}
     schema: dict[str, Any]
     if field.field_type in (T.TEXT, T.LONG_TEXT):
         schema = {"type": "string"}
+        if writing:
+            schema.update(maxLength=MAX_TEXT[field.field_type], pattern=TEXT_PATTERN)
     elif field.field_type == T.LINK:
         schema = {"type": "string", "format": "uri"}
+        if writing:
+            schema.update(maxLength=MAX_TEXT[field.field_type], description=_LINK_NOTE)
     elif field.field_type == T.NUMBER:
-        schema = {"anyOf": [decimal, {"type": "number"}]} if writing else decimal
+        schema = {"anyOf": [decimal, number]} if writing else decimal
     elif field.field_type == T.MONEY:
         schema = {
             "type": "object",
-            "properties": {"amount": decimal, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+            "properties": {
+                "amount": decimal,
+                "currency": {"type": "string", "enum": list(CURRENCIES)} if writing else {"type": "string"},
+            },
             "required": ["amount", "currency"],
         }
+        if writing:
+            schema["additionalProperties"] = False
     elif field.field_type == T.DATE:
         schema = {"type": "string", "format": "date"}
     elif field.field_type == T.BOOLEAN:
@@ -340,12 +508,32 @@ def custom_value_json_schema(field: CustomField, *, writing: bool) -> dict[str, 
         schema = {"type": "array", "items": {"type": "string", "enum": list(field.choices)}}
     elif field.field_type == T.USER:
         schema = {"type": "integer", "description": "Id of a user."}
+        if writing:
+            schema["description"] = "Id of an active user of the workspace (422 otherwise)."
     else:  # pragma: no cover - every type is listed above
         schema = {}
     schema["title"] = field.label
     if writing:
         schema = {"anyOf": [schema, {"type": "null"}], "title": field.label}
     return schema
+
+
+def custom_filter_json_schema(field: CustomField) -> dict[str, Any]:
+    """The `cf_<key>` query parameter of a list: the value is read as the field's value would be written."""
+    T = CustomField.Type
+    if field.field_type in (T.TEXT, T.LONG_TEXT):
+        return {"type": "string", "maxLength": MAX_TEXT[field.field_type], "pattern": TEXT_PATTERN}
+    if field.field_type == T.LINK:
+        return {"type": "string", "format": "uri", "maxLength": MAX_TEXT[field.field_type], "description": _LINK_NOTE}
+    if field.field_type == T.NUMBER:
+        return dict(_NUMBER_IN)
+    if field.field_type == T.DATE:
+        return {"type": "string", "format": "date"}
+    if field.field_type == T.BOOLEAN:
+        return {"type": "string", "enum": ["true", "false", "yes", "no"]}
+    if field.field_type in (T.CHOICE, T.MULTI_CHOICE):
+        return {"type": "string", "enum": list(field.choices)}
+    return {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "Id of an active user (422 otherwise)."}
 
 
 def custom_fields_json_schema(fields: Sequence[CustomField], role: SchemaRole) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from crm.core.normalize import clean_tags
+from crm.core.validation import text_problem
 
 M = TypeVar("M", bound=Model)
 
@@ -36,6 +37,8 @@ def bulk_records(visible: QuerySet[M], ids: Iterable[int]) -> list[M]:
 
 
 def bulk_tag(tag: str) -> str:
+    if problem := text_problem(tag):
+        raise ValidationError(problem)
     cleaned = clean_tags([tag])
     if not cleaned:
         raise ValidationError(_("Enter a tag."))

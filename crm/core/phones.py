@@ -22,7 +22,7 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
 
 def normalize_phones(values: list[str]) -> list[str]:
     """Normalized, de-duplicated, in the order given; errors name every bad number."""
-    result: list[str] = []
+    result: dict[str, None] = {}
     errors: list[ValidationError] = []
     for value in values:
         if not (value or "").strip():
@@ -32,11 +32,10 @@ def normalize_phones(values: list[str]) -> list[str]:
         except ValidationError as exc:
             errors.append(exc)
             continue
-        if phone not in result:
-            result.append(phone)
+        result[phone] = None
     if errors:
         raise ValidationError(errors)
-    return result
+    return list(result)
 
 
 def format_phone(e164: str) -> str:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.core.types import RecordType
+from crm.core.validation import value_errors
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.services import custom_values_clean
@@ -100,11 +101,14 @@ def _assign(record: models.Model, data: Mapping[str, Any], *, editable: set[str]
 
 def _normalized(data: dict[str, Any], normalize: Normalizer | None) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Normalized input and the errors of the fields that could not be normalized (left out of the input),
-    so that every bad field is reported at once."""
+    so that every bad field is reported at once. Values no field may hold (NUL characters, moments out of the
+    calendar) are refused first."""
+    bad = value_errors(data)
+    data = {k: v for k, v in data.items() if k not in bad}
     if normalize is None:
-        return data, {}
+        return data, bad
     try:
-        return normalize(data), {}
+        return normalize(data), bad
     except ValidationError as exc:
         errors = exc.message_dict
     # The other fields are still normalized (each on its own), so that validating them sees what a successful
@@ -116,7 +120,7 @@ def _normalized(data: dict[str, Any], normalize: Normalizer | None) -> tuple[dic
                 kept.update(normalize({key: value}))
             except ValidationError:
                 continue
-    return kept, dict(errors)
+    return kept, {**errors, **bad}
 
 
 def editable_fields(model: type[models.Model]) -> set[str]:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictBool
 
-from crm.core.api import In, actor
+from crm.core.api import Count, In, Name, Text, actor, unset
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_all
 from crm.customfields.services import custom_field_create, custom_field_delete, custom_field_update
 
 router = Router(tags=["custom fields"])
+MAX_CHOICES = 200
 
 
 class CustomFieldOut(Schema):
@@ -27,26 +31,31 @@ class CustomFieldOut(Schema):
     position: int
 
 
+RecordTypeName = Literal["company", "contact", "deal", "lead"]
+Choices = Annotated[list[Annotated[Text, Field(max_length=100)]], Field(max_length=MAX_CHOICES)]
+CHOICES = "For choice and multi_choice fields, which need at least one (422 otherwise)."
+
+
 class CustomFieldIn(In):
-    record_type: str = Field(description="company, contact, deal or lead.")
-    label: str
+    record_type: RecordTypeName
+    label: Name = Field(max_length=100)
     field_type: CustomField.Type
-    choices: list[str] = Field(default_factory=list, description="For choice and multi_choice fields.")
-    is_required: bool = False
-    show_in_list: bool = False
-    key: str = Field("", description="Made from the label when left out.")
+    choices: Choices = Field(default_factory=list, description=CHOICES)
+    is_required: StrictBool = False
+    show_in_list: StrictBool = False
+    key: Text = Field("", max_length=40, description="Made from the label when left out.")
 
 
 class CustomFieldPatch(In):
-    label: str | None = None
-    choices: list[str] | None = None
-    is_required: bool | None = None
-    show_in_list: bool | None = None
-    position: int | None = Field(None, ge=0)
+    label: Name = unset(max_length=100)
+    choices: Choices = unset(description=CHOICES)
+    is_required: StrictBool = unset()
+    show_in_list: StrictBool = unset()
+    position: Count = unset()
 
 
 class CustomFieldFilters(Schema):
-    record_type: str | None = None
+    record_type: RecordTypeName | None = None
 
 
 def _field(field_id: int) -> CustomField:

@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from crm.core.types import CORE_RECORD_TYPES, RecordType
+from crm.core.validation import refuse_bad_values
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
@@ -87,6 +88,7 @@ def custom_field_create(
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     if record_type not in CORE_RECORD_TYPES:
         raise ValidationError({"record_type": [_("Custom fields exist for companies, contacts, deals and leads.")]})
+    refuse_bad_values({"label": label, "choices": list(choices or []), "key": key})
     base = slugify(key or label).replace("-", "_")[:40] or "field"
     if base[0].isdigit():
         base = f"f_{base}"
@@ -116,6 +118,7 @@ def custom_field_update(*, actor: User, field: CustomField, data: dict[str, Any]
     allowed = {"label", "choices", "is_required", "show_in_list", "position"}
     if unknown := set(data) - allowed:
         raise ValidationError({name: [_("This cannot be changed.")] for name in sorted(unknown)})
+    refuse_bad_values(data)
     if "label" in data:
         field.label = str(data["label"]).strip()
     if "choices" in data:

@@ -11,6 +11,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
 
 from crm.core.money import validate_currency
+from crm.core.validation import value_problem
 from crm.customfields.models import CustomField
 
 T = CustomField.Type
@@ -31,6 +32,8 @@ def _decimal(value: Any) -> Decimal:
 
 def clean_value(field: CustomField, value: Any, *, active_user_ids: set[int] | None = None) -> Any:
     """The stored (JSON) form of `value` for `field`, or ValidationError. None/"" means "no value"."""
+    if problem := value_problem(value):
+        raise ValidationError(problem)
     if value is None or value == "" or value == []:
         if field.is_required:
             raise ValidationError(_("This field is required."))

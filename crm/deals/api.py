@@ -5,32 +5,47 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import BeforeValidator, StrictBool, WithJsonSchema
 
 from crm.contacts.models import Contact
 from crm.core.api import (
     CUSTOM_FILTER_PATHS,
+    MAX_LINES,
+    ClearableText,
+    Count,
+    Currency,
     DecimalStr,
+    Id,
+    IdParam,
     In,
+    Money,
+    Name,
     PageParams,
+    Percent,
+    Quantity,
     RecordFilters,
     RecordIn,
     RecordOut,
     RecordPatch,
+    Text,
     actor,
     custom_filters,
     hidden_of,
+    json_integer,
+    optional,
     paginate,
     patch_data,
     reader,
     record_filter,
     reference,
+    unset,
     with_custom_fields,
 )
 from crm.core.types import RecordType
@@ -55,6 +70,15 @@ router = Router()
 CUSTOM_FILTER_PATHS["/deals/"] = RecordType.DEAL
 
 DECIMAL = 'Decimal string, e.g. "1250.00".'
+STAGE = "A stage of the deal's pipeline (422 otherwise)."
+MAX_CONTACTS = 200
+MAX_STAGES = 50
+Probability = Annotated[int, Field(ge=0, le=100, description="Win probability, %."), BeforeValidator(json_integer)]
+# Its own enum in the OpenAPI document (activities have a `Kind` too).
+PipelineKind = Annotated[
+    Pipeline.Kind,
+    WithJsonSchema({"type": "string", "enum": [k.value for k in Pipeline.Kind], "title": "PipelineKind"}),
+]
 
 
 # --- deals ------------------------------------------------------------------------------------------------
@@ -80,13 +104,17 @@ class LineItemOut(Schema):
 
 
 class LineItemIn(In):
-    product: int | None = Field(None, description="Fills name, unit, price and VAT from the catalogue.")
-    name: str | None = None
-    quantity: Decimal = Decimal("1")
-    unit: str | None = None
-    price: Decimal | None = Field(None, description="Required unless a product gives it.")
-    discount_percent: Decimal = Decimal("0")
-    vat_rate: Decimal | None = None
+    product: Id | None = Field(
+        None,
+        description="Fills name, unit, price and VAT from the catalogue. A product of another currency than the "
+        "deal's is refused (422).",
+    )
+    name: Text | None = Field(None, max_length=255, description="Required unless a product gives it (422).")
+    quantity: Quantity = Decimal("1")
+    unit: Text | None = Field(None, max_length=20, description="The product's (or pcs) when left out or null.")
+    price: Money | None = Field(None, description="Required unless a product gives it (422).")
+    discount_percent: Percent = Decimal("0")
+    vat_rate: Percent | None = Field(None, description="The product's (or 0) when left out or null.")
 
 
 class TotalsOut(Schema):
@@ -160,35 +188,37 @@ class DealOut(RecordOut):
 
 @with_custom_fields(RecordType.DEAL, "in")
 class DealIn(RecordIn):
-    title: str
-    company: int | None = None
-    contacts: list[int] = Field(default_factory=list, description="Ids of the deal's contacts.")
-    pipeline: int | None = Field(None, description="The first active pipeline when left out.")
-    stage: int | None = Field(None, description="The pipeline's first open stage when left out.")
-    amount: Decimal | None = Field(None, description="Ignored when line items are given: it becomes their total.")
-    currency: str | None = Field(None, description="ISO 4217.")
+    title: Name = Field(max_length=255)
+    company: Id | None = None
+    contacts: Annotated[list[Id], Field(max_length=MAX_CONTACTS)] = Field(
+        default_factory=list, description="Ids of the deal's contacts."
+    )
+    pipeline: Id | None = Field(None, description="The first active pipeline when left out.")
+    stage: Id | None = Field(None, description=STAGE + " The pipeline's first open stage when left out.")
+    amount: Money = Field(Decimal("0"), description="Ignored when line items are given: it becomes their total.")
+    currency: Currency = optional(description="ISO 4217; the workspace's default when left out.")
     expected_close_date: datetime.date | None = None
-    line_items: list[LineItemIn] = Field(default_factory=list)
+    line_items: Annotated[list[LineItemIn], Field(max_length=MAX_LINES)] = Field(default_factory=list)
 
 
 @with_custom_fields(RecordType.DEAL, "patch")
 class DealPatch(RecordPatch):
-    title: str | None = None
-    company: int | None = None
-    contacts: list[int] | None = None
-    pipeline: int | None = None
-    stage: int | None = None
-    amount: Decimal | None = None
-    currency: str | None = None
+    title: Name = unset(max_length=255)
+    company: Id | None = None
+    contacts: Annotated[list[Id], Field(max_length=MAX_CONTACTS)] | None = None
+    pipeline: Id = unset()
+    stage: Id = unset(description=STAGE)
+    amount: Money = unset()
+    currency: Currency = unset(description="ISO 4217.")
     expected_close_date: datetime.date | None = None
-    lost_reason: str | None = None
+    lost_reason: ClearableText = Field(None, max_length=255)
 
 
 class DealFilters(RecordFilters):
-    pipeline: int | None = None
-    stage: int | None = None
-    company: int | None = None
-    contact: int | None = None
+    pipeline: IdParam | None = None
+    stage: IdParam | None = None
+    company: IdParam | None = None
+    contact: IdParam | None = None
     is_open: bool | None = None
 
 
@@ -198,13 +228,15 @@ class DealPage(Schema):
 
 
 class MoveIn(In):
-    stage: int
-    lost_reason: str = Field("", description="Required when moving to a lost stage.")
-    version: int | None = None
+    stage: Id = Field(description=STAGE)
+    lost_reason: Text = Field("", max_length=255, description="Required when moving to a lost stage (422).")
+    version: Count | None = None
 
 
 class LineItemsIn(In):
-    items: list[LineItemIn]
+    items: Annotated[list[LineItemIn], Field(max_length=MAX_LINES)] = Field(
+        description="Errors name them as in a deal's body: `line_items.<n>.<field>`."
+    )
 
 
 def _details() -> list[Prefetch]:
@@ -238,7 +270,7 @@ def list_deals(request: HttpRequest, filters: Query[DealFilters], page: Query[Pa
 @router.post("/deals/", response={201: DealOut}, summary="Create a deal", tags=["deals"])
 def create_deal(request: HttpRequest, payload: DealIn) -> Deal:
     data = payload.model_dump(exclude_unset=True, exclude={"contacts", "line_items"})
-    items = [i.model_dump(exclude_unset=True) for i in payload.line_items]
+    items = [i.model_dump(exclude_unset=True, exclude_none=True) for i in payload.line_items]
     deal = deal_create(actor=actor(request), data=data, contacts=payload.contacts, line_items=items)
     return _read(request, deal.pk)
 
@@ -276,7 +308,7 @@ def move_deal(request: HttpRequest, deal_id: int, payload: MoveIn) -> Deal:
 @router.put("/deals/{deal_id}/line-items", response=DealOut, summary="Replace a deal's line items", tags=["deals"])
 def set_deal_line_items(request: HttpRequest, deal_id: int, payload: LineItemsIn) -> Deal:
     deal = deal_get(actor(request), deal_id)
-    items = [i.model_dump(exclude_unset=True) for i in payload.items]
+    items = [i.model_dump(exclude_unset=True, exclude_none=True) for i in payload.items]
     deal_set_line_items(actor=actor(request), deal=deal, items=items)
     return _read(request, deal_id)
 
@@ -295,7 +327,7 @@ class StageOut(Schema):
 class PipelineOut(Schema):
     id: int
     name: str
-    kind: Pipeline.Kind
+    kind: PipelineKind
     position: int
     is_active: bool
     stages: list[StageOut]
@@ -305,38 +337,50 @@ class PipelineOut(Schema):
         return list(obj.stages.all())
 
 
+UNIQUE = "Unique among the workspace's pipelines (422 otherwise)."
+
+
 class PipelineIn(In):
-    name: str
-    kind: Pipeline.Kind = Pipeline.Kind.SALES
-    stages: list[str] = Field(default_factory=list, description="Names of the open stages; Won and Lost follow.")
+    name: Name = Field(max_length=100, description=UNIQUE)
+    kind: PipelineKind = Pipeline.Kind.SALES
+    stages: Annotated[list[Annotated[Text, Field(max_length=100)]], Field(max_length=MAX_STAGES)] = Field(
+        default_factory=list, description="Names of the open stages; Won and Lost follow."
+    )
 
 
 class PipelinePatch(In):
-    name: str | None = None
-    kind: Pipeline.Kind | None = None
-    is_active: bool | None = None
-    position: int | None = Field(None, ge=0)
+    name: Name = unset(max_length=100, description=UNIQUE)
+    kind: PipelineKind = unset()
+    is_active: StrictBool = unset()
+    position: Count = unset()
+
+
+STAGE_NAME = "Unique within the pipeline (422 otherwise)."
 
 
 class StageIn(In):
-    name: str
-    probability: int = Field(0, ge=0, le=100)
+    name: Name = Field(max_length=100, description=STAGE_NAME)
+    probability: Probability = 0
     outcome: Stage.Outcome = Stage.Outcome.OPEN
-    position: int | None = Field(None, ge=1, description="1-based; before the closing stages when left out.")
+    position: Count | None = Field(None, ge=1, description="1-based; before the closing stages when left out.")
 
 
 class StagePatch(In):
-    name: str | None = None
-    probability: int | None = Field(None, ge=0, le=100)
-    outcome: Stage.Outcome | None = None
+    name: Name = unset(STAGE_NAME, max_length=100)
+    probability: Probability = unset()
+    outcome: Stage.Outcome = unset()
 
 
 class StageOrderIn(In):
-    stage_ids: list[int] = Field(description="Every stage of the pipeline, in the new order.")
+    stage_ids: Annotated[list[Id], Field(max_length=MAX_STAGES)] = Field(
+        description="Every stage of the pipeline, each once, in the new order (422 otherwise)."
+    )
 
 
 class StageDeleteParams(Schema):
-    move_deals_to: int | None = Field(None, description="Stage of the same pipeline that takes the stage's deals.")
+    move_deals_to: IdParam | None = Field(
+        None, description="Stage of the same pipeline that takes the stage's deals (422 otherwise)."
+    )
 
 
 def _pipelines() -> QuerySet[Pipeline]:
@@ -375,7 +419,13 @@ def update_pipeline(request: HttpRequest, pipeline_id: int, payload: PipelinePat
     return _pipeline(pipeline_id)
 
 
-@router.delete("/pipelines/{pipeline_id}", response={204: None}, summary="Delete a pipeline", tags=["pipelines"])
+@router.delete(
+    "/pipelines/{pipeline_id}",
+    response={204: None},
+    summary="Delete a pipeline",
+    description="A pipeline that holds deals is refused (422, `pipeline`): move or delete them first.",
+    tags=["pipelines"],
+)
 def delete_pipeline(request: HttpRequest, pipeline_id: int) -> Status:
     pipeline_delete(actor=actor(request), pipeline=pipeline_get(pipeline_id))
     return Status(204, None)

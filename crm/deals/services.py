@@ -18,6 +18,7 @@ from crm.core.money import quantize
 from crm.core.normalize import clean_tags
 from crm.core.services import StaleVersion, record_create, record_delete, record_touch, record_update
 from crm.core.types import RecordType
+from crm.core.validation import refuse_bad_values, value_errors
 from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
 from crm.history.models import ChangeRecord
@@ -61,6 +62,7 @@ def pipelines_ensure_default() -> Pipeline:
 @transaction.atomic
 def pipeline_create(*, actor: User, name: str, kind: str = Pipeline.Kind.SALES, stages: Sequence[str] = ()) -> Pipeline:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
+    refuse_bad_values({"name": name, "stages": list(stages)})
     position = (Pipeline.objects.aggregate(m=Max("position"))["m"] or 0) + 1
     pipeline = Pipeline(name=name.strip(), kind=kind, position=position)
     pipeline.full_clean()
@@ -78,6 +80,7 @@ def pipeline_create(*, actor: User, name: str, kind: str = Pipeline.Kind.SALES, 
 @transaction.atomic
 def pipeline_update(*, actor: User, pipeline: Pipeline, data: Mapping[str, Any]) -> Pipeline:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
+    refuse_bad_values(data)
     for name in ("name", "kind", "is_active", "position"):
         if name in data:
             setattr(pipeline, name, data[name].strip() if name == "name" else data[name])
@@ -107,8 +110,10 @@ def stage_create(
     position: int | None = None,
 ) -> Stage:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
+    refuse_bad_values({"name": name})
     stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position", "id"))
     stage = Stage(pipeline=pipeline, name=name.strip(), probability=probability, outcome=outcome)
+    _refuse_taken_name(stage)
     stage.full_clean()
     # New open stages go before the closing (won/lost) ones unless a position is given.
     index = len([s for s in stages if s.outcome == Stage.Outcome.OPEN]) if position is None else position - 1
@@ -124,9 +129,11 @@ def stage_update(*, actor: User, stage: Stage, data: Mapping[str, Any]) -> Stage
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     if unknown := set(data) - {"name", "probability", "outcome"}:
         raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
+    refuse_bad_values(data)
     outcome_changed = "outcome" in data and data["outcome"] != stage.outcome
     for name, value in data.items():
         setattr(stage, name, value.strip() if name == "name" else value)
+    _refuse_taken_name(stage)
     stage.full_clean()
     stage.save()
     if outcome_changed:
@@ -165,6 +172,12 @@ def stage_delete(*, actor: User, stage: Stage, move_deals_to: Stage | None = Non
     stage.delete()
     _renumber(list(Stage.objects.filter(pipeline=pipeline).order_by("position", "id")))
     return len(deals)
+
+
+def _refuse_taken_name(stage: Stage) -> None:
+    """Two stages of a pipeline never share a name: an error on the name, not on the whole stage."""
+    if Stage.objects.filter(pipeline_id=stage.pipeline_id, name=stage.name).exclude(pk=stage.pk).exists():
+        raise ValidationError({"name": [_("This pipeline already has a stage of this name.")]})
 
 
 def _renumber(stages: list[Stage]) -> None:
@@ -294,6 +307,7 @@ def deal_move_to_stage(
 ) -> Deal:
     """Move a deal to another stage of its pipeline (the board's drag and drop)."""
     policy.require_on(actor, policy.Action.EDIT, RecordType.DEAL, deal)
+    refuse_bad_values({"lost_reason": lost_reason})
     deal = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
     if expected_version is not None and expected_version != deal.version:
         raise StaleVersion(deal.version)
@@ -366,6 +380,9 @@ def _replace_line_items(actor: User, deal: Deal, items: Sequence[Mapping[str, An
     product_ids = {int(i["product"]) for i in items if i.get("product")}
     products = {p.pk: p for p in products_visible_to(actor).filter(pk__in=product_ids)}
     for index, item in enumerate(items):
+        if bad := value_errors(item):
+            errors.update({f"line_items.{index}.{k}": v for k, v in bad.items()})
+            continue
         product = products.get(int(item["product"])) if item.get("product") else None
         if item.get("product") and product is None:
             errors[f"line_items.{index}.product"] = [_("No such product.")]

@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictBool, WithJsonSchema
 
 from crm.companies.selectors import companies_visible_to
 from crm.contacts.selectors import contacts_visible_to
 from crm.core.api import (
     CUSTOM_FILTER_PATHS,
+    LONG_TEXT,
+    ClearableText,
+    Currency,
+    Id,
     In,
+    Money,
+    Name,
     PageParams,
     RecordFilters,
     RecordIn,
     RecordOut,
     RecordPatch,
+    Tags,
+    Text,
     actor,
     custom_filters,
     hidden_of,
+    optional,
     paginate,
     patch_data,
     reader,
     record_filter,
     reference,
+    unset,
     with_custom_fields,
 )
 from crm.core.types import RecordType
@@ -34,6 +47,14 @@ from crm.leads.selectors import lead_get, leads_visible_to
 from crm.leads.services import Conversion, lead_convert, lead_create, lead_delete, lead_update
 
 router = Router(tags=["leads"])
+STATUS = "A lead becomes converted only through its conversion."
+EMAIL = "An email address; one that is not valid is refused (422)."
+PHONE = "Any common format; stored as E.164. A number that is not valid is refused (422)."
+# A lead is converted through POST /leads/{id}/convert, never by setting its status.
+LeadStatusIn = Annotated[
+    Lead.Status,
+    WithJsonSchema({"type": "string", "enum": [s.value for s in Lead.Status if s != Lead.Status.CONVERTED]}),
+]
 CUSTOM_FILTER_PATHS["/leads/"] = RecordType.LEAD
 
 
@@ -68,28 +89,28 @@ class LeadOut(RecordOut):
 
 @with_custom_fields(RecordType.LEAD, "in")
 class LeadIn(RecordIn):
-    title: str
-    status: Lead.Status = Lead.Status.NEW
-    source: str = ""
-    contact_name: str = ""
-    company_name: str = ""
-    email: str = ""
-    phone: str = ""
-    message: str = ""
-    rejection_reason: str = ""
+    title: Name = Field(max_length=255)
+    status: LeadStatusIn = Field(Lead.Status.NEW, description=STATUS)
+    source: Text = Field("", max_length=100)
+    contact_name: Text = Field("", max_length=200)
+    company_name: Text = Field("", max_length=255)
+    email: Text = Field("", max_length=254, description=EMAIL)
+    phone: Text = Field("", max_length=40, description=PHONE)
+    message: Text = Field("", max_length=LONG_TEXT)
+    rejection_reason: Text = Field("", max_length=255)
 
 
 @with_custom_fields(RecordType.LEAD, "patch")
 class LeadPatch(RecordPatch):
-    title: str | None = None
-    status: Lead.Status | None = None
-    source: str | None = None
-    contact_name: str | None = None
-    company_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    message: str | None = None
-    rejection_reason: str | None = None
+    title: Name = unset(max_length=255)
+    status: LeadStatusIn = unset(description=STATUS)
+    source: ClearableText = Field(None, max_length=100)
+    contact_name: ClearableText = Field(None, max_length=200)
+    company_name: ClearableText = Field(None, max_length=255)
+    email: ClearableText = Field(None, max_length=254, description=EMAIL)
+    phone: ClearableText = Field(None, max_length=40, description=PHONE)
+    message: ClearableText = Field(None, max_length=LONG_TEXT)
+    rejection_reason: ClearableText = Field(None, max_length=255)
 
 
 class LeadFilters(RecordFilters):
@@ -101,13 +122,30 @@ class LeadPage(Schema):
     next_cursor: str | None
 
 
+@with_custom_fields(RecordType.DEAL, "in")
+class ConversionDealIn(In):
+    """The new deal of a conversion: as in POST /deals/, its title the lead's when left out."""
+
+    title: Name = optional(max_length=255, description="The lead's title when left out.")
+    owner: Id | None = Field(None, description="The lead's owner when left out.")
+    pipeline: Id | None = Field(None, description="The first active pipeline when left out.")
+    stage: Id | None = Field(None, description="A stage of the deal's pipeline (422 otherwise).")
+    amount: Money = Field(Decimal("0"))
+    currency: Currency = optional(description="ISO 4217; the workspace's default when left out.")
+    expected_close_date: datetime.date | None = None
+    tags: Tags = Field(default_factory=list)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+
 class ConversionIn(In):
-    company: int | None = Field(None, description="Link this existing company instead of creating one.")
-    create_company: bool = True
-    contact: int | None = Field(None, description="Link this existing contact instead of creating one.")
-    create_contact: bool = True
-    create_deal: bool = True
-    deal: dict[str, Any] | None = Field(None, description="Fields of the new deal (as in POST /deals/).")
+    company: Id | None = Field(None, description="Link this existing company instead of creating one.")
+    create_company: StrictBool = True
+    contact: Id | None = Field(None, description="Link this existing contact instead of creating one.")
+    create_contact: StrictBool = True
+    create_deal: StrictBool = True
+    deal: ConversionDealIn | None = Field(
+        None, description="Fields of the new deal; errors name them `deal.<field>` (422)."
+    )
 
 
 class ConversionOut(Schema):
@@ -163,19 +201,37 @@ def delete_lead(request: HttpRequest, lead_id: int) -> Status:
     return Status(204, None)
 
 
-@router.post("/leads/{lead_id}/convert", response=ConversionOut, summary="Convert a lead")
+@router.post(
+    "/leads/{lead_id}/convert",
+    response=ConversionOut,
+    summary="Convert a lead",
+    description="A lead already converted is refused (422, `status`).",
+)
 def convert_lead(request: HttpRequest, lead_id: int, payload: ConversionIn) -> Conversion:
     user = actor(request)
     lead = lead_get(user, lead_id)
     company = reference(companies_visible_to(user), payload.company, "company") if payload.company else None
     contact = reference(contacts_visible_to(user), payload.contact, "contact") if payload.contact else None
-    return lead_convert(
-        actor=user,
-        lead=lead,
-        company=company,
-        create_company=payload.create_company,
-        contact=contact,
-        create_contact=payload.create_contact,
-        create_deal=payload.create_deal,
-        deal_data=payload.deal,
-    )
+    deal_data = payload.deal.model_dump(exclude_unset=True) if payload.deal else None
+    try:
+        return lead_convert(
+            actor=user,
+            lead=lead,
+            company=company,
+            create_company=payload.create_company,
+            contact=contact,
+            create_contact=payload.create_contact,
+            create_deal=payload.create_deal,
+            deal_data=deal_data,
+        )
+    except ValidationError as exc:
+        if deal_data is None or not hasattr(exc, "error_dict"):
+            raise
+        # The new deal's errors name its fields as the body does: `deal.stage`.
+        deal_fields = set(ConversionDealIn.model_fields)
+        raise ValidationError(
+            {
+                (f"deal.{key}" if key.split(".")[0] in deal_fields and key != "status" else key): messages
+                for key, messages in exc.message_dict.items()
+            }
+        ) from exc

@@ -11,8 +11,26 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictBool
 
-from crm.core.api import DecimalStr, HidingOut, In, PageParams, actor, hidden_of, paginate, reader
+from crm.core.api import (
+    LONG_TEXT,
+    ClearableText,
+    Currency,
+    DecimalStr,
+    HidingOut,
+    In,
+    Money,
+    Name,
+    PageParams,
+    Percent,
+    Text,
+    actor,
+    hidden_of,
+    paginate,
+    reader,
+    unset,
+)
 from crm.core.types import RecordType
 from crm.products.models import Product
 from crm.products.selectors import product_get, products_visible_to
@@ -37,32 +55,35 @@ class ProductOut(HidingOut):
     updated_at: datetime.datetime
 
 
+SKU = "Unique in the catalogue (422 otherwise)."
+
+
 class ProductIn(In):
-    sku: str
-    name: str
-    unit: str = "pcs"
-    price: Decimal
-    currency: str
-    vat_rate: Decimal = Decimal("0")
-    is_active: bool = True
-    description: str = ""
+    sku: Name = Field(max_length=64, description=SKU)
+    name: Name = Field(max_length=255)
+    unit: Name = Field("pcs", max_length=20)
+    price: Money
+    currency: Currency
+    vat_rate: Percent = Decimal("0")
+    is_active: StrictBool = True
+    description: Text = Field("", max_length=LONG_TEXT)
 
 
 class ProductPatch(In):
-    sku: str | None = None
-    name: str | None = None
-    unit: str | None = None
-    price: Decimal | None = None
-    currency: str | None = None
-    vat_rate: Decimal | None = None
-    is_active: bool | None = None
-    description: str | None = None
+    sku: Name = unset(max_length=64, description=SKU)
+    name: Name = unset(max_length=255)
+    unit: Name = unset(max_length=20)
+    price: Money = unset()
+    currency: Currency = unset()
+    vat_rate: Percent = unset()
+    is_active: StrictBool = unset()
+    description: ClearableText = Field(None, max_length=LONG_TEXT)
 
 
 class ProductFilters(Schema):
-    q: str | None = Field(None, description="Part of the name, or the start of the SKU.")
+    q: Text | None = Field(None, max_length=200, description="Part of the name, or the start of the SKU.")
     is_active: bool | None = None
-    currency: str | None = None
+    currency: Text | None = Field(None, max_length=3)
 
 
 class ProductPage(Schema):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from crm.core.bulk import Ids, bulk_records
 from crm.core.types import RecordType
+from crm.core.validation import refuse_bad_values
 from crm.products.models import Product
 from crm.products.selectors import products_visible_to
 from tenants.accounts import policy
@@ -25,6 +26,7 @@ def _apply(actor: User, product: Product, data: Mapping[str, Any]) -> None:
     allowed = _FIELDS - policy.hidden_fields(actor, RecordType.PRODUCT)
     if unknown := set(data) - allowed:
         raise ValidationError({n: [_("This field cannot be set.")] for n in sorted(unknown)})
+    refuse_bad_values(data)
     for name, value in data.items():
         setattr(product, name, value.strip() if isinstance(value, str) and name != "description" else value)
     if product.currency:

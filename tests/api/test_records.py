@@ -541,9 +541,9 @@ def test_a_refused_stage_change_leaves_the_other_fields_unchanged(api, workspace
     assert _rows(workspace, Deal) == before
 
 
-def test_a_body_that_is_not_json_is_400(api, workspace) -> None:
+def test_a_body_that_is_not_json_is_422(api, workspace) -> None:
     response = api.client.post("/api/v1/companies/", data="{not json", content_type="application/json")
-    assert response.status_code == 400 and response.json()["detail"]
+    assert response.status_code == 422 and response.json()["detail"] and response.json()["errors"]
     with inside(workspace):
         assert not Company.objects.exists()
 
