@@ -12,7 +12,6 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from crm.core.types import RecordType
-from crm.core.validation import text_problem
 from crm.files.models import Attachment
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from crm.files.models import Attachment
 from crm.files.services import attachment_create
 from tests.factories import CompanyFactory
 
