@@ -28,6 +28,10 @@ class Command(BaseCommand):
                 owner_email=DEMO_EMAIL,
                 owner_password=password,
                 owner_name="Demo Owner",
+                # The demo's seed data is priced in roubles; its interface starts in English (each person can
+                # switch in their profile).
+                currency="RUB",
+                time_zone="Europe/Moscow",
             )
             self.stdout.write("Demo workspace created.")
         self.stdout.write(f"Log in at the workspace as {DEMO_EMAIL} with password {password}")
