@@ -35,6 +35,7 @@ from crm.core.api import (
     custom_filter_json_schema,
     hidden_keys,
 )
+from crm.core.api_access import enforce
 from crm.core.services import StaleVersion
 from crm.core.types import CORE_RECORD_TYPES, RecordType
 from crm.customfields.models import CustomField
@@ -199,6 +200,9 @@ api = KontorAPI(
     docs_decorator=_members_only,
     parser=JsonParser(),
 )
+# What each operation requires is declared where it is defined (crm.core.api_access.requires) and checked here,
+# for every operation, before its body runs.
+api.add_decorator(enforce)
 
 
 def _field_errors(exc: DjangoValidationError) -> dict[str, list[str]]:

@@ -25,10 +25,11 @@ from crm.core.api import (
     Text,
     actor,
     paginate,
-    reader,
     unset,
 )
+from crm.core.api_access import requires
 from crm.core.types import RecordType
+from tenants.accounts.policy import Action
 
 router = Router(tags=["activities"])
 
@@ -132,8 +133,9 @@ class ActivityPage(Schema):
 
 
 @router.get("/activities/", response=ActivityPage, summary="List activities")
+@requires(Action.VIEW, RecordType.ACTIVITY)
 def list_activities(request: HttpRequest, filters: Query[ActivityFilters], page: Query[PageParams]) -> dict[str, Any]:
-    activities = activities_visible_to(reader(request, RecordType.ACTIVITY))
+    activities = activities_visible_to(actor(request))
     for name in ("kind", "is_done"):
         if getattr(filters, name) is not None:
             activities = activities.filter(**{name: getattr(filters, name)})
@@ -156,22 +158,26 @@ def _data(payload: In) -> dict[str, Any]:
 
 
 @router.post("/activities/", response={201: ActivityOut}, summary="Create an activity")
+@requires(Action.CREATE, RecordType.ACTIVITY)
 def create_activity(request: HttpRequest, payload: ActivityIn) -> Activity:
     return activity_create(actor=actor(request), data=_data(payload))
 
 
 @router.get("/activities/{activity_id}", response=ActivityOut, summary="Read an activity")
+@requires(Action.VIEW, RecordType.ACTIVITY, record="activity_id")
 def read_activity(request: HttpRequest, activity_id: int) -> Activity:
     return activity_get(actor(request), activity_id)
 
 
 @router.patch("/activities/{activity_id}", response=ActivityOut, summary="Update an activity")
+@requires(Action.EDIT, RecordType.ACTIVITY, record="activity_id")
 def update_activity(request: HttpRequest, activity_id: int, payload: ActivityPatch) -> Activity:
     activity = activity_get(actor(request), activity_id)
     return activity_update(actor=actor(request), activity=activity, data=_data(payload))
 
 
 @router.delete("/activities/{activity_id}", response={204: None}, summary="Delete an activity")
+@requires(Action.DELETE, RecordType.ACTIVITY, record="activity_id")
 def delete_activity(request: HttpRequest, activity_id: int) -> Status:
     activity_delete(actor=actor(request), activity=activity_get(actor(request), activity_id))
     return Status(204, None)

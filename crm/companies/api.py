@@ -31,12 +31,13 @@ from crm.core.api import (
     hidden_of,
     paginate,
     patch_data,
-    reader,
     record_filter,
     unset,
     with_custom_fields,
 )
+from crm.core.api_access import requires
 from crm.core.types import RecordType
+from tenants.accounts.policy import Action
 
 router = Router(tags=["companies"])
 CUSTOM_FILTER_PATHS["/companies/"] = RecordType.COMPANY
@@ -96,9 +97,10 @@ class CompanyPage(Schema):
 
 
 @router.get("/companies/", response=CompanyPage, summary="List companies")
+@requires(Action.VIEW, RecordType.COMPANY)
 def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Query[PageParams]) -> dict[str, Any]:
     companies = record_filter(
-        companies_visible_to(reader(request, RecordType.COMPANY)),
+        companies_visible_to(actor(request)),
         RecordType.COMPANY,
         filters,
         custom_filters(request),
@@ -108,16 +110,19 @@ def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Qu
 
 
 @router.post("/companies/", response={201: CompanyOut}, summary="Create a company")
+@requires(Action.CREATE, RecordType.COMPANY)
 def create_company(request: HttpRequest, payload: CompanyIn) -> Company:
     return company_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
 
 
 @router.get("/companies/{company_id}", response=CompanyOut, summary="Read a company")
+@requires(Action.VIEW, RecordType.COMPANY, record="company_id")
 def read_company(request: HttpRequest, company_id: int) -> Company:
     return company_get(actor(request), company_id)
 
 
 @router.patch("/companies/{company_id}", response=CompanyOut, summary="Update a company")
+@requires(Action.EDIT, RecordType.COMPANY, record="company_id")
 def update_company(request: HttpRequest, company_id: int, payload: CompanyPatch) -> Company:
     company = company_get(actor(request), company_id)
     data, version = patch_data(payload)
@@ -125,6 +130,7 @@ def update_company(request: HttpRequest, company_id: int, payload: CompanyPatch)
 
 
 @router.delete("/companies/{company_id}", response={204: None}, summary="Delete a company")
+@requires(Action.DELETE, RecordType.COMPANY, record="company_id")
 def delete_company(request: HttpRequest, company_id: int) -> Status:
     company_delete(actor=actor(request), company=company_get(actor(request), company_id))
     return Status(204, None)

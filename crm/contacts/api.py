@@ -32,11 +32,12 @@ from crm.core.api import (
     hidden_of,
     paginate,
     patch_data,
-    reader,
     record_filter,
     with_custom_fields,
 )
+from crm.core.api_access import requires
 from crm.core.types import RecordType
+from tenants.accounts.policy import Action
 
 router = Router(tags=["contacts"])
 ONE_OF = "A contact needs a name, an email or a phone (422 otherwise)."
@@ -98,8 +99,9 @@ class ContactPage(Schema):
 
 
 @router.get("/contacts/", response=ContactPage, summary="List contacts")
+@requires(Action.VIEW, RecordType.CONTACT)
 def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Query[PageParams]) -> dict[str, Any]:
-    contacts = contacts_visible_to(reader(request, RecordType.CONTACT))
+    contacts = contacts_visible_to(actor(request))
     if filters.company is not None:
         contacts = contacts.filter(company_id=filters.company)
     return paginate(
@@ -111,16 +113,19 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Qu
 
 
 @router.post("/contacts/", response={201: ContactOut}, summary="Create a contact")
+@requires(Action.CREATE, RecordType.CONTACT)
 def create_contact(request: HttpRequest, payload: ContactIn) -> Contact:
     return contact_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
 
 
 @router.get("/contacts/{contact_id}", response=ContactOut, summary="Read a contact")
+@requires(Action.VIEW, RecordType.CONTACT, record="contact_id")
 def read_contact(request: HttpRequest, contact_id: int) -> Contact:
     return contact_get(actor(request), contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response=ContactOut, summary="Update a contact")
+@requires(Action.EDIT, RecordType.CONTACT, record="contact_id")
 def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> Contact:
     contact = contact_get(actor(request), contact_id)
     data, version = patch_data(payload)
@@ -128,6 +133,7 @@ def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch)
 
 
 @router.delete("/contacts/{contact_id}", response={204: None}, summary="Delete a contact")
+@requires(Action.DELETE, RecordType.CONTACT, record="contact_id")
 def delete_contact(request: HttpRequest, contact_id: int) -> Status:
     contact_delete(actor=actor(request), contact=contact_get(actor(request), contact_id))
     return Status(204, None)

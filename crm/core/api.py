@@ -197,14 +197,6 @@ def actor(request: HttpRequest) -> User:
     return cast(User, request.auth)  # type: ignore[attr-defined]
 
 
-def reader(request: HttpRequest, record_type: RecordType) -> User:
-    """The requesting user, for a list of `record_type`: a role that may see none of them gets a 403, as the
-    list pages do, rather than a list that is always empty."""
-    user = actor(request)
-    policy.require(user, policy.Action.VIEW, record_type)
-    return user
-
-
 def hidden_of(request: HttpRequest, record_type: RecordType) -> frozenset[str]:
     """Fields of `record_type` the requesting user's role hides (read once per request and type)."""
     cache: dict[RecordType, frozenset[str]] = request.__dict__.setdefault("_hidden_fields", {})

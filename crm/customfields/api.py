@@ -11,9 +11,11 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool
 
 from crm.core.api import Count, In, Name, Text, actor, unset
+from crm.core.api_access import requires
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_all
 from crm.customfields.services import custom_field_create, custom_field_delete, custom_field_update
+from tenants.accounts.policy import WorkspacePermission
 
 router = Router(tags=["custom fields"])
 MAX_CHOICES = 200
@@ -63,6 +65,7 @@ def _field(field_id: int) -> CustomField:
 
 
 @router.get("/custom-fields/", response=list[CustomFieldOut], summary="List custom fields")
+@requires()
 def list_custom_fields(request: HttpRequest, filters: Query[CustomFieldFilters]) -> QuerySet[CustomField]:
     fields = custom_fields_all()
     if filters.record_type:
@@ -71,16 +74,19 @@ def list_custom_fields(request: HttpRequest, filters: Query[CustomFieldFilters])
 
 
 @router.post("/custom-fields/", response={201: CustomFieldOut}, summary="Create a custom field")
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def create_custom_field(request: HttpRequest, payload: CustomFieldIn) -> CustomField:
     return custom_field_create(actor=actor(request), **payload.model_dump())
 
 
 @router.get("/custom-fields/{field_id}", response=CustomFieldOut, summary="Read a custom field")
+@requires()
 def read_custom_field(request: HttpRequest, field_id: int) -> CustomField:
     return _field(field_id)
 
 
 @router.patch("/custom-fields/{field_id}", response=CustomFieldOut, summary="Update a custom field")
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def update_custom_field(request: HttpRequest, field_id: int, payload: CustomFieldPatch) -> CustomField:
     return custom_field_update(
         actor=actor(request), field=_field(field_id), data=payload.model_dump(exclude_unset=True)
@@ -93,6 +99,7 @@ def update_custom_field(request: HttpRequest, field_id: int, payload: CustomFiel
     summary="Delete a custom field",
     description="Its values are removed from every record.",
 )
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def delete_custom_field(request: HttpRequest, field_id: int) -> Status:
     custom_field_delete(actor=actor(request), field=_field(field_id))
     return Status(204, None)

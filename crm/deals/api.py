@@ -42,12 +42,12 @@ from crm.core.api import (
     optional,
     paginate,
     patch_data,
-    reader,
     record_filter,
     reference,
     unset,
     with_custom_fields,
 )
+from crm.core.api_access import requires
 from crm.core.types import RecordType
 from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
 from crm.deals.selectors import deal_get, deals_visible_to, pipeline_get, pipelines_all, stages_of
@@ -65,6 +65,7 @@ from crm.deals.services import (
     stage_update,
     stages_reorder,
 )
+from tenants.accounts.policy import Action, WorkspacePermission
 
 router = Router()
 CUSTOM_FILTER_PATHS["/deals/"] = RecordType.DEAL
@@ -254,8 +255,9 @@ def _read(request: HttpRequest, deal_id: int) -> Deal:
 
 
 @router.get("/deals/", response=DealPage, summary="List deals", tags=["deals"])
+@requires(Action.VIEW, RecordType.DEAL)
 def list_deals(request: HttpRequest, filters: Query[DealFilters], page: Query[PageParams]) -> dict[str, Any]:
-    deals = deals_visible_to(reader(request, RecordType.DEAL))
+    deals = deals_visible_to(actor(request))
     for name in ("pipeline", "stage", "company"):
         if getattr(filters, name) is not None:
             deals = deals.filter(**{f"{name}_id": getattr(filters, name)})
@@ -268,6 +270,7 @@ def list_deals(request: HttpRequest, filters: Query[DealFilters], page: Query[Pa
 
 
 @router.post("/deals/", response={201: DealOut}, summary="Create a deal", tags=["deals"])
+@requires(Action.CREATE, RecordType.DEAL)
 def create_deal(request: HttpRequest, payload: DealIn) -> Deal:
     data = payload.model_dump(exclude_unset=True, exclude={"contacts", "line_items"})
     items = [i.model_dump(exclude_unset=True, exclude_none=True) for i in payload.line_items]
@@ -276,11 +279,13 @@ def create_deal(request: HttpRequest, payload: DealIn) -> Deal:
 
 
 @router.get("/deals/{deal_id}", response=DealOut, summary="Read a deal", tags=["deals"])
+@requires(Action.VIEW, RecordType.DEAL, record="deal_id")
 def read_deal(request: HttpRequest, deal_id: int) -> Deal:
     return _read(request, deal_id)
 
 
 @router.patch("/deals/{deal_id}", response=DealOut, summary="Update a deal", tags=["deals"])
+@requires(Action.EDIT, RecordType.DEAL, record="deal_id")
 def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch) -> Deal:
     deal = deal_get(actor(request), deal_id)
     data, version = patch_data(payload)
@@ -290,12 +295,14 @@ def update_deal(request: HttpRequest, deal_id: int, payload: DealPatch) -> Deal:
 
 
 @router.delete("/deals/{deal_id}", response={204: None}, summary="Delete a deal", tags=["deals"])
+@requires(Action.DELETE, RecordType.DEAL, record="deal_id")
 def delete_deal(request: HttpRequest, deal_id: int) -> Status:
     deal_delete(actor=actor(request), deal=deal_get(actor(request), deal_id))
     return Status(204, None)
 
 
 @router.post("/deals/{deal_id}/move", response=DealOut, summary="Move a deal to a stage", tags=["deals"])
+@requires(Action.EDIT, RecordType.DEAL, record="deal_id")
 def move_deal(request: HttpRequest, deal_id: int, payload: MoveIn) -> Deal:
     deal = deal_get(actor(request), deal_id)
     stage = reference(stages_of(deal.pipeline), payload.stage, "stage", _("Choose a stage of the deal's pipeline."))
@@ -306,6 +313,7 @@ def move_deal(request: HttpRequest, deal_id: int, payload: MoveIn) -> Deal:
 
 
 @router.put("/deals/{deal_id}/line-items", response=DealOut, summary="Replace a deal's line items", tags=["deals"])
+@requires(Action.EDIT, RecordType.DEAL, record="deal_id")
 def set_deal_line_items(request: HttpRequest, deal_id: int, payload: LineItemsIn) -> Deal:
     deal = deal_get(actor(request), deal_id)
     items = [i.model_dump(exclude_unset=True, exclude_none=True) for i in payload.items]
@@ -396,22 +404,26 @@ def _stage(pipeline_id: int, stage_id: int) -> Stage:
 
 
 @router.get("/pipelines/", response=list[PipelineOut], summary="List pipelines", tags=["pipelines"])
+@requires()
 def list_pipelines(request: HttpRequest) -> QuerySet[Pipeline]:
     return _pipelines()
 
 
 @router.post("/pipelines/", response={201: PipelineOut}, summary="Create a pipeline", tags=["pipelines"])
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def create_pipeline(request: HttpRequest, payload: PipelineIn) -> Pipeline:
     pipeline = pipeline_create(actor=actor(request), name=payload.name, kind=payload.kind, stages=payload.stages)
     return _pipeline(pipeline.pk)
 
 
 @router.get("/pipelines/{pipeline_id}", response=PipelineOut, summary="Read a pipeline", tags=["pipelines"])
+@requires()
 def read_pipeline(request: HttpRequest, pipeline_id: int) -> Pipeline:
     return _pipeline(pipeline_id)
 
 
 @router.patch("/pipelines/{pipeline_id}", response=PipelineOut, summary="Update a pipeline", tags=["pipelines"])
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def update_pipeline(request: HttpRequest, pipeline_id: int, payload: PipelinePatch) -> Pipeline:
     pipeline_update(
         actor=actor(request), pipeline=pipeline_get(pipeline_id), data=payload.model_dump(exclude_unset=True)
@@ -426,12 +438,14 @@ def update_pipeline(request: HttpRequest, pipeline_id: int, payload: PipelinePat
     description="A pipeline that holds deals is refused (422, `pipeline`): move or delete them first.",
     tags=["pipelines"],
 )
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def delete_pipeline(request: HttpRequest, pipeline_id: int) -> Status:
     pipeline_delete(actor=actor(request), pipeline=pipeline_get(pipeline_id))
     return Status(204, None)
 
 
 @router.post("/pipelines/{pipeline_id}/stages", response={201: StageOut}, summary="Add a stage", tags=["pipelines"])
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def create_stage(request: HttpRequest, pipeline_id: int, payload: StageIn) -> Stage:
     return stage_create(actor=actor(request), pipeline=pipeline_get(pipeline_id), **payload.model_dump())
 
@@ -439,6 +453,7 @@ def create_stage(request: HttpRequest, pipeline_id: int, payload: StageIn) -> St
 @router.put(
     "/pipelines/{pipeline_id}/stages/order", response=list[StageOut], summary="Reorder stages", tags=["pipelines"]
 )
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def reorder_stages(request: HttpRequest, pipeline_id: int, payload: StageOrderIn) -> list[Stage]:
     return stages_reorder(actor=actor(request), pipeline=pipeline_get(pipeline_id), stage_ids=payload.stage_ids)
 
@@ -446,6 +461,7 @@ def reorder_stages(request: HttpRequest, pipeline_id: int, payload: StageOrderIn
 @router.patch(
     "/pipelines/{pipeline_id}/stages/{stage_id}", response=StageOut, summary="Update a stage", tags=["pipelines"]
 )
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def update_stage(request: HttpRequest, pipeline_id: int, stage_id: int, payload: StagePatch) -> Stage:
     stage = _stage(pipeline_id, stage_id)
     return stage_update(actor=actor(request), stage=stage, data=payload.model_dump(exclude_unset=True))
@@ -454,6 +470,7 @@ def update_stage(request: HttpRequest, pipeline_id: int, stage_id: int, payload:
 @router.delete(
     "/pipelines/{pipeline_id}/stages/{stage_id}", response={204: None}, summary="Delete a stage", tags=["pipelines"]
 )
+@requires(permission=WorkspacePermission.MANAGE_PIPELINES)
 def delete_stage(request: HttpRequest, pipeline_id: int, stage_id: int, params: Query[StageDeleteParams]) -> Status:
     stage = _stage(pipeline_id, stage_id)
     target = None

@@ -35,16 +35,17 @@ from crm.core.api import (
     optional,
     paginate,
     patch_data,
-    reader,
     record_filter,
     reference,
     unset,
     with_custom_fields,
 )
+from crm.core.api_access import requires
 from crm.core.types import RecordType
 from crm.leads.models import Lead
 from crm.leads.selectors import lead_get, leads_visible_to
 from crm.leads.services import Conversion, lead_convert, lead_create, lead_delete, lead_update
+from tenants.accounts.policy import Action
 
 router = Router(tags=["leads"])
 STATUS = "A lead becomes converted only through its conversion."
@@ -168,8 +169,9 @@ class ConversionOut(Schema):
 
 
 @router.get("/leads/", response=LeadPage, summary="List leads")
+@requires(Action.VIEW, RecordType.LEAD)
 def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[PageParams]) -> dict[str, Any]:
-    leads = leads_visible_to(reader(request, RecordType.LEAD))
+    leads = leads_visible_to(actor(request))
     if filters.status is not None:
         leads = leads.filter(status=filters.status)
     return paginate(
@@ -179,16 +181,19 @@ def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[Pa
 
 
 @router.post("/leads/", response={201: LeadOut}, summary="Create a lead")
+@requires(Action.CREATE, RecordType.LEAD)
 def create_lead(request: HttpRequest, payload: LeadIn) -> Lead:
     return lead_create(actor=actor(request), data=payload.model_dump(exclude_unset=True))
 
 
 @router.get("/leads/{lead_id}", response=LeadOut, summary="Read a lead")
+@requires(Action.VIEW, RecordType.LEAD, record="lead_id")
 def read_lead(request: HttpRequest, lead_id: int) -> Lead:
     return lead_get(actor(request), lead_id)
 
 
 @router.patch("/leads/{lead_id}", response=LeadOut, summary="Update a lead")
+@requires(Action.EDIT, RecordType.LEAD, record="lead_id")
 def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch) -> Lead:
     lead = lead_get(actor(request), lead_id)
     data, version = patch_data(payload)
@@ -196,6 +201,7 @@ def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch) -> Lead:
 
 
 @router.delete("/leads/{lead_id}", response={204: None}, summary="Delete a lead")
+@requires(Action.DELETE, RecordType.LEAD, record="lead_id")
 def delete_lead(request: HttpRequest, lead_id: int) -> Status:
     lead_delete(actor=actor(request), lead=lead_get(actor(request), lead_id))
     return Status(204, None)
@@ -207,6 +213,7 @@ def delete_lead(request: HttpRequest, lead_id: int) -> Status:
     summary="Convert a lead",
     description="A lead already converted is refused (422, `status`).",
 )
+@requires(Action.EDIT, RecordType.LEAD, record="lead_id")
 def convert_lead(request: HttpRequest, lead_id: int, payload: ConversionIn) -> Conversion:
     user = actor(request)
     lead = lead_get(user, lead_id)

@@ -28,13 +28,14 @@ from crm.core.api import (
     actor,
     hidden_of,
     paginate,
-    reader,
     unset,
 )
+from crm.core.api_access import requires
 from crm.core.types import RecordType
 from crm.products.models import Product
 from crm.products.selectors import product_get, products_visible_to
 from crm.products.services import product_create, product_delete, product_update
+from tenants.accounts.policy import Action
 
 router = Router(tags=["products"])
 
@@ -92,8 +93,9 @@ class ProductPage(Schema):
 
 
 @router.get("/products/", response=ProductPage, summary="List products")
+@requires(Action.VIEW, RecordType.PRODUCT)
 def list_products(request: HttpRequest, filters: Query[ProductFilters], page: Query[PageParams]) -> dict[str, Any]:
-    products = products_visible_to(reader(request, RecordType.PRODUCT))
+    products = products_visible_to(actor(request))
     if filters.q and filters.q.strip():
         q = filters.q.strip()
         products = products.filter(Q(name__icontains=q) | Q(sku__istartswith=q))
@@ -112,6 +114,7 @@ def _refuse_hidden(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]
 
 
 @router.post("/products/", response={201: ProductOut}, summary="Create a product")
+@requires(Action.CREATE, RecordType.PRODUCT)
 def create_product(request: HttpRequest, payload: ProductIn) -> Product:
     data = _refuse_hidden(request, payload.model_dump(exclude_unset=True))
     product = product_create(actor=actor(request), data=data)
@@ -120,11 +123,13 @@ def create_product(request: HttpRequest, payload: ProductIn) -> Product:
 
 
 @router.get("/products/{product_id}", response=ProductOut, summary="Read a product")
+@requires(Action.VIEW, RecordType.PRODUCT, record="product_id")
 def read_product(request: HttpRequest, product_id: int) -> Product:
     return product_get(actor(request), product_id)
 
 
 @router.patch("/products/{product_id}", response=ProductOut, summary="Update a product")
+@requires(Action.EDIT, RecordType.PRODUCT, record="product_id")
 def update_product(request: HttpRequest, product_id: int, payload: ProductPatch) -> Product:
     product = product_get(actor(request), product_id)
     data = _refuse_hidden(request, payload.model_dump(exclude_unset=True))
@@ -138,6 +143,7 @@ def update_product(request: HttpRequest, product_id: int, payload: ProductPatch)
     summary="Delete a product",
     description="A product used in deals is deactivated instead, so the deals keep their lines.",
 )
+@requires(Action.DELETE, RecordType.PRODUCT, record="product_id")
 def delete_product(request: HttpRequest, product_id: int) -> Status:
     product_delete(actor=actor(request), product=product_get(actor(request), product_id))
     return Status(204, None)

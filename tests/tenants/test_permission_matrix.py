@@ -1,11 +1,12 @@
 """The permission matrix: every route of a workspace and every operation of its API, for every built-in role.
 
-Routes come from the URL resolver and operations from the OpenAPI document, and each must be declared in the
-tables below: a new page or endpoint fails `test_every_route_and_operation_is_declared` until someone says what
-it requires. Each is then requested by a user of each role on records owned by a colleague of another team
-(and, for the scope-own role, on records of their own): the status must follow from the role's grants as
-written in `tenants.accounts.roles` (not from the policy code under test), a refusal changes nothing in the
-database, and no response shows a record the role may not see or a field it hides.
+Routes come from the URL resolver and operations from the OpenAPI document. Each page must be declared in the
+table below, and each operation declares its requirement where it is defined (`@requires`, published as the
+operation's `x-requires`): a new page or an undeclared endpoint fails `test_every_route_and_operation_is_declared`
+until someone says what it requires. Each is then requested by a user of each role on records owned by a
+colleague of another team (and, for the scope-own role, on records of their own): the status must follow from
+the role's grants as written in `tenants.accounts.roles` (not from the policy code under test), a refusal
+changes nothing in the database, and no response shows a record the role may not see or a field it hides.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm.activities.models import Activity
+from crm.core.api_access import EXTENSION
 from crm.core.types import RecordType
 from crm.customfields.models import CustomField
 from crm.deals.models import Pipeline
@@ -227,50 +229,39 @@ def _page_needs() -> dict[str, Need]:
     return needs
 
 
-def _api_needs() -> dict[str, Need]:
-    needs: dict[str, Need] = {}
-    plural = {
-        T.COMPANY: "companies",
-        T.CONTACT: "contacts",
-        T.LEAD: "leads",
-        T.DEAL: "deals",
-        T.PRODUCT: "products",
-        T.ACTIVITY: "activities",
-    }
-    for record_type, many in plural.items():
-        one = str(record_type)
-        key = f"{one}_id"
-        needs[f"list_{many}"] = Need("view", record_type)
-        needs[f"create_{one}"] = Need("create", record_type, body=_create_payload(record_type))
-        needs[f"read_{one}"] = Need("view", record_type, on=(key,))
-        needs[f"update_{one}"] = Need("edit", record_type, on=(key,), body={"tags": ["matrix"]})
-        needs[f"delete_{one}"] = Need("delete", record_type, on=(key,))
-    needs["update_product"] = Need("edit", T.PRODUCT, on=("product_id",), body={"name": "Renamed"})
-    needs["update_activity"] = Need("edit", T.ACTIVITY, on=("activity_id",), body={"subject": "Renamed"})
-    needs["convert_lead"] = Need("edit", T.LEAD, on=("lead_id",), body={})
-    needs["move_deal"] = Need("edit", T.DEAL, on=("deal_id",), body={"stage": "@stage2"})
-    needs["set_deal_line_items"] = Need(
-        "edit", T.DEAL, on=("deal_id",), body={"items": [{"name": "Line", "quantity": "1", "price": "3"}]}
+# The bodies the probes send to API operations that take one. What each operation requires is not written
+# here: it is declared at the operation (crm.core.api_access.requires) and read from the OpenAPI document
+# (`x-requires`), so that the expected statuses follow from the declarations and the role definitions.
+API_BODIES: dict[str, Any] = {
+    **{f"create_{t}": _create_payload(t) for t in (T.COMPANY, T.CONTACT, T.LEAD, T.DEAL, T.PRODUCT, T.ACTIVITY)},
+    **{f"update_{t}": {"tags": ["matrix"]} for t in (T.COMPANY, T.CONTACT, T.LEAD, T.DEAL)},
+    "update_product": {"name": "Renamed"},
+    "update_activity": {"subject": "Renamed"},
+    "convert_lead": {},
+    "move_deal": {"stage": "@stage2"},
+    "set_deal_line_items": {"items": [{"name": "Line", "quantity": "1", "price": "3"}]},
+    "create_pipeline": {"name": "API pipeline"},
+    "update_pipeline": {"name": "API renamed"},
+    "create_stage": {"name": "API stage"},
+    "reorder_stages": {"stage_ids": []},
+    "update_stage": {"name": "API stage renamed"},
+    "create_custom_field": {"record_type": "deal", "label": "API field", "field_type": "text"},
+    "update_custom_field": {"label": "API renamed"},
+}
+
+
+def _api_need(op: str, operation: dict[str, Any]) -> Need | None:
+    """What the operation declares it requires (None: nothing declared), with the body the probe sends."""
+    declared = operation.get(EXTENSION)
+    if declared is None:
+        return None
+    return Need(
+        action=declared.get("action"),
+        record_type=RecordType(declared["record_type"]) if "record_type" in declared else None,
+        on=(declared["record"],) if "record" in declared else (),
+        permission=declared.get("permission"),
+        body=API_BODIES.get(op),
     )
-    needs["list_pipelines"] = MEMBER
-    needs["read_pipeline"] = Need(on=("pipeline_id",))
-    needs["list_custom_fields"] = MEMBER
-    needs["read_custom_field"] = Need(on=("field_id",))
-    manage = "manage_pipelines"
-    for op, body in {
-        "create_pipeline": {"name": "API pipeline"},
-        "update_pipeline": {"name": "API renamed"},
-        "delete_pipeline": None,
-        "create_stage": {"name": "API stage"},
-        "reorder_stages": {"stage_ids": []},
-        "update_stage": {"name": "API stage renamed"},
-        "delete_stage": None,
-        "create_custom_field": {"record_type": "deal", "label": "API field", "field_type": "text"},
-        "update_custom_field": {"label": "API renamed"},
-        "delete_custom_field": None,
-    }.items():
-        needs[op] = Need(permission=manage, body=body)
-    return needs
 
 
 # --- the world each role works in ----------------------------------------------------------------------------
@@ -486,7 +477,7 @@ def _routes() -> Iterator[tuple[str, str, URLPattern]]:
     yield from walk(get_resolver("platform_core.urls_tenant").url_patterns, "", "")
 
 
-def _operations(workspace: Workspace) -> Iterator[tuple[str, str, str]]:
+def _operations(workspace: Workspace) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
     from platform_core.api import api
 
     # Each workspace's document lists its custom fields: it is read inside one.
@@ -496,7 +487,7 @@ def _operations(workspace: Workspace) -> Iterator[tuple[str, str, str]]:
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
             # Operation ids are "<module>_<function>": the function's name is the operation's.
-            yield operation["operationId"].rpartition("_api_")[2], method.upper(), path
+            yield operation["operationId"].rpartition("_api_")[2], method.upper(), path, operation
 
 
 def _is_api_operation(name: str) -> bool:
@@ -505,15 +496,21 @@ def _is_api_operation(name: str) -> bool:
 
 
 def test_every_route_and_operation_is_declared(workspace) -> None:
-    pages, operations = _page_needs(), _api_needs()
+    pages = _page_needs()
     undeclared = [name for name, _, _ in _routes() if name not in pages and not _is_api_operation(name)]
-    undeclared += [op for op, _, _ in _operations(workspace) if op not in operations]
-    assert not undeclared, f"declare what these require in {__name__}: {undeclared}"
+    operations = list(_operations(workspace))
+    undeclared += [op for op, _, _, operation in operations if _api_need(op, operation) is None]
+    assert not undeclared, f"declare what these require (pages in {__name__}, operations with @requires): {undeclared}"
     stale = set(pages) - {name for name, _, _ in _routes()}
-    assert {name for name, _, _ in _routes() if _is_api_operation(name)} - {f"api:{op}" for op in operations} == {
+    names = [op for op, _, _, _ in operations]
+    assert len(names) == len(set(names)), "operation names must be unique"
+    assert {name for name, _, _ in _routes() if _is_api_operation(name)} - {f"api:{op}" for op in names} == {
         "api:api-root"
     }
-    stale |= set(operations) - {op for op, _, _ in _operations(workspace)}
+    # Every operation that takes a body is probed with one that it accepts from a role allowed to call it.
+    with_body = {op for op, _, _, operation in operations if "requestBody" in operation}
+    assert with_body - set(API_BODIES) == set(), f"give the probe a body for these in {__name__}"
+    stale |= set(API_BODIES) - with_body
     assert not stale, f"declared but gone: {stale}"
 
 
@@ -689,10 +686,10 @@ def test_pages_follow_the_role(workspace, role_key: str) -> None:
 def test_api_follows_the_role(workspace, role_key: str) -> None:
     world = _world(workspace)
     probe = Probe(world, role_key)
-    needs = _api_needs()
     failures: list[str] = []
-    for op, method, path in _operations(workspace):
-        need = needs[op]
+    for op, method, path, operation in _operations(workspace):
+        need = _api_need(op, operation)
+        assert need is not None, f"{op} declares no requirement"
         for owned, label in _cases(role_key):
             records = world.own[role_key] if owned else world.foreign
             url = path
