@@ -18,6 +18,10 @@ def register(name: str, initialiser: Callable[[], object]) -> None:
     _INITIALISERS[name] = initialiser
 
 
+def unregister(name: str) -> None:
+    _INITIALISERS.pop(name, None)
+
+
 def registered() -> list[str]:
     return list(_INITIALISERS)
 

@@ -93,6 +93,10 @@ def register(kind: RecordKind) -> RecordKind:
     return kind
 
 
+def unregister(key: str) -> None:
+    _KINDS.pop(key, None)
+
+
 def register_field_source(source: Callable[[str], Mapping[str, str]]) -> None:
     """Register a source of hideable fields beyond a kind's own (the workspace's custom fields, "cf:<key>")."""
     if source not in _FIELD_SOURCES:

@@ -201,7 +201,11 @@ def hides(user: User, record_type: str, name: str) -> bool:
     custom field as history records it ("custom_fields.<key>") or something that shows a hidden field's value
     in another form, as the kind registers it (a deal's "line_items" go with its amount). The one decision every
     page, export, search and API answer asks."""
-    hidden = hidden_fields(user, record_type)
+    return is_hidden(hidden_fields(user, record_type), record_type, name)
+
+
+def is_hidden(hidden: frozenset[str], record_type: str, name: str) -> bool:
+    """`hides`, given the fields a role hides on `record_type` (read once for a page of records)."""
     if not hidden:
         return False
     if name.startswith("custom_fields."):

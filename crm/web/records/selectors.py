@@ -31,6 +31,7 @@ from crm.files.selectors import attachments_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.selectors import history_of
 from crm.web.access import ACTIVITY_LINKS, change_hidden, conceal_related, hidden_fields
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 TIMELINE_PAGE = 20
@@ -237,7 +238,7 @@ def company_card(user: User, company: Company) -> CompanyCard:
     # Sums of amounts the user may not see would give them away: without amounts, no totals.
     totals = (
         []
-        if "amount" in hidden_fields(user, RecordType.DEAL)
+        if policy.hides(user, RecordType.DEAL, "amount")
         else [
             DealTotal(outcome=row["stage__outcome"], currency=row["currency"], count=row["n"], amount=row["total"])
             for row in deals.values("stage__outcome", "currency")
