@@ -73,13 +73,6 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
-def _is_number(value: str | int | Decimal) -> bool:
-    try:
-        return Decimal(str(value)).is_finite()
-    except ArithmeticError:
-        return False
-
-
 def _change_text(field: str, value: Any) -> str:
     """A value of the history as the reader reads it: amounts, phones, dates and times in their locale."""
     if (
