@@ -26,7 +26,9 @@ class DealsConfig(AppConfig):
                 # The amount shows in its line items too, and in column sums, card totals, history values,
                 # export columns and search terms, which all ask whether "amount" is hidden.
                 hideable=(
-                    kinds.HideableField("amount", _("amount, line items and totals"), also_hides=("line_items",)),
+                    kinds.HideableField(
+                        "amount", _("amount, line items and totals"), also_hides=("line_items", "totals")
+                    ),
                 ),
                 transfer=kinds.OwnerTransfer(
                     plural="deals",

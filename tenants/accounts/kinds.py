@@ -73,6 +73,11 @@ class RecordKind:
         """Do records of this kind belong to people (so that own and team differ from all)?"""
         return bool(self.owner_paths)
 
+    def concealed(self, hidden: frozenset[str]) -> frozenset[str]:
+        """`hidden` (fields a role hides) and everything they also hide."""
+        extra = {name for f in self.hideable if f.name in hidden for name in f.also_hides}
+        return hidden | extra if extra else hidden
+
     def hidden_with(self, name: str) -> tuple[str, ...]:
         """The hideable fields whose hiding hides `name` too (the field itself when it is hideable)."""
         return tuple(f.name for f in self.hideable if f.name == name or name in f.also_hides)

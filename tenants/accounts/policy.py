@@ -213,3 +213,9 @@ def is_hidden(hidden: frozenset[str], record_type: str, name: str) -> bool:
     if name in hidden:
         return True
     return any(field in hidden for field in kinds.get(record_type).hidden_with(name))
+
+
+def concealed(hidden: frozenset[str], record_type: str) -> frozenset[str]:
+    """The fields a role hides on `record_type` and everything they also hide (for a response's keys, a query's
+    terms): the same decision as `is_hidden`, as a set."""
+    return kinds.get(record_type).concealed(hidden) if hidden else hidden
