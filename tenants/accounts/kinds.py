@@ -55,7 +55,7 @@ class RecordKind:
     # Position in lists of kinds (role editor, built-in roles, transfer): lower first.
     order: int = 100
     # The user fields (paths) whose holder owns a record, directly ("owner") or through a linked record of a
-    # registered kind ("company__owner": the linked kind's key, then its owner field). None means a shared
+    # registered kind ("company__owner": the linked kind's key, then its owner field). No paths: a shared
     # catalog: own and team mean all.
     owner_paths: tuple[str, ...] = ()
     hideable: tuple[HideableField, ...] = ()
@@ -89,8 +89,8 @@ _FIELD_SOURCES: list[Callable[[str], Mapping[str, str]]] = []
 
 
 def register(kind: RecordKind) -> RecordKind:
-    """Register a kind of record (from `AppConfig.ready()`); registering the same key twice is an error unless
-    it is the same definition (ready() may run twice in tests)."""
+    """Register a kind of record (from `AppConfig.ready()`). A key names one kind: registering it again with
+    another definition is an error, so two apps cannot both claim "deal"."""
     known = _KINDS.get(kind.key)
     if known is not None and known != kind:
         raise ValueError(f"record kind {kind.key!r} is already registered")
