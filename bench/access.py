@@ -53,9 +53,9 @@ def organize(tenant: Any) -> None:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
-    from platform_core.db import use_public_schema
     from tenants.accounts.models import Team, User
     from tenants.accounts.roles import SALES_MANAGER, builtin_role
+    from tenants.context import use_public_schema
 
     with tenant_context(tenant):
         if Team.objects.count() >= 1 + DEPARTMENTS * (1 + TEAMS_PER_DEPARTMENT):
@@ -109,8 +109,8 @@ def main() -> int:
     from django.test import Client
     from django_tenants.utils import tenant_context
 
-    from platform_core.db import use_public_schema
     from tenants.accounts.models import User
+    from tenants.context import use_public_schema
     from tenants.models import Domain
 
     big = bench_workspace("big", {k: max(1, int(v * args.scale)) for k, v in FULL.items()})

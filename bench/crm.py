@@ -102,8 +102,8 @@ def bench_workspace(sub: str, size: dict[str, int]) -> Any:
     from django_tenants.utils import tenant_context
 
     from crm.seed import SeedSize, seed_workspace
-    from platform_core.db import use_public_schema
     from tenants.accounts.services import user_create
+    from tenants.context import use_public_schema
     from tenants.models import Domain
     from tenants.services import workspace_create
 
@@ -175,7 +175,7 @@ def timed(call: Callable[[], Any]) -> tuple[float, int, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from platform_core.db import use_public_schema
+    from tenants.context import use_public_schema
 
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
@@ -201,8 +201,8 @@ def main() -> int:
     from django.test import Client
     from django_tenants.utils import tenant_context
 
-    from platform_core.db import use_public_schema
     from tenants.accounts.models import User
+    from tenants.context import use_public_schema
     from tenants.models import Domain
 
     full_size = {k: max(1, int(v * args.scale)) for k, v in FULL.items()}

@@ -85,7 +85,7 @@ def main() -> int:
     from django.test import Client
 
     from platform_core.celery import app as celery_app
-    from platform_core.db import use_public_schema
+    from tenants.context import use_public_schema
     from tenants.models import Tenant
     from tenants.services import public_tenant_ensure, schema_pool_refill, schema_template_ensure
 

@@ -137,14 +137,14 @@ def _describe_errors(schema: OpenAPISchema) -> None:
 
 def _describe_hidden_fields(schema: OpenAPISchema) -> None:
     """Keys a role can hide are left out of the bodies of its holders: they are documented as optional."""
-    from tenants.accounts.roles import HIDEABLE_FIELDS
+    from tenants.accounts import kinds
 
     components = schema.get("components", {}).get("schemas", {})
     for name, record_type in HIDING_SCHEMAS.items():
         component = components.get(name)
         if component is None:
             continue
-        keys = hidden_keys(record_type, frozenset(HIDEABLE_FIELDS.get(record_type, {})))
+        keys = hidden_keys(record_type, kinds.hideable_names(record_type))
         properties = component.get("properties", {})
         for key in keys & set(properties):
             description = properties[key].get("description", "")

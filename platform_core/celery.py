@@ -19,6 +19,6 @@ app.autodiscover_tasks()
 def _tag_sentry_with_schema(task: Any = None, **_: Any) -> None:
     import sentry_sdk
 
-    from platform_core.db import current_schema
+    from tenants.context import current_schema
 
     sentry_sdk.set_tag("tenant", current_schema())

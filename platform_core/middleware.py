@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from platform_core.db import current_schema
+from tenants.context import current_schema
 
 
 class KontorTenantMiddleware(TenantMainMiddleware):

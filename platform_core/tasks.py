@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Task
 
-from platform_core.db import current_schema
+from tenants.context import current_schema
 
 
 def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:

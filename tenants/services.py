@@ -27,11 +27,11 @@ from django.utils.translation import gettext as _
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
-from crm.deals.services import pipelines_ensure_default
-from platform_core.db import use_public_schema
 from tenants.accounts.models import User
 from tenants.accounts.roles import ADMIN, roles_ensure_builtin
 from tenants.accounts.services import user_create
+from tenants.context import use_public_schema
+from tenants.initialisers import workspace_initialise
 from tenants.locale import defaults_for_language, time_zone_names, validate_currency, validate_language
 from tenants.models import Domain, Tenant
 from tenants.validators import normalize_subdomain, schema_name_for, validate_subdomain_format
@@ -163,9 +163,9 @@ def workspace_create(
                     full_name=owner_name.strip(),
                     role=roles_ensure_builtin()[ADMIN],
                 )
-                # The first pipeline and its stages are named in the workspace's language.
+                # What the apps set up in a new workspace (the first pipeline...) is named in its language.
                 with translation.override(tenant.language):
-                    pipelines_ensure_default()
+                    workspace_initialise()
             transaction.on_commit(_queue_pool_refill)
     except (IntegrityError, ProgrammingError) as exc:
         if isinstance(exc, ProgrammingError) and not isinstance(exc.__cause__, psycopg.errors.DuplicateSchema):

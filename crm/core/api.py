@@ -208,21 +208,15 @@ def hidden_of(request: HttpRequest, record_type: RecordType) -> frozenset[str]:
 
 # --- fields a role hides ----------------------------------------------------------------------------------
 
-# A hidden field -> the keys of a response that would show it, where they are not simply the field's name.
-HIDDEN_KEYS: dict[RecordType, dict[str, tuple[str, ...]]] = {
-    RecordType.DEAL: {"amount": ("amount", "line_items", "totals")},
-}
 # OpenAPI component name -> the record type whose hidden fields its responses leave out.
 HIDING_SCHEMAS: dict[str, RecordType] = {}
 HIDDEN_NOTE = "Left out of the response when the caller's role hides this field."
 
 
 def hidden_keys(record_type: RecordType, hidden: frozenset[str]) -> set[str]:
-    keys: set[str] = set()
-    for name in hidden:
-        if not name.startswith("cf:"):
-            keys.update(HIDDEN_KEYS.get(record_type, {}).get(name, (name,)))
-    return keys
+    """The keys of a response that would show a hidden field: the field and what its kind says it also hides
+    (a deal's amount: its line items and totals)."""
+    return {name for name in policy.concealed(hidden, record_type) if not name.startswith("cf:")}
 
 
 class HidingOut(Schema):

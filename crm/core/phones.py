@@ -36,15 +36,3 @@ def normalize_phones(values: list[str]) -> list[str]:
     if errors:
         raise ValidationError(errors)
     return list(result)
-
-
-def format_phone(e164: str) -> str:
-    """International display form: +7 916 123-45-67."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164
-
-
-def phone_digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -312,10 +312,3 @@ def record_delete(*, actor: User, record: models.Model, record_type: RecordType)
     search_index_remove(record_type, record_id)
     audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=record, target_type=record_type.value)
     record.delete()
-
-
-def model_field_label(model: type[models.Model], name: str) -> str:
-    try:
-        return str(getattr(model._meta.get_field(name), "verbose_name", name))
-    except FieldDoesNotExist:
-        return name

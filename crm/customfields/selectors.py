@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from crm.core.types import RecordType
+from crm.core.types import CORE_RECORD_TYPES, RecordType
 from crm.customfields.models import CustomField
 
 
@@ -13,3 +13,11 @@ def custom_fields_for(record_type: RecordType) -> list[CustomField]:
 
 def custom_fields_all() -> QuerySet[CustomField]:
     return CustomField.objects.all()
+
+
+def custom_field_hideable(record_type: str) -> dict[str, str]:
+    """The custom fields a role may hide on records of `record_type` ("cf:<key>" -> label); only the kinds
+    that carry custom fields have any."""
+    if record_type not in CORE_RECORD_TYPES:
+        return {}
+    return {f"cf:{f.key}": str(f.label) for f in custom_fields_for(RecordType(record_type))}

@@ -359,7 +359,7 @@ def _move(*, actor: User, deal: Deal, stage: Stage, lost_reason: str = "", note:
 def deal_set_line_items(*, actor: User, deal: Deal, items: Sequence[Mapping[str, Any]]) -> Deal:
     """Replace the deal's line items; the deal's amount becomes their total."""
     policy.require_on(actor, policy.Action.EDIT, RecordType.DEAL, deal)
-    if "amount" in policy.hidden_fields(actor, RecordType.DEAL):
+    if policy.hides(actor, RecordType.DEAL, "line_items"):
         raise PermissionDenied
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
     old_amount = deal.amount

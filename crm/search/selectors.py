@@ -129,7 +129,7 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
         candidates = _candidates(words, phones, hidden, {t: _VISIBLE[t](user) for t in scoped})
     hits: list[SearchHit] = []
     if ids := candidates.get(RecordType.COMPANY):
-        show_tax_id = "tax_id" not in hidden[RecordType.COMPANY]
+        show_tax_id = not policy.is_hidden(hidden[RecordType.COMPANY], RecordType.COMPANY, "tax_id")
         for c in companies_visible_to(user).filter(pk__in=ids).only("id", "name", "tax_id", "industry")[:per_type]:
             hits.append(
                 SearchHit(
@@ -164,7 +164,7 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
             for c in shown
             if c.company and policy.can_on(user, policy.Action.VIEW, RecordType.COMPANY, c.company)
         }
-        show_email = "emails" not in hidden[RecordType.CONTACT]
+        show_email = not policy.is_hidden(hidden[RecordType.CONTACT], RecordType.CONTACT, "emails")
         for p in shown:
             subtitle = " · ".join(
                 x
@@ -184,7 +184,7 @@ def global_search(user: User, query: str, *, per_type: int = 5) -> list[SearchHi
             .only("id", "title", "amount", "currency", "stage__name")[:per_type]
         ):
             subtitle = d.stage.name
-            if "amount" not in hidden[RecordType.DEAL]:
+            if not policy.is_hidden(hidden[RecordType.DEAL], RecordType.DEAL, "amount"):
                 subtitle += f" · {formats.money(d.amount, d.currency)}"
             hits.append(SearchHit(RecordType.DEAL, d.pk, d.title, subtitle, d.get_absolute_url()))
     if ids := candidates.get(RecordType.LEAD):

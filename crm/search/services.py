@@ -55,21 +55,3 @@ def search_index_update(record_type: RecordType, record: models.Model, *, create
 
 def search_index_remove(record_type: RecordType, record_id: int) -> None:
     SearchTerm.objects.filter(record_type=record_type, record_id=record_id).delete()
-
-
-def search_index_rebuild(record_type: RecordType, queryset: models.QuerySet, *, batch: int = 2000) -> int:
-    """Rebuild the index of every record in `queryset` (maintenance; imports use it after bulk loads)."""
-    SearchTerm.objects.filter(record_type=record_type).delete()
-    count = 0
-    rows: list[SearchTerm] = []
-    for record in queryset.iterator(chunk_size=batch):
-        rows.extend(
-            SearchTerm(record_type=record_type, record_id=record.pk, field=f, term=t)
-            for f, t in terms_of(record_type, record)
-        )
-        count += 1
-        if len(rows) >= batch * 4:
-            SearchTerm.objects.bulk_create(rows)
-            rows = []
-    SearchTerm.objects.bulk_create(rows)
-    return count

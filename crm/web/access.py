@@ -14,11 +14,8 @@ from django.db.models import Model
 
 from crm.core.registry import model_for
 from crm.core.types import RecordType
-from tenants.accounts import policy
+from tenants.accounts import kinds, policy
 from tenants.accounts.models import Scope, User
-
-# A history entry's "field" -> the name a role hides it by. Line items are the deal amount's parts.
-_CHANGE_FIELDS = {"line_items": "amount"}
 
 
 def hidden_fields(user: User, record_type: RecordType) -> frozenset[str]:
@@ -30,18 +27,14 @@ def hides(user: Any, what: str) -> bool:
     record_type, _dot, name = what.partition(".")
     if not getattr(user, "is_authenticated", False):
         return True
-    try:
-        return name in policy.hidden_fields(user, RecordType(record_type))
-    except ValueError:
+    if not kinds.is_registered(record_type):
         return True
+    return policy.hides(user, record_type, name)
 
 
 def change_hidden(record_type: RecordType, hidden: frozenset[str], field: str) -> bool:
     """Does a history change of `field` show a value the user may not see?"""
-    if field.startswith("custom_fields."):
-        return "cf:" + field.removeprefix("custom_fields.") in hidden
-    name = _CHANGE_FIELDS.get(field, field) if record_type == RecordType.DEAL else field
-    return name in hidden
+    return policy.is_hidden(hidden, record_type, field)
 
 
 def visible_ids(user: User, record_type: RecordType, ids: Iterable[Any]) -> set[Any]:

@@ -6,13 +6,12 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from crm.core.types import RecordType
-from tenants.accounts import policy
+from tenants.accounts import kinds, policy
 from tenants.accounts.models import User
 
 
 class _Actions:
-    def __init__(self, user: User, record_type: RecordType) -> None:
+    def __init__(self, user: User, record_type: str) -> None:
         self._user, self._type = user, record_type
 
     def __getattr__(self, action: str) -> bool:
@@ -27,10 +26,9 @@ class _Types:
         self._user = user
 
     def __getattr__(self, record_type: str) -> _Actions:
-        try:
-            return _Actions(self._user, RecordType(record_type))
-        except ValueError:
-            raise AttributeError(record_type) from None
+        if not kinds.is_registered(record_type):
+            raise AttributeError(record_type)
+        return _Actions(self._user, record_type)
 
 
 class Access:

@@ -17,9 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from crm.core.registry import model_for
-from crm.core.types import RecordType
-from tenants.accounts import policy
+from tenants.accounts import kinds, policy
 
 View = Callable[..., HttpResponseBase]
 
@@ -27,7 +25,7 @@ View = Callable[..., HttpResponseBase]
 @dataclass(frozen=True)
 class Requirement:
     action: policy.Action | None = None
-    record_type: RecordType | None = None
+    record_type: str | None = None
     permission: policy.WorkspacePermission | None = None
     # The URL keyword naming the record the action is taken on (checked record by record).
     pk_kwarg: str | None = None
@@ -41,7 +39,7 @@ def _check(request: HttpRequest, requirement: Requirement, kwargs: dict[str, Any
         return
     policy.require(user, requirement.action, requirement.record_type)  # type: ignore[arg-type]
     if requirement.pk_kwarg is not None and requirement.action != policy.Action.VIEW:
-        model = model_for(requirement.record_type)
+        model = kinds.get(requirement.record_type).model
         record = policy.get_visible_or_404(
             user,  # type: ignore[arg-type]
             model._default_manager.all(),
@@ -54,7 +52,7 @@ def _check(request: HttpRequest, requirement: Requirement, kwargs: dict[str, Any
 def guard(
     view: View,
     action: policy.Action | None = None,
-    record_type: RecordType | None = None,
+    record_type: str | None = None,
     *,
     permission: policy.WorkspacePermission | None = None,
     pk_kwarg: str | None = None,

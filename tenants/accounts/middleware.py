@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from platform_core.db import current_schema
 from tenants.accounts.models import User
 from tenants.accounts.security import has_two_factor, workspace_requires_two_factor
+from tenants.context import current_schema
 
 API_PREFIX = "/api/"
 

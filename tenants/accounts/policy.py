@@ -15,8 +15,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from crm.core.registry import model_for
-from crm.core.types import RecordType
+from tenants.accounts import kinds
 from tenants.accounts.models import Scope, Team, User
 
 M = TypeVar("M", bound=Model)
@@ -40,24 +39,8 @@ class WorkspacePermission(StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
 
 
-# Who a record belongs to, per type: the user fields (paths) whose holder "owns" it. An activity or a file is
-# also its people's when it hangs on a client or deal they own. Products have none: a shared catalog.
-OWNER_PATHS: dict[RecordType, tuple[str, ...]] = {
-    RecordType.COMPANY: ("owner",),
-    RecordType.CONTACT: ("owner",),
-    RecordType.LEAD: ("owner",),
-    RecordType.DEAL: ("owner",),
-    RecordType.ACTIVITY: (
-        "assignee",
-        "created_by",
-        "company__owner",
-        "contact__owner",
-        "deal__owner",
-        "lead__owner",
-    ),
-    RecordType.FILE: ("uploaded_by", "company__owner", "contact__owner", "deal__owner", "lead__owner"),
-    RecordType.PRODUCT: (),
-}
+# What a kind of record is and who owns one (its ownership paths) comes from the registry of record kinds
+# (kinds.py), where the apps register them. A kind is named by its string key ("deal"; a str enum member works).
 _ORDER = {Scope.NONE: 0, Scope.OWN: 1, Scope.TEAM: 2, Scope.ALL: 3}
 
 
@@ -65,7 +48,7 @@ def _is_member(user: User) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
-def _granted(user: User, action: str, record_type: RecordType) -> Scope:
+def _granted(user: User, action: str, record_type: str) -> Scope:
     role = user.role if _is_member(user) else None
     if role is None:
         return Scope.NONE
@@ -73,12 +56,12 @@ def _granted(user: User, action: str, record_type: RecordType) -> Scope:
         scope = Scope(role.grants.get(str(record_type), {}).get(str(action), Scope.NONE))
     except ValueError:
         return Scope.NONE
-    if scope != Scope.NONE and not OWNER_PATHS[record_type]:
+    if scope != Scope.NONE and not kinds.get(record_type).owned:
         return Scope.ALL
     return scope
 
 
-def scope_of(user: User, action: Action, record_type: RecordType) -> Scope:
+def scope_of(user: User, action: Action, record_type: str) -> Scope:
     """How far `user` may take `action` on records of `record_type`. An action never reaches further than
     what the user may see."""
     scope = _granted(user, action, record_type)
@@ -88,7 +71,7 @@ def scope_of(user: User, action: Action, record_type: RecordType) -> Scope:
     return scope
 
 
-def can(user: User, action: Action, record_type: RecordType) -> bool:
+def can(user: User, action: Action, record_type: str) -> bool:
     """May `user` take `action` on at least some records of `record_type`?"""
     return scope_of(user, action, record_type) != Scope.NONE
 
@@ -97,7 +80,7 @@ def has_permission(user: User, permission: WorkspacePermission) -> bool:
     return _is_member(user) and user.role is not None and str(permission) in user.role.permissions
 
 
-def require(user: User, action: Action, record_type: RecordType) -> None:
+def require(user: User, action: Action, record_type: str) -> None:
     """Raise PermissionDenied (403) unless `user` may take `action` on records of `record_type`."""
     if not can(user, action, record_type):
         raise PermissionDenied
@@ -147,13 +130,13 @@ def _owned_by(path: str, people: list[int]) -> Q:
         return person
     # Ownership through a linked record is `link_id IN (the people's records of that kind)`, not a join: each
     # subquery runs once (a hashed set), so the scan can stay on the index that serves the page's order.
-    linked = model_for(RecordType(link))._default_manager.filter(
+    linked = kinds.get(link).model._default_manager.filter(
         **{"owner_id__in": people} if len(people) > 1 else {"owner_id": people[0]}
     )
     return Q(**{f"{link}_id__in": linked.values("pk")})
 
 
-def scope_filter(user: User, scope: Scope, record_type: RecordType) -> Q | None:
+def scope_filter(user: User, scope: Scope, record_type: str) -> Q | None:
     """The condition for records within `scope` of `user`; None when nothing narrows (scope all)."""
     if scope == Scope.ALL:
         return None
@@ -161,12 +144,12 @@ def scope_filter(user: User, scope: Scope, record_type: RecordType) -> Q | None:
         return Q(pk__in=[])
     people = _people(user, scope)
     condition = Q()
-    for path in OWNER_PATHS[record_type]:
+    for path in kinds.owner_paths(record_type):
         condition |= _owned_by(path, people)
     return condition
 
 
-def visible(user: User, queryset: QuerySet[M], record_type: RecordType, action: Action = Action.VIEW) -> QuerySet[M]:
+def visible(user: User, queryset: QuerySet[M], record_type: str, action: Action = Action.VIEW) -> QuerySet[M]:
     """`queryset` narrowed to the records `user` may see (or take `action` on)."""
     scope = scope_of(user, action, record_type)
     if scope == Scope.NONE:
@@ -175,7 +158,7 @@ def visible(user: User, queryset: QuerySet[M], record_type: RecordType, action: 
     return queryset if condition is None else queryset.filter(condition)
 
 
-def get_visible_or_404(user: User, queryset: QuerySet[M], record_type: RecordType, pk: object) -> M:
+def get_visible_or_404(user: User, queryset: QuerySet[M], record_type: str, pk: object) -> M:
     """The record if `user` may see it; a record they may not see is a 404, exactly like a missing one."""
     try:
         return visible(user, queryset, record_type).get(pk=pk)
@@ -183,13 +166,13 @@ def get_visible_or_404(user: User, queryset: QuerySet[M], record_type: RecordTyp
         raise Http404 from exc
 
 
-def can_on(user: User, action: Action, record_type: RecordType, record: Model) -> bool:
+def can_on(user: User, action: Action, record_type: str, record: Model) -> bool:
     """May `user` take `action` on this record?"""
     scope = scope_of(user, action, record_type)
     if scope in (Scope.NONE, Scope.ALL):
         return scope == Scope.ALL
     people = _people(user, scope)
-    paths = OWNER_PATHS[record_type]
+    paths = kinds.owner_paths(record_type)
     if any(getattr(record, f"{path}_id", None) in people for path in paths if "__" not in path):
         return True
     if record.pk is None or all("__" not in path for path in paths):
@@ -198,16 +181,41 @@ def can_on(user: User, action: Action, record_type: RecordType, record: Model) -
     return visible(user, type(record)._default_manager.filter(pk=record.pk), record_type, action).exists()
 
 
-def require_on(user: User, action: Action, record_type: RecordType, record: Model) -> None:
+def require_on(user: User, action: Action, record_type: str, record: Model) -> None:
     """Raise PermissionDenied (403) unless `user` may take `action` on `record` (which they can see)."""
     if not can_on(user, action, record_type, record):
         raise PermissionDenied
 
 
-def hidden_fields(user: User, record_type: RecordType) -> frozenset[str]:
+def hidden_fields(user: User, record_type: str) -> frozenset[str]:
     """Fields of `record_type` that `user` may not see or set: model field names and "cf:<key>" for custom
     fields. Pages, the API, search and exports leave them out."""
     role = user.role if _is_member(user) else None
     if role is None or not role.hidden_fields:
         return frozenset()
     return frozenset(role.hidden_fields.get(str(record_type), ()))
+
+
+def hides(user: User, record_type: str, name: str) -> bool:
+    """Does `user` not see `name` on records of `record_type`? `name` is a field ("amount", "cf:<key>"), a
+    custom field as history records it ("custom_fields.<key>") or something that shows a hidden field's value
+    in another form, as the kind registers it (a deal's "line_items" go with its amount). The one decision every
+    page, export, search and API answer asks."""
+    return is_hidden(hidden_fields(user, record_type), record_type, name)
+
+
+def is_hidden(hidden: frozenset[str], record_type: str, name: str) -> bool:
+    """`hides`, given the fields a role hides on `record_type` (read once for a page of records)."""
+    if not hidden:
+        return False
+    if name.startswith("custom_fields."):
+        name = "cf:" + name.removeprefix("custom_fields.")
+    if name in hidden:
+        return True
+    return any(field in hidden for field in kinds.get(record_type).hidden_with(name))
+
+
+def concealed(hidden: frozenset[str], record_type: str) -> frozenset[str]:
+    """The fields a role hides on `record_type` and everything they also hide (for a response's keys, a query's
+    terms): the same decision as `is_hidden`, as a set."""
+    return kinds.get(record_type).concealed(hidden) if hidden else hidden

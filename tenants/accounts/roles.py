@@ -1,4 +1,4 @@
-"""The roles every workspace starts with, and the fields a role may hide.
+"""The roles every workspace starts with (the fields a role may hide are registered with each kind: kinds.py).
 
 Built-in roles are kept exactly as defined here (`roles_ensure_builtin` writes them into each workspace);
 admins adapt a copy. Every grant names a record type, an action and a scope; what is not granted is none.
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from crm.core.types import RecordType
+from tenants.accounts import kinds
 from tenants.accounts.models import Role, Scope
 
 ACTIONS = ("view", "create", "edit", "delete", "export", "import")
@@ -23,33 +22,10 @@ PERMISSIONS = (
     "manage_billing",
     "view_audit_log",
 )
-# Records that belong to people; products are a shared catalog, for which own and team mean all.
-OWNED_TYPES = tuple(t for t in RecordType if t != RecordType.PRODUCT)
-
 ADMIN = "admin"
 SALES_HEAD = "sales_head"
 SALES_MANAGER = "sales_manager"
 READ_ONLY = "read_only"
-
-# Fields a role can hide, per record type (custom fields of the type are offered too, as "cf:<key>").
-HIDEABLE_FIELDS: dict[str, dict[str, Any]] = {
-    RecordType.COMPANY: {
-        "tax_id": _("tax id"),
-        "registration_id": _("registration id"),
-        "phones": _("phones"),
-        "emails": _("emails"),
-        "legal_address": _("legal address"),
-        "notes": _("notes"),
-    },
-    RecordType.CONTACT: {
-        "phones": _("phones"),
-        "emails": _("emails"),
-        "notes": _("notes"),
-    },
-    RecordType.LEAD: {"email": _("email"), "phone": _("phone"), "message": _("message")},
-    RecordType.DEAL: {"amount": _("amount, line items and totals")},
-    RecordType.PRODUCT: {"price": _("price")},
-}
 
 
 def _grants(scopes: dict[str, dict[str, Scope]]) -> dict[str, dict[str, str]]:
@@ -63,11 +39,14 @@ def _every(scope: Scope, actions: tuple[str, ...] = ACTIONS) -> dict[str, Scope]
 def builtin_definitions() -> dict[str, dict[str, Any]]:
     # Names and descriptions are stored in English and shown translated (Role.label, Role.description_label).
     work = ("view", "create", "edit", "delete")
+    # Records that belong to people, and shared catalogs (products), for which own and team mean all.
+    owned = [k.key for k in kinds.all_kinds() if k.owned]
+    shared = [k.key for k in kinds.all_kinds() if not k.owned]
     return {
         ADMIN: {
             "name": gettext_noop("Administrator"),
             "description": gettext_noop("Everything, including users, roles, billing and the audit log."),
-            "grants": _grants({t: _every(Scope.ALL) for t in RecordType}),
+            "grants": _grants({t: _every(Scope.ALL) for t in kinds.all_keys()}),
             "permissions": list(PERMISSIONS),
         },
         SALES_HEAD: {
@@ -86,9 +65,9 @@ def builtin_definitions() -> dict[str, dict[str, Any]]:
                             "export": Scope.TEAM,
                             "import": Scope.ALL,
                         }
-                        for t in OWNED_TYPES
+                        for t in owned
                     },
-                    RecordType.PRODUCT: _every(Scope.ALL),
+                    **{t: _every(Scope.ALL) for t in shared},
                 }
             ),
             "permissions": ["manage_pipelines", "view_audit_log"],
@@ -98,8 +77,8 @@ def builtin_definitions() -> dict[str, dict[str, Any]]:
             "description": gettext_noop("Works their own clients, deals and tasks; cannot export."),
             "grants": _grants(
                 {
-                    **{t: _every(Scope.OWN, work) for t in OWNED_TYPES},
-                    RecordType.PRODUCT: {"view": Scope.ALL},
+                    **{t: _every(Scope.OWN, work) for t in owned},
+                    **{t: {"view": Scope.ALL} for t in shared},
                 }
             ),
             "permissions": [],
@@ -107,7 +86,7 @@ def builtin_definitions() -> dict[str, dict[str, Any]]:
         READ_ONLY: {
             "name": gettext_noop("Read-only"),
             "description": gettext_noop("Sees every record, changes nothing."),
-            "grants": _grants({t: {"view": Scope.ALL} for t in RecordType}),
+            "grants": _grants({t: {"view": Scope.ALL} for t in kinds.all_keys()}),
             "permissions": [],
         },
     }

@@ -49,11 +49,6 @@ def workspace_requires_two_factor() -> bool:
     return WorkspaceSecurity.objects.filter(require_two_factor=True).exists()
 
 
-def two_factor_device(user: User) -> TOTPDevice | None:
-    """The user's confirmed authenticator, if two-factor authentication is on for them."""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
-
-
 def has_two_factor(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 

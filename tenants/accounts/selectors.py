@@ -10,6 +10,7 @@ from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from tenants.accounts import kinds
 from tenants.accounts.models import ApiKey, AuditEvent, Invitation, Role, Team, User
 from tenants.accounts.policy import WorkspacePermission, team_subtree_ids
 
@@ -125,19 +126,7 @@ def team_descendant_ids(team: Team) -> set[int]:
 
 def records_owned_by(user: User) -> dict[str, int]:
     """How many records an owner transfer of `user` would move, per kind (for the admin's confirmation)."""
-    from crm.activities.models import Activity
-    from crm.companies.models import Company
-    from crm.contacts.models import Contact
-    from crm.deals.models import Deal
-    from crm.leads.models import Lead
-
-    return {
-        "companies": Company.objects.filter(owner=user).count(),
-        "contacts": Contact.objects.filter(owner=user).count(),
-        "leads": Lead.objects.filter(owner=user).count(),
-        "deals": Deal.objects.filter(owner=user).count(),
-        "activities": Activity.objects.filter(assignee=user, is_done=False).count(),
-    }
+    return {transfer.plural: transfer.records(user).count() for _kind, transfer in kinds.transfers()}
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm.core.types import CORE_RECORD_TYPES, RecordType
-from platform_core.db import current_schema
-from tenants.accounts import policy
+from tenants.accounts import kinds, policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import ApiKey, AuditEvent, Invitation, Role, Scope, Team, User, normalize_email
-from tenants.accounts.roles import ACTIONS, HIDEABLE_FIELDS, PERMISSIONS, SALES_MANAGER, builtin_role
+from tenants.accounts.roles import ACTIONS, PERMISSIONS, SALES_MANAGER, builtin_role
 from tenants.accounts.selectors import (
     ADMINISTRATOR_PERMISSIONS,
     AuditFilters,
@@ -36,6 +34,7 @@ from tenants.accounts.selectors import (
     audit_events,
     team_descendant_ids,
 )
+from tenants.context import current_schema
 
 API_KEY_SCHEME = "kontor"
 # A key used again within this window keeps its recorded time: no write on every request.
@@ -171,11 +170,11 @@ def _beyond(
     old_permissions = set(before.permissions) if before else set()
     old_hidden = before.hidden_fields if before else {}
     errors: dict[str, list[str]] = {}
-    for record_type in RecordType:
+    for record_type in kinds.all_kinds():
         for action in ACTIONS:
-            wanted = _rank(grants, record_type, action)
-            if wanted > _rank(actor_role.grants, record_type, action) and wanted > _rank(
-                old_grants, record_type, action
+            wanted = _rank(grants, record_type.key, action)
+            if wanted > _rank(actor_role.grants, record_type.key, action) and wanted > _rank(
+                old_grants, record_type.key, action
             ):
                 errors.setdefault("grants", []).append(
                     _("You cannot grant “%(action)s” on %(type)s wider than your own role does.")
@@ -316,34 +315,14 @@ def user_reactivate(*, actor: User, user: User) -> User:
     return user
 
 
-# Owner transfer: what moves, by the kind's plural (the audit details and the page use these names).
-TRANSFER_KINDS = (
-    ("companies", RecordType.COMPANY),
-    ("contacts", RecordType.CONTACT),
-    ("leads", RecordType.LEAD),
-    ("deals", RecordType.DEAL),
-    ("activities", RecordType.ACTIVITY),
-)
-
-
 @transaction.atomic
 def records_transfer(*, actor: User, source: User, target: User) -> dict[str, int]:
-    """Move every company, contact, lead and deal owned by `source`, and the open activities assigned to them,
-    to `target`, all or nothing. Each record goes through its own service, so history and search stay right.
+    """Move every record `source` holds to `target`, all or nothing: for each kind that registers an owner
+    transfer (kinds.py), the records it names (companies, contacts, leads and deals owned by `source`, the open
+    activities assigned to them). Each record goes through its kind's own service, so history and search stay
+    right.
     Refused (ValidationError on "target") for an inactive target or the source itself; PermissionDenied unless
     the actor may edit every record of the kinds that move."""
-    from crm.activities.models import Activity
-    from crm.activities.services import activity_bulk_assign
-    from crm.companies.models import Company
-    from crm.companies.services import company_bulk_assign_owner
-    from crm.contacts.models import Contact
-    from crm.contacts.services import contact_bulk_assign_owner
-    from crm.core.bulk import BULK_LIMIT
-    from crm.deals.models import Deal
-    from crm.deals.services import deal_bulk_assign_owner
-    from crm.leads.models import Lead
-    from crm.leads.services import lead_bulk_assign_owner
-
     policy.require_permission(actor, Perm.MANAGE_USERS)
     if target.pk == source.pk:
         raise ValidationError({"target": [_("Choose someone other than the person whose records move.")]})
@@ -351,27 +330,16 @@ def records_transfer(*, actor: User, source: User, target: User) -> dict[str, in
     if fresh is None:
         raise ValidationError({"target": [_("Records can only go to an active person.")]})
     target = fresh
-    plan = {
-        "companies": (Company.objects.filter(owner=source), company_bulk_assign_owner),
-        "contacts": (Contact.objects.filter(owner=source), contact_bulk_assign_owner),
-        "leads": (Lead.objects.filter(owner=source), lead_bulk_assign_owner),
-        "deals": (Deal.objects.filter(owner=source), deal_bulk_assign_owner),
-        "activities": (
-            Activity.objects.filter(assignee=source, is_done=False),
-            lambda *, actor, ids, owner: activity_bulk_assign(actor=actor, ids=ids, assignee=owner),
-        ),
-    }
     counts: dict[str, int] = {}
-    for kind, record_type in TRANSFER_KINDS:
-        queryset, assign = plan[kind]
-        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for kind, transfer in kinds.transfers():
+        ids = list(transfer.records(source).order_by("pk").values_list("pk", flat=True))
         # Records the actor could not edit would silently stay behind: refuse the whole transfer instead.
-        if ids and policy.scope_of(actor, policy.Action.EDIT, record_type) != Scope.ALL:
+        if ids and policy.scope_of(actor, policy.Action.EDIT, kind.key) != Scope.ALL:
             raise PermissionDenied
         moved = 0
-        for start in range(0, len(ids), BULK_LIMIT):
-            moved += assign(actor=actor, ids=ids[start : start + BULK_LIMIT], owner=target)
-        counts[kind] = moved
+        for start in range(0, len(ids), transfer.batch):
+            moved += transfer.assign(actor=actor, ids=ids[start : start + transfer.batch], owner=target)
+        counts[transfer.plural] = moved
     audit_record(
         actor=actor,
         action=AuditEvent.Action.RECORDS_TRANSFERRED,
@@ -542,19 +510,14 @@ def role_snapshot(role: Role) -> dict[str, Any]:
     }
 
 
-def hideable_fields(record_type: RecordType) -> dict[str, str]:
-    """What a role may hide on records of `record_type`: the catalog's fields and the type's custom fields."""
-    from crm.customfields.selectors import custom_fields_for
-
-    fields = {name: str(label) for name, label in HIDEABLE_FIELDS.get(record_type, {}).items()}
-    if record_type in CORE_RECORD_TYPES:
-        fields.update({f"cf:{f.key}": str(f.label) for f in custom_fields_for(record_type)})
-    return fields
+def hideable_fields(record_type: str | kinds.RecordKind) -> dict[str, str]:
+    """What a role may hide on records of `record_type`: the kind's fields and its custom fields."""
+    return kinds.hideable_fields(record_type)
 
 
-def scopes_for(record_type: RecordType) -> tuple[Scope, ...]:
-    # Products are a shared catalog: own and team would mean all.
-    return (Scope.NONE, Scope.ALL) if record_type == RecordType.PRODUCT else tuple(Scope)
+def scopes_for(record_type: str | kinds.RecordKind) -> tuple[Scope, ...]:
+    # Shared catalogs (products) belong to no one: own and team would mean all.
+    return tuple(Scope) if kinds.get(record_type).owned else (Scope.NONE, Scope.ALL)
 
 
 def _clean_rights(
@@ -563,7 +526,7 @@ def _clean_rights(
     """Validated, canonical rights (scope none and empty lists left out); raises ValidationError keyed by
     grants / permissions / hidden_fields for an unknown record type, action, scope, permission or field."""
     errors: dict[str, list[str]] = {}
-    types = {str(t): t for t in RecordType}
+    types = {k.key: k for k in kinds.all_kinds()}
     clean_grants: dict[str, dict[str, str]] = {}
     for type_name, actions in grants.items():
         record_type = types.get(str(type_name))
@@ -581,7 +544,7 @@ def _clean_rights(
                 clean_grants.setdefault(str(record_type), {})[action] = str(scope)
     ordered_grants = {
         str(t): {a: clean_grants[str(t)][a] for a in ACTIONS if a in clean_grants[str(t)]}
-        for t in RecordType
+        for t in kinds.all_kinds()
         if str(t) in clean_grants
     }
     permissions = list(dict.fromkeys(permissions))
@@ -608,7 +571,7 @@ def _clean_rights(
     return (
         ordered_grants,
         [p for p in PERMISSIONS if p in permissions],
-        {str(t): clean_hidden[str(t)] for t in RecordType if clean_hidden.get(str(t))},
+        {str(t): clean_hidden[str(t)] for t in kinds.all_kinds() if clean_hidden.get(str(t))},
     )
 
 

@@ -29,7 +29,6 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from platform_core.db import current_schema
 from tenants.accounts import policy
 from tenants.accounts.forms import (
     EmailAuthenticationForm,
@@ -60,6 +59,7 @@ from tenants.accounts.security import (
 from tenants.accounts.selectors import api_key_get, api_keys_of
 from tenants.accounts.services import IssuedApiKey, api_key_create, api_key_revoke
 from tenants.accounts.tokens import handoff_user
+from tenants.context import current_schema
 
 # Between a right password and the two-factor code, the person is remembered in the session (signed, and
 # only for a few minutes); they are not logged in until the code is right.

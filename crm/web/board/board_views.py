@@ -21,7 +21,6 @@ from crm.core.types import RecordType
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.deals.selectors import deal_get, pipeline_get, pipelines_all, stages_of
 from crm.deals.services import deal_move_to_stage
-from crm.web.access import hidden_fields
 from crm.web.board.forms import MoveForm
 from crm.web.board.selectors import (
     ColumnTotals,
@@ -34,6 +33,7 @@ from crm.web.board.selectors import (
     stage_get,
     workspace_members,
 )
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 
@@ -50,7 +50,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _sums_shown(user: User) -> bool:
-    return "amount" not in hidden_fields(user, RecordType.DEAL)
+    return not policy.hides(user, RecordType.DEAL, "amount")
 
 
 def _is_id(raw: str) -> bool:

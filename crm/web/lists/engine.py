@@ -370,7 +370,7 @@ def _order(sort: Sort, descending: bool) -> list[Any]:
 
 
 def available_columns(spec: ListSpec, ctx: Context) -> list[Column]:
-    columns = [c for c in spec.columns if not c.field or c.field not in ctx.hidden]
+    columns = [c for c in spec.columns if not c.field or not policy.is_hidden(ctx.hidden, spec.record_type, c.field)]
     if spec.custom_fields:
         for cf in ctx.custom_fields:
             columns.append(
@@ -388,7 +388,7 @@ def available_columns(spec: ListSpec, ctx: Context) -> list[Column]:
 
 
 def available_sorts(spec: ListSpec, ctx: Context) -> list[Sort]:
-    sorts = [s for s in spec.sorts if not s.field or s.field not in ctx.hidden]
+    sorts = [s for s in spec.sorts if not s.field or not policy.is_hidden(ctx.hidden, spec.record_type, s.field)]
     if spec.custom_fields:
         for cf in ctx.custom_fields:
             if cf.field_type in _SORTABLE:
@@ -405,7 +405,7 @@ def available_sorts(spec: ListSpec, ctx: Context) -> list[Sort]:
 
 
 def available_filters(spec: ListSpec, ctx: Context) -> list[Filter]:
-    filters = [f for f in spec.filters if not f.field or f.field not in ctx.hidden]
+    filters = [f for f in spec.filters if not f.field or not policy.is_hidden(ctx.hidden, spec.record_type, f.field)]
     if spec.custom_fields:
         filters += [_custom_filter(cf) for cf in ctx.custom_fields if cf.field_type in _FILTERABLE]
     return filters

@@ -39,6 +39,7 @@ from crm.web.records.forms import (
     line_item_initial,
     user_choices,
 )
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 CONTACTS_CAP = 50
@@ -76,14 +77,14 @@ def _product_choices(user: User, deal: Deal | None = None, sent: Any = None) -> 
     known = {p.pk for p in products}
     extra = visible.filter(current | Q(pk__in=ids, is_active=True)).exclude(pk__in=known).distinct()
     products += list(extra.order_by("name")[:PICKER_CAP])
-    if "price" in hidden_fields(user, RecordType.PRODUCT):
+    if policy.hides(user, RecordType.PRODUCT, "price"):
         return [(str(p.pk), f"{p.name} ({p.sku})") for p in products]
     return [(str(p.pk), f"{p.name} ({p.sku}) — {formats.money(p.price, p.currency)}") for p in products]
 
 
 def _amount_hidden(user: User) -> bool:
-    # Line items are the parts of the deal's amount: hidden with it.
-    return "amount" in hidden_fields(user, RecordType.DEAL)
+    # Line items are the parts of the deal's amount: hidden with it (as the deal kind registers).
+    return policy.hides(user, RecordType.DEAL, "line_items")
 
 
 def _items_of(formset: Any) -> tuple[list[dict[str, Any]], list[int]]:

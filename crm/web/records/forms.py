@@ -45,12 +45,6 @@ def user_choices() -> list[tuple[str, str]]:
     return [(str(u.pk), u.get_full_name()) for u in active_users()]
 
 
-def _user_field(label: Any, users: list[tuple[str, str]]) -> forms.TypedChoiceField:
-    field = forms.TypedChoiceField(label=label, required=False, choices=_EMPTY + users, coerce=int, empty_value=None)
-    searchable(field, "users")
-    return field
-
-
 def drop_unseen_link(form: forms.Form, name: str, queryset: QuerySet[Any], current: Model | None) -> bool:
     """Leave out the link field `name` when it points at a record the user may not see: its name stays
     private, and since the field is not sent, saving the form keeps the link as it is."""

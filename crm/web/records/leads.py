@@ -24,6 +24,7 @@ from crm.web.access import ACTIVITY_LINKS, conceal_related, hidden_fields
 from crm.web.records.cards import CARDS, card_context, confirm_delete, edit_page, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import ConvertForm, LeadForm, lead_initial, user_choices
+from tenants.accounts import policy
 
 
 @login_required
@@ -133,7 +134,7 @@ def lead_convert_view(request: HttpRequest, pk: int) -> HttpResponse:
         suggested_companies=suggested_companies,
         suggested_contacts=suggested_contacts,
     )
-    if "amount" in hidden_fields(user, RecordType.DEAL):
+    if policy.hides(user, RecordType.DEAL, "amount"):
         del form.fields["deal_amount"]
     if request.method == "POST" and form.is_valid():
         typed = form.cleaned_data

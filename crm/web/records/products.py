@@ -20,6 +20,7 @@ from crm.web.access import hidden_fields
 from crm.web.records.cards import confirm_delete, run_service
 from crm.web.records.common import actor_of
 from crm.web.records.forms import ProductForm
+from tenants.accounts import policy
 
 RECENT_LINES = 20
 
@@ -32,7 +33,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Only lines of deals the user may see, and none when their role hides deal amounts (and so lines).
     lines = (
         []
-        if "amount" in hidden_fields(user, RecordType.DEAL)
+        if policy.hides(user, RecordType.DEAL, "line_items")
         else list(
             product.line_items.filter(deal__in=deals_visible_to(user))
             .select_related("deal")

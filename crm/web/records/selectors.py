@@ -31,6 +31,7 @@ from crm.files.selectors import attachments_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.selectors import history_of
 from crm.web.access import ACTIVITY_LINKS, change_hidden, conceal_related, hidden_fields
+from tenants.accounts import policy
 from tenants.accounts.models import User
 
 TIMELINE_PAGE = 20
@@ -70,13 +71,6 @@ _MONEY_FIELDS = {"amount", "price", "discount", "vat", "total", "subtotal"}
 _PHONE_FIELDS = {"phones", "phone", "call_phone"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def _is_number(value: str | int | Decimal) -> bool:
-    try:
-        return Decimal(str(value)).is_finite()
-    except ArithmeticError:
-        return False
 
 
 def _change_text(field: str, value: Any) -> str:
@@ -237,7 +231,7 @@ def company_card(user: User, company: Company) -> CompanyCard:
     # Sums of amounts the user may not see would give them away: without amounts, no totals.
     totals = (
         []
-        if "amount" in hidden_fields(user, RecordType.DEAL)
+        if policy.hides(user, RecordType.DEAL, "amount")
         else [
             DealTotal(outcome=row["stage__outcome"], currency=row["currency"], count=row["n"], amount=row["total"])
             for row in deals.values("stage__outcome", "currency")

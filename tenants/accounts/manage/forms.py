@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from crm.core.types import RecordType
+from tenants.accounts import kinds
 from tenants.accounts.models import AuditEvent, Role, Scope, Team, User
 from tenants.accounts.roles import ACTIONS, PERMISSIONS, SALES_MANAGER
 from tenants.accounts.selectors import AuditFilters, active_users, audit_actors
@@ -101,7 +101,7 @@ class RoleForm(forms.Form):
         super().__init__(*args, **kwargs)
         if role is not None and not self.is_bound:
             self.initial.update(name=role.name, description=role.description, permissions=list(role.permissions))
-        for record_type in RecordType:
+        for record_type in kinds.all_kinds():
             choices = [(str(s), Scope(s).label) for s in scopes_for(record_type)]
             for action in ACTIONS:
                 name = f"grant_{record_type}_{action}"
@@ -128,17 +128,19 @@ class RoleForm(forms.Form):
                     self.initial[name] = list(role.hidden_fields.get(str(record_type), ()))
 
     def matrix(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(str(t.label), [self[f"grant_{t}_{a}"] for a in ACTIONS]) for t in RecordType]
+        return [(str(t.label), [self[f"grant_{t}_{a}"] for a in ACTIONS]) for t in kinds.all_kinds()]
 
     def hidden_groups(self) -> list[forms.BoundField]:
-        return [self[f"hidden_{t}"] for t in RecordType if f"hidden_{t}" in self.fields]
+        return [self[f"hidden_{t}"] for t in kinds.all_kinds() if f"hidden_{t}" in self.fields]
 
     def grants(self) -> dict[str, dict[str, str]]:
         data = self.cleaned_data
-        return {str(t): {a: data[f"grant_{t}_{a}"] for a in ACTIONS} for t in RecordType}
+        return {str(t): {a: data[f"grant_{t}_{a}"] for a in ACTIONS} for t in kinds.all_kinds()}
 
     def hidden(self) -> dict[str, list[str]]:
-        return {str(t): self.cleaned_data.get(f"hidden_{t}", []) for t in RecordType if f"hidden_{t}" in self.fields}
+        return {
+            str(t): self.cleaned_data.get(f"hidden_{t}", []) for t in kinds.all_kinds() if f"hidden_{t}" in self.fields
+        }
 
     def add_service_errors(self, exc: ValidationError) -> None:
         # The rights' errors belong to the whole matrix or to a group of checkboxes, not to one select.

@@ -26,7 +26,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_tenants.utils import schema_context
 
-from platform_core.db import current_schema
 from tenants.accounts import policy, selectors, services
 from tenants.accounts.forms import WorkspaceLocaleForm
 from tenants.accounts.manage.forms import (
@@ -50,6 +49,7 @@ from tenants.accounts.security import (
     locked_out_emails,
     workspace_locale_update,
 )
+from tenants.context import current_schema
 
 View = Callable[..., HttpResponseBase]
 Perm = policy.WorkspacePermission

@@ -1,4 +1,5 @@
-"""Typed access to the tenant-aware connection (django-tenants adds these to the backend at runtime)."""
+"""The tenancy context: which workspace schema the connection is on (django-tenants adds these to the backend
+at runtime; typed here)."""
 
 from __future__ import annotations
 
