@@ -1,0 +1,288 @@
+"""The transactional outbox: services record events in their own transaction; after commit a dispatcher hands
+them to the consumers that apps register, at least once, in order, each consumer at its own pace.
+
+- `event_record(...)` is one INSERT in the caller's transaction (no commit, no event) and, on commit, a nudge:
+  the workspace joins a Redis set of schemas with pending events and a delivery task is queued (once, however
+  many events commit before it starts).
+- `consumer_register(name, handler)` in an app's `AppConfig.ready()`. The handler gets the `Event` inside a
+  transaction (a savepoint) in the workspace's schema; what it writes commits with the consumer's progress, so
+  database effects happen once. Effects outside the database (an email) may repeat after a crash: a consumer
+  keys them on `event.uuid`.
+- Each consumer has a cursor per workspace. One that raises stays at that event and is retried with
+  exponential backoff; the other consumers go on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from tenants.events.models import ConsumerCursor, Event
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "kontor:events:pending"
+_QUEUED_KEY = "kontor:events:queued:{schema}"
+_RETRY_KEY = "kontor:events:retry:{schema}"
+# A queued delivery is trusted to run within this time; after it, the next commit queues another.
+_QUEUED_TTL = 30
+_PUBLIC = "public"
+
+
+class Type:
+    """Event types. A consumer may narrow what it receives to some of them."""
+
+    RECORD_CREATED = "record.created"
+    RECORD_UPDATED = "record.updated"
+    RECORD_DELETED = "record.deleted"
+    RECORD_MERGED = "record.merged"
+    DEAL_STAGE_CHANGED = "deal.stage_changed"
+    DEAL_WON = "deal.won"
+    DEAL_LOST = "deal.lost"
+    ACTIVITY_DONE = "activity.done"
+    LEAD_CONVERTED = "lead.converted"
+    USER_INVITED = "user.invited"
+    USER_ACTIVATED = "user.activated"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_ROLE_CHANGED = "user.role_changed"
+
+
+# --- consumers ---------------------------------------------------------------------------------------------
+
+Handler = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    handler: Handler
+    types: frozenset[str] | None = None
+
+
+_consumers: dict[str, Consumer] = {}
+
+
+def consumer_register(name: str, handler: Handler, *, types: Iterable[str] | None = None) -> None:
+    """Register (or replace) a consumer under a stable name: its progress is kept under that name."""
+    _consumers[name] = Consumer(name=name, handler=handler, types=frozenset(types) if types is not None else None)
+
+
+def consumer_unregister(name: str) -> None:
+    _consumers.pop(name, None)
+
+
+def consumers() -> list[Consumer]:
+    return list(_consumers.values())
+
+
+# --- recording ---------------------------------------------------------------------------------------------
+
+_EXCLUDED = {"password", "custom_fields", "search_vector"}
+
+
+def public_snapshot(record: models.Model, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The record's concrete fields by column name (links as `<name>_id`), without secrets."""
+    skip = _EXCLUDED | set(exclude)
+    snapshot = {f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields if f.name not in skip}
+    custom = getattr(record, "custom_fields", None)
+    if isinstance(custom, dict) and custom:
+        snapshot["custom_fields"] = custom
+    return snapshot
+
+
+def event_record(
+    *,
+    type: str,
+    kind: str,
+    record: models.Model | None = None,
+    record_id: int | None = None,
+    actor: Any = None,
+    fields: Iterable[str] = (),
+    snapshot: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> Event | None:
+    """Write one event in the current transaction of the current workspace (nothing in the public schema or
+    with EVENTS_ENABLED off). `snapshot` defaults to the record's public fields."""
+    schema = connection.schema_name  # type: ignore[attr-defined]
+    if not settings.EVENTS_ENABLED or schema == _PUBLIC:
+        return None
+    if snapshot is None and record is not None:
+        snapshot = public_snapshot(record)
+    event = Event.objects.create(
+        type=type,
+        kind=kind,
+        record_id=record_id if record_id is not None else (record.pk if record is not None else None),
+        actor_id=getattr(actor, "pk", None),
+        version=getattr(record, "version", None),
+        fields=list(dict.fromkeys(fields)),
+        snapshot=dict(snapshot or {}),
+        context=dict(context or {}),
+    )
+    _nudge_on_commit(schema)
+    return event
+
+
+class _Nudge:
+    """The on-commit callback of a transaction that wrote events of `schema` (one per transaction)."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    def __call__(self) -> None:
+        dispatch_soon(self.schema)
+
+
+def _nudge_on_commit(schema: str) -> None:
+    # A nudge registered at this savepoint level or an enclosing one commits whenever this event does.
+    current = set(connection.savepoint_ids)
+    for sids, func, *_ in connection.run_on_commit:
+        if isinstance(func, _Nudge) and func.schema == schema and sids <= current:
+            return
+    transaction.on_commit(_Nudge(schema), robust=True)
+
+
+# --- dispatching -------------------------------------------------------------------------------------------
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def dispatch_soon(schema: str, *, countdown: float | None = None) -> None:
+    """Make sure a delivery for `schema` runs after now: in this process when EVENTS_DISPATCH_EAGER, else a
+    Celery task, queued only if none is waiting already."""
+    if settings.EVENTS_DISPATCH_EAGER:
+        from django_tenants.utils import tenant_context
+
+        from tenants.models import Tenant
+
+        with tenant_context(Tenant.objects.get(schema_name=schema)):
+            deliver_pending()
+        return
+    from tenants.events.tasks import dispatch
+
+    client = _redis()
+    client.sadd(PENDING_KEY, schema)
+    if countdown is None:
+        if not client.set(_QUEUED_KEY.format(schema=schema), 1, nx=True, ex=_QUEUED_TTL):
+            return
+    elif not client.set(_RETRY_KEY.format(schema=schema), 1, nx=True, ex=int(countdown) + 1):
+        return  # a retry is already scheduled
+    dispatch.apply_async(countdown=countdown, headers={"_schema_name": schema})
+
+
+def dispatch_started(schema: str) -> None:
+    """Called first by the delivery task: a commit from now on queues another one."""
+    _redis().delete(_QUEUED_KEY.format(schema=schema))
+
+
+# Events of transactions that ended before any running one began (and of the delivering transaction itself, which
+# only happens when delivery runs in the writer's process, EVENTS_DISPATCH_EAGER).
+_COMMITTED = (
+    "(txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    " OR txid = pg_current_xact_id_if_assigned()::text::bigint)"
+)
+
+
+def _visible_events(position: int, limit: int) -> list[Event]:
+    # Only events of transactions older than every running one: a transaction still running cannot commit
+    # an event below the cursor afterwards.
+    return list(
+        Event.objects.filter(id__gt=position)
+        .extra(where=[_COMMITTED])
+        .order_by("id")[:limit]
+    )
+
+
+def _backoff(attempts: int) -> datetime.timedelta:
+    seconds = min(settings.EVENTS_RETRY_BASE_SECONDS * 2 ** (attempts - 1), settings.EVENTS_RETRY_MAX_SECONDS)
+    return datetime.timedelta(seconds=seconds)
+
+
+@dataclass
+class Progress:
+    delivered: int = 0
+    # More events are waiting now (a full batch), or a consumer waits for its retry at `retry_at`.
+    more: bool = False
+    retry_at: datetime.datetime | None = None
+
+
+def _deliver_to(consumer: Consumer, *, batch: int, progress: Progress) -> None:
+    with transaction.atomic():
+        # The row lock makes two deliveries of one workspace take turns per consumer.
+        cursor = ConsumerCursor.objects.select_for_update().get(consumer=consumer.name)
+        now = timezone.now()
+        if cursor.retry_at is not None and cursor.retry_at > now:
+            progress.retry_at = min(filter(None, (progress.retry_at, cursor.retry_at)))
+            return
+        events = _visible_events(cursor.position, batch)
+        for event in events:
+            if consumer.types is None or event.type in consumer.types:
+                try:
+                    with transaction.atomic():
+                        consumer.handler(event)
+                except Exception as exc:
+                    cursor.attempts += 1
+                    cursor.retry_at = now + _backoff(cursor.attempts)
+                    cursor.last_error = f"event {event.uuid}: {exc!r}"[:2000]
+                    cursor.save(update_fields=["position", "attempts", "retry_at", "last_error"])
+                    log.warning("consumer %s failed on %s (attempt %d)", consumer.name, event.uuid, cursor.attempts)
+                    progress.retry_at = min(filter(None, (progress.retry_at, cursor.retry_at)))
+                    return
+                progress.delivered += 1
+            cursor.position = event.id
+            cursor.attempts, cursor.retry_at, cursor.last_error = 0, None, ""
+        if events:
+            cursor.save(update_fields=["position", "attempts", "retry_at", "last_error"])
+        progress.more = progress.more or len(events) == batch
+
+
+def deliver_pending(*, batch: int = 200) -> Progress:
+    """Deliver what the current workspace's consumers have not had yet, one batch per consumer."""
+    progress = Progress()
+    registered = consumers()
+    ConsumerCursor.objects.bulk_create([ConsumerCursor(consumer=c.name) for c in registered], ignore_conflicts=True)
+    for consumer in registered:
+        _deliver_to(consumer, batch=batch, progress=progress)
+    return progress
+
+
+def has_pending() -> bool:
+    """Whether some registered consumer of the current workspace has events still to receive."""
+    names = [c.name for c in consumers()]
+    if not names:
+        return False
+    known = dict(ConsumerCursor.objects.filter(consumer__in=names).values_list("consumer", "position"))
+    lowest = min(known.get(name, 0) for name in names)
+    return Event.objects.filter(id__gt=lowest).exists()
+
+
+def pending_forget(schema: str) -> None:
+    _redis().srem(PENDING_KEY, schema)
+
+
+def pending_schemas() -> list[str]:
+    members: set[bytes] = _redis().smembers(PENDING_KEY)  # type: ignore[assignment]
+    return sorted(s.decode() for s in members)
+
+
+def events_prune(*, now: datetime.datetime | None = None) -> int:
+    """Delete the current workspace's events every consumer has had, once older than EVENTS_RETENTION_DAYS."""
+    names = [c.name for c in consumers()]
+    positions = dict(ConsumerCursor.objects.filter(consumer__in=names).values_list("consumer", "position"))
+    delivered_up_to = min((positions.get(name, 0) for name in names), default=None)
+    if delivered_up_to is None:
+        delivered_up_to = Event.objects.aggregate(top=models.Max("id"))["top"] or 0
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.EVENTS_RETENTION_DAYS)
+    deleted, _ = Event.objects.filter(id__lte=delivered_up_to, created_at__lt=cutoff).delete()
+    return deleted
