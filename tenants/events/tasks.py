@@ -46,9 +46,13 @@ def dispatch() -> int:
 def sweep() -> int:
     """Queue a delivery for every workspace known to have pending events (costs nothing per idle workspace)."""
     schemas = outbox.pending_schemas()
+    live = set(Tenant.objects.filter(schema_name__in=schemas).values_list("schema_name", flat=True))
     for schema in schemas:
-        outbox.dispatch_soon(schema)
-    return len(schemas)
+        if schema in live:
+            outbox.dispatch_soon(schema)
+        else:
+            outbox.pending_forget(schema)  # a workspace deleted since
+    return len(live)
 
 
 @shared_task(name="tenants.events.tasks.prune", ignore_result=True)
