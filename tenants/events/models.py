@@ -11,11 +11,7 @@ from django.utils import timezone
 
 
 class Event(models.Model):
-    """Something that happened in the workspace, written in the transaction of the change.
-
-    The table also has a `txid` column (the writing transaction's id, set by the database, see the migration):
-    the dispatcher delivers an event only once every transaction that began before it has ended, so an event
-    committed late never falls behind a consumer's cursor."""
+    """Something that happened in the workspace, written in the transaction of the change."""
 
     id = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -42,7 +38,10 @@ class ConsumerCursor(models.Model):
     """How far one consumer got through this workspace's outbox; a failing consumer waits here alone."""
 
     consumer = models.CharField(max_length=100, primary_key=True)
+    # Every event up to `position` was delivered, except `holes`: [id, when given up on] of ids missing when
+    # the cursor passed them (a rollback, or a transaction that had not committed yet).
     position = models.BigIntegerField(default=0)
+    holes = models.JSONField(default=list)
     attempts = models.IntegerField(default=0)
     retry_at = models.DateTimeField(null=True)
     last_error = models.TextField(blank=True)

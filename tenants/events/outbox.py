@@ -186,19 +186,51 @@ def dispatch_started(schema: str) -> None:
     _redis().delete(_QUEUED_KEY.format(schema=schema))
 
 
-# Events of transactions that ended before any running one began (and of the delivering transaction itself, which
-# only happens when delivery runs in the writer's process, EVENTS_DISPATCH_EAGER).
-_COMMITTED = (
-    "(txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-    " OR txid = pg_current_xact_id_if_assigned()::text::bigint)"
-)
+# Ids are taken at INSERT, so a transaction may commit an event after a later id is already visible. A gap in
+# the ids is waited for this long (from the event after it): a rolled-back transaction leaves it for good, a
+# slower one fills it; either way the missing ids become the cursor's holes and are delivered if they appear.
+GAP_WAIT = datetime.timedelta(seconds=2)
+_HOLE_KEEP_SECONDS = 3600.0
+_MAX_HOLES = 1000
 
 
-def _visible_events(position: int, limit: int) -> list[Event]:
-    # Only events of transactions older than every running one: a transaction still running cannot commit
-    # an event below the cursor afterwards.
-    committed = Event.objects.filter(id__gt=position).extra(where=[_COMMITTED])  # noqa: S610 (constant SQL)
-    return list(committed.order_by("id")[:limit])
+@dataclass
+class _Batch:
+    events: list[Event]  # in the order to deliver: holes that have appeared since, then the next run of ids
+    holes: set[int]  # which of `events` are such holes
+    new_holes: list[tuple[int, float]]  # gaps given up on in this batch
+    full: bool
+    wait_until: datetime.datetime | None  # a recent gap stopped the batch
+
+
+def _next_batch(cursor: ConsumerCursor, *, batch: int, now: datetime.datetime) -> _Batch:
+    stamp = now.timestamp()
+    cursor.holes = [h for h in cursor.holes if h[1] > stamp - _HOLE_KEEP_SECONDS]
+    appeared = list(Event.objects.filter(id__in=[h[0] for h in cursor.holes]).order_by("id")) if cursor.holes else []
+    following = list(Event.objects.filter(id__gt=cursor.position).order_by("id")[:batch])
+    # Delivery in the writer's process (tests) sees no concurrent writers: a gap there is a rollback.
+    wait = datetime.timedelta(0) if settings.EVENTS_DISPATCH_EAGER else GAP_WAIT
+    run: list[Event] = []
+    new_holes: list[tuple[int, float]] = []
+    expected = cursor.position + 1
+    wait_until = None
+    for event in following:
+        if event.id != expected:
+            fresh_cursor = cursor.position == 0 and not run
+            if not fresh_cursor and event.created_at > now - wait:
+                wait_until = event.created_at + wait
+                break
+            if event.id - expected <= _MAX_HOLES:
+                new_holes += [(i, stamp) for i in range(expected, event.id)]
+        run.append(event)
+        expected = event.id + 1
+    return _Batch(
+        events=[*appeared, *run],
+        holes={e.id for e in appeared},
+        new_holes=new_holes,
+        full=len(following) == batch and wait_until is None,
+        wait_until=wait_until,
+    )
 
 
 def _backoff(attempts: int) -> datetime.timedelta:
@@ -222,26 +254,36 @@ def _deliver_to(consumer: Consumer, *, batch: int, progress: Progress) -> None:
         if cursor.retry_at is not None and cursor.retry_at > now:
             progress.retry_at = min(filter(None, (progress.retry_at, cursor.retry_at)))
             return
-        events = _visible_events(cursor.position, batch)
-        for event in events:
+        work = _next_batch(cursor, batch=batch, now=now)
+        delivered_holes: set[int] = set()
+        failed: Event | None = None
+        for event in work.events:
             if consumer.types is None or event.type in consumer.types:
                 try:
                     with transaction.atomic():
                         consumer.handler(event)
                 except Exception as exc:
+                    failed = event
                     cursor.attempts += 1
                     cursor.retry_at = now + _backoff(cursor.attempts)
                     cursor.last_error = f"event {event.uuid}: {exc!r}"[:2000]
-                    cursor.save(update_fields=["position", "attempts", "retry_at", "last_error"])
                     log.warning("consumer %s failed on %s (attempt %d)", consumer.name, event.uuid, cursor.attempts)
                     progress.retry_at = min(filter(None, (progress.retry_at, cursor.retry_at)))
-                    return
+                    break
                 progress.delivered += 1
-            cursor.position = event.id
+            if event.id in work.holes:
+                delivered_holes.add(event.id)
+            else:
+                cursor.position = event.id
             cursor.attempts, cursor.retry_at, cursor.last_error = 0, None, ""
-        if events:
-            cursor.save(update_fields=["position", "attempts", "retry_at", "last_error"])
-        progress.more = progress.more or len(events) == batch
+        # The gaps passed become holes; past a failure, the next attempt finds them again.
+        passed = [h for h in work.new_holes if h[0] < cursor.position]
+        cursor.holes = [h for h in cursor.holes if h[0] not in delivered_holes] + [list(h) for h in passed]
+        if work.events or failed is not None:
+            cursor.save(update_fields=["position", "holes", "attempts", "retry_at", "last_error"])
+        if failed is None and work.wait_until is not None:
+            progress.retry_at = min(filter(None, (progress.retry_at, work.wait_until)))
+        progress.more = progress.more or (work.full and failed is None)
 
 
 def deliver_pending(*, batch: int = 200) -> Progress:
