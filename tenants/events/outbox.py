@@ -171,13 +171,14 @@ def dispatch_soon(schema: str, *, countdown: float | None = None) -> None:
         return
     from tenants.events.tasks import dispatch
 
-    client = _redis()
-    client.sadd(PENDING_KEY, schema)
+    pipe = _redis().pipeline(transaction=False)  # one round trip
+    pipe.sadd(PENDING_KEY, schema)
     if countdown is None:
-        if not client.set(_QUEUED_KEY.format(schema=schema), 1, nx=True, ex=_QUEUED_TTL):
-            return
-    elif not client.set(_RETRY_KEY.format(schema=schema), 1, nx=True, ex=int(countdown) + 1):
-        return  # a retry is already scheduled
+        pipe.set(_QUEUED_KEY.format(schema=schema), 1, nx=True, ex=_QUEUED_TTL)
+    else:
+        pipe.set(_RETRY_KEY.format(schema=schema), 1, nx=True, ex=int(countdown) + 1)
+    if not pipe.execute()[1]:
+        return  # a delivery (or a retry) is queued already
     dispatch.apply_async(countdown=countdown, headers={"_schema_name": schema})
 
 
@@ -290,8 +291,14 @@ def deliver_pending(*, batch: int = 200) -> Progress:
     """Deliver what the current workspace's consumers have not had yet, one batch per consumer."""
     progress = Progress()
     registered = consumers()
-    ConsumerCursor.objects.bulk_create([ConsumerCursor(consumer=c.name) for c in registered], ignore_conflicts=True)
+    cursors = {c.consumer: c for c in ConsumerCursor.objects.filter(consumer__in=[c.name for c in registered])}
+    if missing := [ConsumerCursor(consumer=c.name) for c in registered if c.name not in cursors]:
+        ConsumerCursor.objects.bulk_create(missing, ignore_conflicts=True)
+    top = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
     for consumer in registered:
+        known = cursors.get(consumer.name)
+        if known is not None and known.position >= top and not known.holes and known.retry_at is None:
+            continue  # nothing new for it (read without the lock: a stale read only costs a look)
         _deliver_to(consumer, batch=batch, progress=progress)
     return progress
 
