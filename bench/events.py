@@ -10,7 +10,7 @@
    Latency is from each commit to the consumer's receipt. Targets: p95 <= 1 s, and every event received
    (count in = count out).
 
-Uses a small workspace in the scratch database of bench/crm.py (`--reuse` keeps it).
+Uses a small seeded workspace in a scratch database of its own, `<name>_events_crmbench` (`--reuse` keeps it).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
@@ -185,6 +186,9 @@ def main() -> int:
     parser.add_argument("--writers", type=int, default=4, help="threads committing the events")
     args = parser.parse_args()
 
+    # A scratch database of its own (`<name>_events_crmbench`): never the full-size one of bench/crm.py.
+    url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kontor"))
+    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=f"{url.path.rstrip('/') or '/kontor'}_events"))
     open_database(reuse=args.reuse)
     from django.conf import settings
 
