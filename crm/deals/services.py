@@ -285,6 +285,9 @@ def deal_update(
                 action=ChangeRecord.Action.UPDATED,
                 changes=[{"field": "contacts", "label": _("contacts"), "old": before, "new": sorted(set(contacts))}],
             )
+            event_record(
+                type=EventType.RECORD_UPDATED, kind=RecordType.DEAL.value, record=deal, actor=actor, fields=["contacts"]
+            )
     return deal
 
 
@@ -384,6 +387,13 @@ def deal_set_line_items(*, actor: User, deal: Deal, items: Sequence[Mapping[str,
         record_id=deal.pk,
         action=ChangeRecord.Action.UPDATED,
         changes=[{"field": "line_items", "label": _("line items"), "old": str(old_amount), "new": str(deal.amount)}],
+    )
+    event_record(
+        type=EventType.RECORD_UPDATED,
+        kind=RecordType.DEAL.value,
+        record=deal,
+        actor=actor,
+        fields=["line_items", *(["amount"] if deal.amount != old_amount else [])],
     )
     return deal
 

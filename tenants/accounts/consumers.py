@@ -34,9 +34,11 @@ def active_seats_count(event: Event) -> None:
     )
 
 
-def active_seats() -> int | None:
-    """The active-seat count of the current workspace as last maintained (None before the first event)."""
-    return Counter.objects.filter(name=ACTIVE_SEATS).values_list("value", flat=True).first()
+def active_seats() -> int:
+    """The active-seat count of the current workspace as the consumer last left it; a workspace that has had no
+    people event yet (its owner only) is counted directly."""
+    kept = Counter.objects.filter(name=ACTIVE_SEATS).values_list("value", flat=True).first()
+    return kept if kept is not None else User.objects.filter(is_active=True).count()
 
 
 def register() -> None:

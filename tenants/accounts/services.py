@@ -59,7 +59,6 @@ def user_create(
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
-    _user_event(EventType.USER_ACTIVATED, user, actor=None)
     return user
 
 
@@ -555,6 +554,7 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
     invitation.accepted_at = timezone.now()
     invitation.user = user
     invitation.save(update_fields=["accepted_at", "user"])
+    _user_event(EventType.USER_ACTIVATED, user, actor=user)
     audit_record(
         actor=user,
         action=AuditEvent.Action.INVITATION_ACCEPTED,

@@ -24,15 +24,16 @@ from django_tenants.utils import schema_context
 from crm.activities.services import activity_create, activity_set_done
 from crm.companies.models import Company
 from crm.companies.services import company_create, company_delete, company_merge, company_update
+from crm.contacts.services import contact_create
 from crm.deals.models import Stage
-from crm.deals.services import deal_create, deal_move_to_stage
+from crm.deals.services import deal_create, deal_move_to_stage, deal_update
 from crm.leads.services import lead_convert, lead_create
-from tenants.accounts.consumers import active_seats
+from tenants.accounts.consumers import ACTIVE_SEATS, active_seats
 from tenants.accounts.models import User
 from tenants.accounts.roles import SALES_MANAGER, builtin_role
 from tenants.accounts.services import invitation_accept, invitation_create, invitation_token_make, user_deactivate
 from tenants.events import outbox
-from tenants.events.models import ConsumerCursor, Event
+from tenants.events.models import ConsumerCursor, Counter, Event
 from tests.tenants.events_support import FLAKY_FAILURES, QUEUE, key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,10 @@ def test_each_change_writes_exactly_one_event_with_its_snapshot(in_workspace) ->
     assert merged.context["merged_id"] == duplicate.pk and "phones" in merged.fields
 
     deal = deal_create(actor=owner, data={"title": "Big one", "company": company.pk})
+    contact = contact_create(actor=owner, data={"first_name": "Ann"})
+    before = _top()
+    deal_update(actor=owner, deal=deal, data={}, contacts=[contact.pk])
+    assert [(e.type, e.record_id, e.fields) for e in _new(before)] == [("record.updated", deal.pk, ["contacts"])]
     won = Stage.objects.get(pipeline=deal.pipeline, outcome=Stage.Outcome.WON)
     before = _top()
     deal_move_to_stage(actor=owner, deal=deal, stage=won)
@@ -131,17 +136,25 @@ def test_people_events_and_the_active_seat_count(in_workspace, django_capture_on
     (invited,) = _new(before)
     assert invited.type == "user.invited" and invited.snapshot["email"] == "new@example.com"
     assert "password" not in str(invited.snapshot)
+    assert not Counter.objects.filter(name=ACTIVE_SEATS).exists() and active_seats() == 1  # the owner alone
+    before = _top()
     with django_capture_on_commit_callbacks(execute=True):
         person = invitation_accept(
             token=invitation_token_make(invitation), full_name="New", password="a-long-enough-secret-9"
         )
-    assert active_seats() == 2
+    (activated,) = _new(before)
+    assert (activated.type, activated.record_id, activated.snapshot["email"]) == (
+        "user.activated",
+        person.pk,
+        "new@example.com",
+    )
+    assert Counter.objects.get(name=ACTIVE_SEATS).value == 2 == active_seats()
     before = _top()
     with django_capture_on_commit_callbacks(execute=True):
         user_deactivate(actor=owner, user=person)
     (deactivated,) = _new(before)
     assert deactivated.type == "user.deactivated" and deactivated.snapshot["is_active"] is False
-    assert active_seats() == 1 == User.objects.filter(is_active=True).count()
+    assert Counter.objects.get(name=ACTIVE_SEATS).value == 1 == User.objects.filter(is_active=True).count()
 
 
 def test_delivered_events_are_pruned_after_the_retention_only(in_workspace) -> None:
