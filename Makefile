@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-crm bench-access install lock clean chromium gettext translations messages
+.PHONY: demo test lint bench bench-crm bench-access bench-events install lock clean chromium gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -57,6 +57,9 @@ bench-crm: $(STAMP)
 
 bench-access: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/access.py $(BENCH_ARGS)
+
+bench-events: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/events.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml

@@ -64,6 +64,7 @@ TENANT_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "tenants.accounts",
+    "tenants.events",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -275,8 +276,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TENANT_CACHE_SECONDS = 0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Events: the sweep re-queues delivery for workspaces with pending events (a commit queues it at once), the
+# prune drops delivered events older than the retention and finds any workspace the sweep lost track of.
+EVENTS_ENABLED: bool = env.bool("EVENTS_ENABLED", default=True)
+EVENTS_RETENTION_DAYS: int = env.int("EVENTS_RETENTION_DAYS", default=30)
+EVENTS_SWEEP_SECONDS: float = env.float("EVENTS_SWEEP_SECONDS", default=30.0)
+EVENTS_RETRY_BASE_SECONDS: float = env.float("EVENTS_RETRY_BASE_SECONDS", default=5.0)
+EVENTS_RETRY_MAX_SECONDS: float = env.float("EVENTS_RETRY_MAX_SECONDS", default=3600.0)
+# Deliver in the committing process instead of through Celery (the test suite's captured on-commit callbacks).
+EVENTS_DISPATCH_EAGER: bool = env.bool("EVENTS_DISPATCH_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "refill-schema-pool": {"task": "tenants.tasks.refill_schema_pool", "schedule": 60.0},
+    "events-sweep": {"task": "tenants.events.tasks.sweep", "schedule": EVENTS_SWEEP_SECONDS},
+    "events-prune": {"task": "tenants.events.tasks.prune", "schedule": 3600.0},
 }
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")

@@ -32,6 +32,9 @@ _counter = itertools.count(1)
 def pytest_configure() -> None:
     # The test run must not share a queue with a demo's worker on the same Redis.
     celery_app.conf.task_default_queue = "kontor-tests"
+    # Events are delivered in the test process when a test runs the on-commit callbacks; the event tests that
+    # run a real worker turn this off.
+    settings.EVENTS_DISPATCH_EAGER = True
 
 
 @pytest.fixture(scope="session")

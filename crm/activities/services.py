@@ -20,6 +20,8 @@ from crm.core.validation import value_errors
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User
+from tenants.events.outbox import Type as EventType
+from tenants.events.outbox import event_record
 
 _FIELDS = {
     "kind",
@@ -91,15 +93,25 @@ def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
     data.setdefault("assignee", actor.pk)
     _apply(actor, activity, data)
     activity.save()
+    event_record(type=EventType.RECORD_CREATED, kind=RecordType.ACTIVITY.value, record=activity, actor=actor)
     return activity
 
 
 @transaction.atomic
 def activity_update(*, actor: User, activity: Activity, data: Mapping[str, Any]) -> Activity:
     policy.require_on(actor, policy.Action.EDIT, RecordType.ACTIVITY, activity)
+    was_done = activity.is_done
     _apply(actor, activity, data)
     activity.updated_at = timezone.now()
     activity.save()
+    done_now = activity.is_done and not was_done
+    event_record(
+        type=EventType.ACTIVITY_DONE if done_now else EventType.RECORD_UPDATED,
+        kind=RecordType.ACTIVITY.value,
+        record=activity,
+        actor=actor,
+        fields=[name for name in data if name in _FIELDS],
+    )
     return activity
 
 
@@ -115,6 +127,7 @@ def activity_set_done(*, actor: User, activity: Activity, done: bool, result: st
 def activity_delete(*, actor: User, activity: Activity) -> None:
     policy.require_on(actor, policy.Action.DELETE, RecordType.ACTIVITY, activity)
     audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=activity, target_type="activity")
+    event_record(type=EventType.RECORD_DELETED, kind=RecordType.ACTIVITY.value, record=activity, actor=actor)
     activity.delete()
 
 

@@ -26,6 +26,8 @@ from crm.search.services import search_index_remove, search_index_update
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User
+from tenants.events.outbox import Type as EventType
+from tenants.events.outbox import event_record
 
 R = TypeVar("R", bound=models.Model)
 Normalizer = Callable[[dict[str, Any]], dict[str, Any]]
@@ -165,6 +167,7 @@ def record_create(
         raise ValidationError(errors)
     record.save()
     history_write(actor=actor, record_type=record_type, record_id=record.pk, action=ChangeRecord.Action.CREATED)
+    event_record(type=EventType.RECORD_CREATED, kind=record_type.value, record=record, actor=actor)
     search_index_update(record_type, record, created=True)
     return record
 
@@ -221,6 +224,13 @@ def record_update(
     record.updated_at = timezone.now()  # type: ignore[attr-defined]
     record.save(update_fields=[*dict.fromkeys(changed), "version", "updated_at"])
     history_write(actor=actor, record_type=record_type, record_id=record.pk, action=action, changes=changes, note=note)
+    event_record(
+        type=EventType.RECORD_UPDATED,
+        kind=record_type.value,
+        record=record,
+        actor=actor,
+        fields=[change["field"].split(".", 1)[0] for change in changes],
+    )
     search_index_update(record_type, record)
     return record
 
@@ -294,6 +304,14 @@ def merge_finish(
         target_type=record_type.value,
         details={"merged_id": duplicate.pk, "merged": str(duplicate)[:255], "moved": moved},
     )
+    event_record(
+        type=EventType.RECORD_MERGED,
+        kind=record_type.value,
+        record=survivor,
+        actor=actor,
+        fields=filled,
+        context={"merged_id": duplicate.pk, "moved": moved},
+    )
     duplicate.delete()
     search_index_update(record_type, survivor)
     return survivor
@@ -311,4 +329,5 @@ def record_delete(*, actor: User, record: models.Model, record_type: RecordType)
     )
     search_index_remove(record_type, record_id)
     audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=record, target_type=record_type.value)
+    event_record(type=EventType.RECORD_DELETED, kind=record_type.value, record=record, actor=actor)
     record.delete()

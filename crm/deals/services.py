@@ -26,6 +26,8 @@ from crm.history.services import history_write
 from crm.products.selectors import products_visible_to
 from tenants.accounts import policy
 from tenants.accounts.models import User
+from tenants.events.outbox import Type as EventType
+from tenants.events.outbox import event_record
 
 # Named in the language active when the workspace is created (its default language).
 DEFAULT_PIPELINE_NAME = gettext_lazy("Sales")
@@ -283,6 +285,9 @@ def deal_update(
                 action=ChangeRecord.Action.UPDATED,
                 changes=[{"field": "contacts", "label": _("contacts"), "old": before, "new": sorted(set(contacts))}],
             )
+            event_record(
+                type=EventType.RECORD_UPDATED, kind=RecordType.DEAL.value, record=deal, actor=actor, fields=["contacts"]
+            )
     return deal
 
 
@@ -352,7 +357,19 @@ def _move(*, actor: User, deal: Deal, stage: Stage, lost_reason: str = "", note:
         changes=changes,
         note=note,
     )
+    event_record(
+        type=_STAGE_EVENTS.get(stage.outcome, EventType.DEAL_STAGE_CHANGED),
+        kind=RecordType.DEAL.value,
+        record=deal,
+        actor=actor,
+        fields=[change["field"] for change in changes],
+        context={"from_stage_id": old_stage.pk, "to_stage_id": stage.pk},
+    )
     return deal
+
+
+# A move into a won or lost stage is that event; any other move is a stage change.
+_STAGE_EVENTS: dict[str, str] = {Stage.Outcome.WON: EventType.DEAL_WON, Stage.Outcome.LOST: EventType.DEAL_LOST}
 
 
 @transaction.atomic
@@ -370,6 +387,13 @@ def deal_set_line_items(*, actor: User, deal: Deal, items: Sequence[Mapping[str,
         record_id=deal.pk,
         action=ChangeRecord.Action.UPDATED,
         changes=[{"field": "line_items", "label": _("line items"), "old": str(old_amount), "new": str(deal.amount)}],
+    )
+    event_record(
+        type=EventType.RECORD_UPDATED,
+        kind=RecordType.DEAL.value,
+        record=deal,
+        actor=actor,
+        fields=["line_items", *(["amount"] if deal.amount != old_amount else [])],
     )
     return deal
 

@@ -27,6 +27,8 @@ from crm.leads.models import Lead
 from crm.leads.selectors import leads_visible_to
 from tenants.accounts import policy
 from tenants.accounts.models import User
+from tenants.events.outbox import Type as EventType
+from tenants.events.outbox import event_record
 
 
 def _normalize(data: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +149,14 @@ def lead_convert(
             )
             if obj is not None
         ],
+    )
+    event_record(
+        type=EventType.LEAD_CONVERTED,
+        kind=RecordType.LEAD.value,
+        record=lead,
+        actor=actor,
+        fields=["status", "converted_at", "company", "contact", "deal"],
+        context={"company_id": lead.company_id, "contact_id": lead.contact_id, "deal_id": lead.deal_id},
     )
     return Conversion(lead=lead, company=company, contact=contact, deal=deal)
 

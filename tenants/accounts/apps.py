@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants.accounts import signals
+        from tenants.accounts import consumers, signals
 
         signals.connect()
+        consumers.register()

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
@@ -35,6 +34,8 @@ from tenants.accounts.selectors import (
     team_descendant_ids,
 )
 from tenants.context import current_schema
+from tenants.events.outbox import Type as EventType
+from tenants.events.outbox import event_record
 
 API_KEY_SCHEME = "kontor"
 # A key used again within this window keeps its recorded time: no write on every request.
@@ -58,6 +59,22 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     return user
+
+
+def user_snapshot(user: User) -> dict[str, Any]:
+    """What an event tells about a person (never their password)."""
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "full_name": user.full_name,
+        "role_id": user.role_id,
+        "team_id": user.team_id,
+        "is_active": user.is_active,
+    }
+
+
+def _user_event(type: str, user: User, *, actor: User | None, fields: Iterable[str] = ()) -> None:
+    event_record(type=type, kind="user", record=user, actor=actor, fields=fields, snapshot=user_snapshot(user))
 
 
 @dataclass(frozen=True)
@@ -253,6 +270,7 @@ def user_change(*, actor: User, user: User, role: Role, team: Team | None) -> Us
     user.full_clean(exclude=["password"])
     user.save(update_fields=["role", "team"])
     audit_record(actor=actor, action=AuditEvent.Action.USER_CHANGED, target=user, details=changes)
+    _user_event(EventType.USER_ROLE_CHANGED, user, actor=actor, fields=changes)
     return user
 
 
@@ -273,6 +291,7 @@ def user_deactivate(*, actor: User, user: User) -> User:
     user.is_active = False
     user.save(update_fields=["is_active"])
     audit_record(actor=actor, action=AuditEvent.Action.USER_DEACTIVATED, target=user)
+    _user_event(EventType.USER_DEACTIVATED, user, actor=actor, fields=["is_active"])
     return user
 
 
@@ -312,6 +331,7 @@ def user_reactivate(*, actor: User, user: User) -> User:
     user.is_active = True
     user.save(update_fields=["is_active"])
     audit_record(actor=actor, action=AuditEvent.Action.USER_REACTIVATED, target=user)
+    _user_event(EventType.USER_ACTIVATED, user, actor=actor, fields=["is_active"])
     return user
 
 
@@ -394,12 +414,14 @@ def invitation_for_token(token: str) -> Invitation:
     return invitation
 
 
-def _invitation_email(invitation: Invitation, *, url: str, actor: User) -> tuple[str, str]:
+def invitation_email(invitation: Invitation, *, site_url: str, inviter: User | None) -> tuple[str, str]:
+    """The subject and body of the mail that carries an invitation's link (on `site_url`)."""
+    url = site_url.rstrip("/") + reverse("invitation:accept", args=[invitation_token_make(invitation)])
     tenant = getattr(connection, "tenant", None)
     context = {
         "invitation": invitation,
         "url": url,
-        "inviter": actor.get_full_name(),
+        "inviter": inviter.get_full_name() if inviter is not None else "",
         "workspace_name": getattr(tenant, "name", "") or "Kontor",
         "hours": int(INVITATION_LIFETIME.total_seconds() // 3600),
     }
@@ -448,9 +470,21 @@ def invitation_create(
     if errors:
         raise ValidationError(errors)
     invitation.save()
-    url = site_url.rstrip("/") + reverse("invitation:accept", args=[invitation_token_make(invitation)])
-    subject, body = _invitation_email(invitation, url=url, actor=actor)
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
+    # The invitation_email consumer mails the link once this commits.
+    event_record(
+        type=EventType.USER_INVITED,
+        kind="invitation",
+        record=invitation,
+        actor=actor,
+        snapshot={
+            "email": invitation.email,
+            "full_name": invitation.full_name,
+            "role_id": role.pk,
+            "team_id": team.pk if team else None,
+            "expires_at": invitation.expires_at,
+        },
+        context={"site_url": site_url},
+    )
     audit_record(
         actor=actor,
         action=AuditEvent.Action.INVITATION_SENT,
@@ -488,6 +522,7 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
     invitation.accepted_at = timezone.now()
     invitation.user = user
     invitation.save(update_fields=["accepted_at", "user"])
+    _user_event(EventType.USER_ACTIVATED, user, actor=user)
     audit_record(
         actor=user,
         action=AuditEvent.Action.INVITATION_ACCEPTED,
