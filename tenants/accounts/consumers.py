@@ -1,10 +1,16 @@
-"""What the accounts app does after user events commit: mail invitations, keep the active-seat count."""
+"""What the accounts app does after user events commit: mail invitations and reset links, keep the active-seat
+count."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
-from django.utils import timezone
+from django.db import connection
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from tenants.accounts.models import Invitation, User
 from tenants.events.models import Counter, Event
@@ -26,6 +32,29 @@ def invitation_mail(event: Event) -> None:
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
 
 
+def password_reset_mail(event: Event) -> None:
+    """Mail a reset link (its token made now, valid PASSWORD_RESET_TIMEOUT) in the account's language, else the
+    workspace's; an account deactivated or without a usable password before delivery gets nothing."""
+    user = User.objects.filter(pk=event.record_id or 0, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    workspace = getattr(connection, "tenant", None)
+    context = {
+        "email": user.email,
+        "domain": event.context["domain"],
+        "site_name": event.context["domain"],
+        "protocol": event.context["protocol"],
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
+        "user": user,
+        "workspace": workspace,
+    }
+    with translation.override(user.language or getattr(workspace, "language", "") or settings.LANGUAGE_CODE):
+        subject = "".join(render_to_string("accounts/password_reset_subject.txt", context).splitlines())
+        body = render_to_string("accounts/password_reset_email.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
 def active_seats_count(event: Event) -> None:
     """Recount the workspace's active people (what billing charges for): a count, so replaying is harmless."""
     Counter.objects.update_or_create(
@@ -44,3 +73,4 @@ def active_seats() -> int:
 def register() -> None:
     consumer_register("accounts.invitation_mail", invitation_mail, types=[Type.USER_INVITED])
     consumer_register("accounts.active_seats", active_seats_count, types=_USER_EVENTS)
+    consumer_register("accounts.password_reset_mail", password_reset_mail, types=[Type.USER_PASSWORD_RESET_REQUESTED])

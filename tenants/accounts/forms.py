@@ -4,10 +4,10 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
-from django.db import connection
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from tenants.accounts.models import User
+from tenants.accounts.services import password_reset_request
 from tenants.locale import currency_choices, language_choices, time_zone_choices
 
 
@@ -79,14 +79,10 @@ class WorkspaceSecurityForm(forms.Form):
 
 
 class LocalizedPasswordResetForm(PasswordResetForm):
-    """Mails the reset link in the language of the account it is for (theirs, else the workspace's), not in
-    the language of whoever asked for it."""
+    """Asks for a reset link. Nothing is mailed from the request: the request is recorded (one event per active
+    account with that email) and the mail goes out after commit, in the account's language."""
 
-    def send_mail(
-        self, subject_template_name: str, email_template_name: str, context: dict[str, Any], *args: Any, **kwargs: Any
-    ) -> None:
-        user = context.get("user")
-        tenant = getattr(connection, "tenant", None)
-        language = getattr(user, "language", "") or getattr(tenant, "language", "") or translation.get_language()
-        with translation.override(language):
-            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
+    def save(self, domain_override: str | None = None, use_https: bool = False, request: Any = None, **_: Any) -> None:
+        domain = domain_override or (request.get_host() if request is not None else "")
+        for user in self.get_users(self.cleaned_data["email"]):
+            password_reset_request(user=cast(User, user), domain=domain, use_https=use_https)

@@ -77,6 +77,19 @@ def _user_event(type: str, user: User, *, actor: User | None, fields: Iterable[s
     event_record(type=type, kind="user", record=user, actor=actor, fields=fields, snapshot=user_snapshot(user))
 
 
+@transaction.atomic
+def password_reset_request(*, user: User, domain: str, use_https: bool) -> None:
+    """Someone asked for a reset link for this account: the password_reset_mail consumer mails it once this
+    commits, with a token made then (the outbox never holds a secret)."""
+    event_record(
+        type=EventType.USER_PASSWORD_RESET_REQUESTED,
+        kind="user",
+        record=user,
+        snapshot={},
+        context={"domain": domain, "protocol": "https" if use_https else "http"},
+    )
+
+
 @dataclass(frozen=True)
 class IssuedApiKey:
     key: ApiKey

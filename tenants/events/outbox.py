@@ -54,6 +54,7 @@ class Type:
     USER_ACTIVATED = "user.activated"
     USER_DEACTIVATED = "user.deactivated"
     USER_ROLE_CHANGED = "user.role_changed"
+    USER_PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
 
 
 # --- consumers ---------------------------------------------------------------------------------------------

@@ -399,11 +399,14 @@ def test_the_invitation_is_written_in_the_workspace_s_language(
 
 
 @pytest.mark.django_db
-def test_the_password_reset_is_written_in_the_account_s_language(workspace, looked_up) -> None:
+def test_the_password_reset_is_written_in_the_account_s_language(
+    workspace, looked_up, django_capture_on_commit_callbacks
+) -> None:
     with schema_context(workspace.schema):
         User.objects.filter(pk=workspace.owner.pk).update(language="fr")
     visitor = Client(HTTP_HOST=workspace.domain, HTTP_ACCEPT_LANGUAGE="ru")
-    response = visitor.post(reverse("accounts:password_reset"), {"email": workspace.owner.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = visitor.post(reverse("accounts:password_reset"), {"email": workspace.owner.email})
     assert response.status_code == 302 and len(mail.outbox) == 1
     assert _languages_of(looked_up, "Set a new password here:") == {"fr"}
 

@@ -70,9 +70,10 @@ def test_inactive_user_cannot_log_in(workspace) -> None:
     assert client.get("/").status_code == 302
 
 
-def test_password_reset_by_email(workspace) -> None:
+def test_password_reset_by_email(workspace, django_capture_on_commit_callbacks) -> None:
     client = Client(HTTP_HOST=workspace.domain)
-    response = client.post("/password-reset/", {"email": workspace.owner.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/password-reset/", {"email": workspace.owner.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     link = re.search(r"http://\S+/password-reset/\S+/\S+/", mail.outbox[0].body).group(0)
@@ -119,3 +120,35 @@ def test_tampered_handoff_token_is_refused(workspace) -> None:
     token = handoff_token_make(user=workspace.owner, schema_name=workspace.schema)
     client = Client(HTTP_HOST=workspace.domain)
     assert client.get("/welcome/", {"token": token[:-2] + "xx"}).url == "/login/"
+
+
+def test_a_reset_link_is_mailed_only_after_commit_and_its_token_is_never_stored(
+    workspace, django_capture_on_commit_callbacks
+) -> None:
+    from tenants.events.models import Event
+
+    client = Client(HTTP_HOST=workspace.domain)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post("/password-reset/", {"email": workspace.owner.email})
+    assert response.status_code == 302
+    assert mail.outbox == []  # nothing is mailed from inside the request's transaction
+    with schema_context(workspace.schema):
+        event = Event.objects.get(type="user.password_reset_requested")
+        assert event.record_id == workspace.owner.pk
+        assert event.snapshot == {} and set(event.context) == {"domain", "protocol"}
+    for callback in callbacks:
+        callback()
+    assert len(mail.outbox) == 1
+    token = re.search(r"/password-reset/[^/]+/([^/]+)/", mail.outbox[0].body).group(1)
+    with schema_context(workspace.schema):
+        assert token not in str(list(Event.objects.values_list("snapshot", "context")))
+
+
+def test_a_reset_for_an_unknown_email_records_nothing_and_says_the_same(workspace) -> None:
+    from tenants.events.models import Event
+
+    client = Client(HTTP_HOST=workspace.domain)
+    response = client.post("/password-reset/", {"email": "nobody@example.com"})
+    assert response.status_code == 302
+    with schema_context(workspace.schema):
+        assert not Event.objects.filter(type="user.password_reset_requested").exists()
