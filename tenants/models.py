@@ -28,6 +28,10 @@ class Tenant(TenantMixin):
     language = models.CharField(_("default language"), max_length=8, default="en", validators=[validate_language])
     currency = models.CharField(_("default currency"), max_length=3, default="USD", validators=[validate_currency])
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    # Fingerprint of the migrations applied in the schema (tenants.fleet.state), written in the same transaction
+    # as the schema's DDL by provisioning and the fleet migration: a fleet already at the target is recognised
+    # from this table alone, without opening one schema. Empty = unknown, read the schema itself.
+    migration_state = models.CharField(max_length=64, blank=True, default="")
 
     # Provisioning creates, renames and drops schemas itself, inside the caller's transaction.
     auto_create_schema = False
@@ -51,3 +55,19 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class SchemaScript(models.Model):
+    """The DDL (and seed rows) of an empty, fully migrated workspace schema, generated from the migrated template
+    after every migration and replayed to create a schema: its cost does not grow with the number of schemas.
+    One row per migration state; the schema's name is the placeholder SCHEMA_PLACEHOLDER."""
+
+    state = models.CharField(max_length=64, unique=True)
+    sql = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.state[:12]
