@@ -82,7 +82,18 @@ class LocalizedPasswordResetForm(PasswordResetForm):
     """Asks for a reset link. Nothing is mailed from the request: the request is recorded (one event per active
     account with that email) and the mail goes out after commit, in the account's language."""
 
-    def save(self, domain_override: str | None = None, use_https: bool = False, request: Any = None, **_: Any) -> None:
+    def save(  # the template and mail arguments are unused: the consumer renders the mail
+        self,
+        domain_override: str | None = None,
+        subject_template_name: str = "",
+        email_template_name: str = "",
+        use_https: bool = False,
+        token_generator: Any = None,
+        from_email: str | None = None,
+        request: Any = None,
+        html_email_template_name: str | None = None,
+        extra_email_context: dict[str, str] | None = None,
+    ) -> None:
         domain = domain_override or (request.get_host() if request is not None else "")
         for user in self.get_users(self.cleaned_data["email"]):
             password_reset_request(user=cast(User, user), domain=domain, use_https=use_https)
