@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.db import connection, transaction
 
@@ -105,7 +106,11 @@ def hosts_invalidate(hosts: Iterable[str]) -> None:
         return
     _tokens_replace(names)
     if connection.in_atomic_block:
-        transaction.on_commit(lambda: _tokens_replace(names))
+
+        def routing_invalidate_after_commit() -> None:
+            _tokens_replace(names)
+
+        transaction.on_commit(routing_invalidate_after_commit)
 
 
 def _tokens_replace(hosts: list[str]) -> None:
@@ -120,8 +125,9 @@ def tenant_hosts_invalidate(tenant_id: int) -> None:
 
 def routing_tables_analyse() -> None:
     """Fresh planner statistics for the lookup's two tables (milliseconds: they hold one row per tenant/host)."""
+    public = connection.ops.quote_name(settings.PUBLIC_SCHEMA_NAME)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE tenants_tenant, tenants_domain")
+        cursor.execute(f"ANALYZE {public}.tenants_tenant, {public}.tenants_domain")
 
 
 # Model signals: whoever writes a Tenant or Domain through the ORM invalidates the hosts it concerns.
@@ -137,8 +143,11 @@ def _domain_changed(sender: type[Domain], instance: Domain, **_: Any) -> None:
     instance._routing_host = instance.domain
 
 
-def _tenant_saved(sender: type[Tenant], instance: Tenant, update_fields: Iterable[str] | None = None, **_: Any) -> None:
-    if update_fields is not None and set(update_fields) <= _UNCACHED_FIELDS:
+def _tenant_saved(
+    sender: type[Tenant], instance: Tenant, created: bool = False, update_fields: Iterable[str] | None = None, **_: Any
+) -> None:
+    # A new tenant has no domain yet (its Domain's own save invalidates that host).
+    if created or (update_fields is not None and set(update_fields) <= _UNCACHED_FIELDS):
         return
     tenant_hosts_invalidate(instance.pk)
 

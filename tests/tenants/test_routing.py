@@ -3,11 +3,13 @@ of a domain or workspace at once; and connections recycled once they have served
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Callable
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -178,6 +180,25 @@ def test_the_lookup_uses_the_unique_index_on_the_domain(workspace: Workspace) ->
         finally:
             cursor.execute("RESET enable_seqscan")
     assert "tenants_domain_domain" in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_setup_platform_analyses_the_lookup_s_tables() -> None:
+    def last_analysed() -> dict[str, object]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables "
+                "WHERE relname IN ('tenants_tenant', 'tenants_domain') AND schemaname = 'public'"
+            )
+            return dict(cursor.fetchall())
+
+    before = last_analysed()
+    call_command("setup_platform", stdout=io.StringIO())
+    after = last_analysed()
+    assert set(after) == {"tenants_tenant", "tenants_domain"}
+    for table, when in after.items():
+        assert when is not None and (before[table] is None or when > before[table]), (table, before, after)
 
 
 # --- connection recycling -------------------------------------------------------------------------------------
