@@ -187,6 +187,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kontor"),
+        # Every request asks it first: an unreachable Redis costs one request a second at most, then the database
+        # answers instead for a few seconds (tenants/routing.py).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     },
 }
 

@@ -13,15 +13,20 @@ Only workspaces and the public site are ever returned: pooled and template schem
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.db import connection, transaction
+from redis.exceptions import RedisError
 
 from tenants.models import Domain, Tenant
+
+logger = logging.getLogger(__name__)
 
 # The cache whose keys are the same in every schema (the default one prefixes keys with the current schema).
 CACHE_ALIAS = "shared"
@@ -29,6 +34,8 @@ CACHE_ALIAS = "shared"
 FOUND_SECONDS = 600
 # An unknown host is kept this long: enough to absorb a flood of them.
 NOT_FOUND_SECONDS = 30
+# After a cache error, lookups go straight to the database this long before trying the cache again.
+CACHE_RETRY_SECONDS = 5
 ROUTABLE_KINDS = (Tenant.Kind.WORKSPACE, Tenant.Kind.PUBLIC)
 # Every field a request may read, so the Tenant is built without a query. migration_state is left out (deferred:
 # loaded on access): the fleet migration rewrites it per schema and the request path never reads it.
@@ -38,6 +45,8 @@ _FIELDS = tuple(f.attname for f in Tenant._meta.concrete_fields if f.attname not
 # The database's identity in every key: a recreated or restored-into-new database never meets the entries of the
 # old one (same host, other tenant id). One query per process and database.
 _database_ids: dict[tuple[str, str, str], str] = {}
+_trouble_logged_at = -60.0
+_cache_down_until = 0.0
 
 
 def _cache() -> BaseCache:
@@ -69,14 +78,29 @@ def tenant_for_host(host: str) -> Tenant | None:
     host = normalize_host(host)
     if not host:
         return None
+    values: tuple[Any, ...] | None
+    if time.monotonic() < _cache_down_until:
+        values = _read(host)
+    else:
+        try:
+            values = _cached_read(host)
+        except RedisError:
+            # Routing must not depend on the cache being up: read the database, as every lookup did before it,
+            # and leave the cache alone for a few seconds rather than wait for it on every request.
+            _cache_trouble("host lookups read the database")
+            values = _read(host)
+    return None if values is None else Tenant.from_db(connection.alias, _FIELDS, values)
+
+
+def _cached_read(host: str) -> tuple[Any, ...] | None:
     cache = _cache()
     gen_key, entry_key = _keys(host)
     found = cache.get_many([gen_key, entry_key])
     gen = found.get(gen_key)
     entry = found.get(entry_key)
     if gen is not None and isinstance(entry, dict) and entry.get("gen") == gen and entry.get("fields") == _FIELDS:
-        values = entry["values"]
-        return None if values is None else Tenant.from_db(connection.alias, _FIELDS, values)
+        values: tuple[Any, ...] | None = entry["values"]
+        return values
     if gen is None:
         # First reader since the token expired or was never made. A writer that got in first wins.
         gen = secrets.token_hex(8)
@@ -88,7 +112,17 @@ def tenant_for_host(host: str) -> Tenant | None:
         {"gen": gen, "fields": _FIELDS, "values": values},
         timeout=NOT_FOUND_SECONDS if values is None else FOUND_SECONDS,
     )
-    return None if values is None else Tenant.from_db(connection.alias, _FIELDS, values)
+    return values
+
+
+def _cache_trouble(what: str) -> None:
+    """Logged at most once a minute per process: while Redis is down this happens again and again."""
+    global _trouble_logged_at, _cache_down_until
+    now = time.monotonic()
+    _cache_down_until = now + CACHE_RETRY_SECONDS
+    if now - _trouble_logged_at >= 60:
+        _trouble_logged_at = now
+        logger.warning("routing cache unavailable (%s)", what, exc_info=True)
 
 
 def _read(host: str) -> tuple[Any, ...] | None:
@@ -114,8 +148,12 @@ def hosts_invalidate(hosts: Iterable[str]) -> None:
 
 
 def _tokens_replace(hosts: list[str]) -> None:
-    cache = _cache()
-    cache.set_many({_keys(h)[0]: secrets.token_hex(8) for h in hosts}, timeout=FOUND_SECONDS)
+    try:
+        _cache().set_many({_keys(h)[0]: secrets.token_hex(8) for h in hosts}, timeout=FOUND_SECONDS)
+    except RedisError:
+        # The write stands: a cache that was down lost nothing, one that was only unreachable keeps what it had
+        # for FOUND_SECONDS at most.
+        logger.exception("could not invalidate the routing cache for %s", ", ".join(hosts))
 
 
 def tenant_hosts_invalidate(tenant_id: int) -> None:

@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
+from tenants import routing
 from tenants.accounts.security import workspace_locale_update
 from tenants.models import Domain, Tenant
 from tenants.routing import tenant_for_host
@@ -180,6 +181,23 @@ def test_the_lookup_uses_the_unique_index_on_the_domain(workspace: Workspace) ->
         finally:
             cursor.execute("RESET enable_seqscan")
     assert "tenants_domain_domain" in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.django_db
+def test_routing_and_domain_writes_go_on_while_the_cache_is_unreachable(
+    workspace: Workspace, settings, monkeypatch
+) -> None:
+    monkeypatch.setattr(routing, "_cache_down_until", 0.0)  # restored after the test: the cache is tried again
+    nothing_listens = "redis://127.0.0.1:1/0"
+    settings.CACHES = {**settings.CACHES, "shared": {**settings.CACHES["shared"], "LOCATION": nothing_listens}}
+    assert _served_by(workspace.domain).pk == workspace.tenant.pk
+    new_host = _fresh_host()
+    domain = Domain.objects.get(domain=workspace.domain)
+    domain.domain = new_host
+    domain.save()
+    assert Domain.objects.filter(domain=new_host).exists()
+    assert _served_by(new_host).pk == workspace.tenant.pk
+    assert _served_by(workspace.domain) is None
 
 
 @pytest.mark.django_db
