@@ -1,11 +1,12 @@
 """Host -> tenant, on every request: from the shared cache, so its cost stays flat whatever the number of tenants.
 
 A hit is one Redis round trip (MGET) and no query. Every worker sees a change at once: a save or delete of a
-Domain or Tenant row (model signals, whoever writes) replaces the host's generation token, so entries written
+Domain or Tenant row (model signals, whoever writes) gives the host a new generation token, so entries written
 before are ignored, in the writing transaction and again when it commits (another worker may have re-read the
-old row in between). An entry carries the generation it was read under: a reader that raced a change writes an
-entry nobody will accept. Unknown hosts are cached too, briefly, so a flood of them does not reach the
-database; a new domain's save replaces the token, so the new host answers at once.
+old row in between). An entry carries the generation it was read under (none for a host never changed): a
+reader that raced a change writes an entry nobody will accept. Unknown hosts are cached too, briefly, so a
+flood of requests for one does not reach the database; a new domain's save gives its host a token, so the new
+host answers at once. Only writes make tokens, so a flood of random hosts leaves nothing but 30-second entries.
 
 Writes that bypass the model signals (QuerySet.update, raw SQL, a restore) are seen when the entry expires.
 Only workspaces and the public site are ever returned: pooled and template schemas are never reachable.
@@ -32,8 +33,10 @@ logger = logging.getLogger(__name__)
 CACHE_ALIAS = "shared"
 # A found host is kept this long; changes through the models are seen at once, anything else after this.
 FOUND_SECONDS = 600
-# An unknown host is kept this long: enough to absorb a flood of them.
+# An unknown host is kept this long: enough to absorb a flood of requests for it.
 NOT_FOUND_SECONDS = 30
+# A host's generation token outlives any entry written before it, so an old entry can never match again.
+TOKEN_SECONDS = 2 * FOUND_SECONDS
 # After a cache error, lookups go straight to the database this long before trying the cache again.
 CACHE_RETRY_SECONDS = 5
 ROUTABLE_KINDS = (Tenant.Kind.WORKSPACE, Tenant.Kind.PUBLIC)
@@ -98,14 +101,10 @@ def _cached_read(host: str) -> tuple[Any, ...] | None:
     found = cache.get_many([gen_key, entry_key])
     gen = found.get(gen_key)
     entry = found.get(entry_key)
-    if gen is not None and isinstance(entry, dict) and entry.get("gen") == gen and entry.get("fields") == _FIELDS:
+    # A host never changed (or not for a while) has no token: None is its generation.
+    if isinstance(entry, dict) and entry.get("gen") == gen and entry.get("fields") == _FIELDS:
         values: tuple[Any, ...] | None = entry["values"]
         return values
-    if gen is None:
-        # First reader since the token expired or was never made. A writer that got in first wins.
-        gen = secrets.token_hex(8)
-        if not cache.add(gen_key, gen, timeout=FOUND_SECONDS):
-            gen = cache.get(gen_key) or gen
     values = _read(host)
     cache.set(
         entry_key,
@@ -149,7 +148,7 @@ def hosts_invalidate(hosts: Iterable[str]) -> None:
 
 def _tokens_replace(hosts: list[str]) -> None:
     try:
-        _cache().set_many({_keys(h)[0]: secrets.token_hex(8) for h in hosts}, timeout=FOUND_SECONDS)
+        _cache().set_many({_keys(h)[0]: secrets.token_hex(8) for h in hosts}, timeout=TOKEN_SECONDS)
     except RedisError:
         # The write stands: a cache that was down lost nothing, one that was only unreachable keeps what it had
         # for FOUND_SECONDS at most.
