@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from redis.exceptions import RedisError
 
 from tenants.models import Domain, Tenant
@@ -124,11 +125,13 @@ def _cache_trouble(what: str) -> None:
         logger.warning("routing cache unavailable (%s)", what, exc_info=True)
 
 
-def _read(host: str) -> tuple[Any, ...] | None:
+def lookup_query(host: str) -> QuerySet[Tenant, tuple[Any, ...]]:
     """One indexed lookup (tenants_domain.domain is unique) joined to the tenant row."""
-    row = list(
-        Tenant.objects.filter(domains__domain=host, kind__in=ROUTABLE_KINDS).order_by().values_list(*_FIELDS)[:1]
-    )
+    return Tenant.objects.filter(domains__domain=host, kind__in=ROUTABLE_KINDS).order_by().values_list(*_FIELDS)[:1]
+
+
+def _read(host: str) -> tuple[Any, ...] | None:
+    row = list(lookup_query(host))
     return tuple(row[0]) if row else None
 
 
