@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery.signals import task_prerun
+from celery.signals import task_postrun, task_prerun
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
@@ -22,3 +22,11 @@ def _tag_sentry_with_schema(task: Any = None, **_: Any) -> None:
     from tenants.context import current_schema
 
     sentry_sdk.set_tag("tenant", current_schema())
+
+
+@task_postrun.connect
+def _recycle_connections(**_: Any) -> None:
+    # Each task runs in the schema it was queued from: a worker's connection serves many schemas, like a web one.
+    from tenants.connections import connections_recycle
+
+    connections_recycle()

@@ -18,12 +18,13 @@ class KontorTenantMiddleware(TenantMainMiddleware):
     """Routes by host; only workspaces and the public site are reachable, never pooled or template schemas."""
 
     def get_tenant(self, domain_model, hostname):
-        from tenants.models import Tenant
+        # From the shared cache: no query once a host has been seen (tenants/routing.py).
+        from tenants.routing import tenant_for_host
 
-        domain = domain_model.objects.select_related("tenant").get(
-            domain=hostname, tenant__kind__in=[Tenant.Kind.WORKSPACE, Tenant.Kind.PUBLIC]
-        )
-        return domain.tenant
+        tenant = tenant_for_host(hostname)
+        if tenant is None:
+            raise domain_model.DoesNotExist
+        return tenant
 
 
 class SentryTenantTagMiddleware:

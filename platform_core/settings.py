@@ -88,6 +88,8 @@ TENANT_MODEL = "tenants.Tenant"
 # after a rollback, which reverts it); halves the round trips of a request.
 TENANT_LIMIT_SET_CALLS = True
 TENANT_DOMAIN_MODEL = "tenants.Domain"
+# Called by django-tenants on every schema switch: counts the schemas each connection has served (below).
+EXTRA_SET_TENANT_METHOD_PATH = "tenants.connections.schema_recorded"
 PUBLIC_SCHEMA_NAME = "public"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -161,6 +163,10 @@ _database: dict[str, Any] = env.db_url("DATABASE_URL", default="postgres://postg
 _database["ENGINE"] = "django_tenants.postgresql_backend"
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _database["CONN_HEALTH_CHECKS"] = True
+# A connection is closed at the end of the request or task in which it has served more than this many schemas:
+# a PostgreSQL backend keeps the catalog entries of every table it opened, so it would otherwise grow with the
+# number of workspaces it has served (tenants/connections.py). 0 = never.
+DATABASE_CONN_MAX_SCHEMAS: int = env.int("DATABASE_CONN_MAX_SCHEMAS", default=100)
 DATABASES = {"default": _database}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -174,7 +180,17 @@ CACHES = {
         # Every key carries the schema of the tenant it belongs to.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
-    }
+    },
+    # Keys that are the same whatever schema the connection is on, for data of the public schema: the host ->
+    # tenant routing (tenants/routing.py). Same Redis, so every worker sees a change at once.
+    "shared": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kontor"),
+        # Every request asks it first: an unreachable Redis costs one request a second at most, then the database
+        # answers instead for a few seconds (tenants/routing.py).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    },
 }
 
 # Sessions live in the tenant's own schema (django.contrib.sessions is a tenant app too).

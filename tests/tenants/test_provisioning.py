@@ -54,7 +54,8 @@ def test_signup_takes_a_pooled_schema_and_creates_the_owner() -> None:
 def test_refill_is_queued_after_commit_only(django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         workspace_create(**SIGNUP)
-    assert [cb.__name__ for cb in callbacks] == ["_queue_pool_refill"]
+    # (The host -> tenant cache is invalidated after commit too.)
+    assert [cb.__name__ for cb in callbacks].count("_queue_pool_refill") == 1
 
 
 def test_empty_pool_falls_back_to_cloning_the_template() -> None:

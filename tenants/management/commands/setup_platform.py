@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from tenants.routing import routing_tables_analyse
 from tenants.services import public_tenant_ensure, schema_pool_refill
 from tenants.tasks import refill_schema_pool
 
@@ -23,11 +24,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         public_tenant_ensure()
+        # The host -> tenant lookup's tables, analysed whatever autovacuum has done so far.
+        routing_tables_analyse()
         if options["refill_in_background"]:
             refill_schema_pool.delay()
             self.stdout.write(f"Public site at {settings.BASE_DOMAIN}; schema pool refill queued.")
             return
         added = schema_pool_refill()
+        if added:
+            routing_tables_analyse()
         self.stdout.write(
             f"Public site at {settings.BASE_DOMAIN}; schema pool refilled with {added} "
             f"(target {settings.SCHEMA_POOL_SIZE})."
