@@ -84,7 +84,8 @@ def memory(hosts: list[dict[str, str]], *, sample_every: int) -> dict[str, Any]:
             peak_cache, peak_total = max(peak_cache, cache), max(peak_total, total)
     cache, total, _ = read()
     return {
-        "available": hasattr(settings, "DATABASE_CONN_MAX_SCHEMAS"),
+        # The setting, or recycling seen happening (the backend changed under the same worker).
+        "available": hasattr(settings, "DATABASE_CONN_MAX_SCHEMAS") or len(backends) > 1,
         "setting": getattr(settings, "DATABASE_CONN_MAX_SCHEMAS", None),
         "touched": len(hosts),
         "statuses": statuses,
