@@ -17,12 +17,14 @@ end unless `--keep`) through the project's own provisioning path, and prints, me
    0003), another pair in parallel (`--jobs 2`, 0004 and 0005), and a run with nothing to do (also at every
    point of 1., with the project's own apps: the no-op's curve); total seconds, seconds per schema and the
    total at 10,000 schemas, extrapolated when N < 10,000 (the migration linearly from its per-schema time at
-   N, the no-op from a straight line fitted through its runs at every point), which the table says. Beside it django-tenants' `migrate_schemas` of the same kind of pair
-   on a sample of schemas (`--baseline-sample`, one schema at a time as its standard executor does), in seconds
-   per schema. Targets: a migration over 10,000 schemas <= 5 min, a no-op <= 30 s.
+   N, the no-op from a straight line fitted through its runs at every point), which the table says. Beside it
+   django-tenants' `migrate_schemas` of the same kind of pair on a sample of schemas (`--baseline-sample`, one
+   schema at a time as its standard executor does), in seconds per schema (it grows with N).
+   Targets: a migration over 10,000 schemas <= 5 min, a no-op <= 30 s.
 3. Requests: p50/p95 ms of the company list page and of the API's company list, as the owner of the same
    workspace (200 companies, 1,000 contacts...), in-process through the whole Django stack with the
-   workspace's host, at 10 tenants and again at N; the ratio N/10. Target: p95 at N within 1.1x.
+   workspace's host, on a fresh connection, at 10 tenants and again at N; the ratios N/10. Target: p95 at N
+   within 1.1x (the machine's other load shows in p95 first: compare p50 too).
 4. Catalog: one empty workspace's footprint (tables, indexes, sequences, relations, pg_attribute rows, bytes)
    and what the catalog (pg_class, pg_attribute, the bytes of pg_catalog) grew by per tenant from 10 to N.
 5. Memory: a fresh worker process makes one API request in each of the N workspaces (Django's WSGI handler,
@@ -281,7 +283,7 @@ def request_latency(host: dict[str, str], *, repeat: int) -> Latency:
     }
     result = Latency()
     for name, call in calls.items():
-        for _ in range(5):
+        for _ in range(10):
             status = timed(call)[2]
             assert status == 200, (name, status)
         times = [timed(call)[0] for _ in range(repeat)]
@@ -457,6 +459,9 @@ def main() -> int:
         with tenant_context(measured.tenant):
             seed_workspace(size=SeedSize(**SMALL), owner_ids=[measured.owner.pk])
         use_public_schema()
+        with connections["default"].cursor() as cursor:
+            # Statistics of the seeded tables now, not whenever autovacuum gets to them (between 10 and N).
+            cursor.execute("ANALYZE")
         measured_host = fleet.hosts[0]
 
         points: list[Point] = []
@@ -601,13 +606,17 @@ def main() -> int:
 
     print(f"\n3. Requests, owner of the same workspace ({SMALL['companies']} companies), ms, {args.repeat} each")
     low, high = latency.get(10), latency.get(n)
-    print(f"{'request':<24} {'p50 @10':>8} {'p95 @10':>8} {f'p50 @{n}':>9} {f'p95 @{n}':>9} {'p95 ratio':>9}  target")
+    print(
+        f"{'request':<24} {'p50 @10':>8} {'p95 @10':>8} {f'p50 @{n}':>9} {f'p95 @{n}':>9} {'p50 ratio':>9} "
+        f"{'p95 ratio':>9}  target (p95)"
+    )
     if low and high and low is not high:
         for name in low.p50:
             ratio = high.p95[name] / low.p95[name]
             print(
                 f"{name:<24} {low.p50[name]:>8.1f} {low.p95[name]:>8.1f} {high.p50[name]:>9.1f} "
-                f"{high.p95[name]:>9.1f} {ratio:>9.2f}  <= {REQUEST_LIMIT}x {_verdict(ratio <= REQUEST_LIMIT)}"
+                f"{high.p95[name]:>9.1f} {high.p50[name] / low.p50[name]:>9.2f} {ratio:>9.2f}  <= {REQUEST_LIMIT}x "
+                f"{_verdict(ratio <= REQUEST_LIMIT)}"
             )
 
     print("\n4. Catalog")
