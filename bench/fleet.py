@@ -342,16 +342,22 @@ def migrate_fleet(name: str, args: list[str], *, settings_module: str = "bench.f
     return run
 
 
-def linear_fit(points: list[tuple[int, float]]) -> tuple[float, float]:
-    """Least squares `seconds = fixed + per_schema * schemas` over (schemas, seconds) points."""
-    if len(points) < 2:
-        schemas, seconds = points[0]
-        return 0.0, seconds / schemas
+def noop_at_fleet(points: list[tuple[int, float]]) -> tuple[float, str]:
+    """The no-op's seconds at FLEET schemas from its (schemas, seconds) runs, and how it was found: a least
+    squares line `fixed + per_schema * schemas` when the runs span at least 5x in size (slope and fixed part
+    kept >= 0), else the largest run scaled linearly (an upper bound: its fixed start-up is scaled too)."""
+    largest = max(points)
+    if len(points) < 2 or largest[0] < 5 * min(points)[0]:
+        return largest[1] / largest[0] * FLEET, f"scaled linearly from {largest[0]:,} schemas (an upper bound)"
     mx = statistics.mean(x for x, _ in points)
     my = statistics.mean(y for _, y in points)
     sxx = sum((x - mx) ** 2 for x, _ in points)
-    slope = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else my / mx
-    return my - slope * mx, slope
+    slope = max(0.0, sum((x - mx) * (y - my) for x, y in points) / sxx)
+    fixed = max(0.0, my - slope * mx)
+    return fixed + slope * FLEET, (
+        f"a line through its runs at {len(points)} fleet sizes up to {largest[0]:,}: {fixed:.2f} s + "
+        f"{slope * 1000:.2f} ms per schema"
+    )
 
 
 def migrate_schemas_baseline(schemas: list[str], *, prepare: str, to: str) -> list[float]:
@@ -578,7 +584,12 @@ def main() -> int:
         f"{'baseline migrate_schemas ' + pair:<36} {len(baseline):>8} {sum(baseline):>9.1f} {_fmt(base_per, '9.4f')} "
         f"{_fmt(base_per * FLEET if base_per else None, '17.1f')}  (sample of {len(baseline)} schemas, one at a time)"
     )
-    how = f"extrapolated linearly from the per-schema time at {schemas_total:,} schemas" if linear else "measured"
+    how = (
+        f"extrapolated linearly from the per-schema time at {schemas_total:,} schemas, an upper bound when a fixed "
+        "start-up is part of it"
+        if linear
+        else "measured"
+    )
     if best is not None:
         print(
             f"   target: a new migration over {FLEET:,} schemas <= {MIGRATE_LIMIT_S:.0f} s: {best:.1f} s "
@@ -594,12 +605,10 @@ def main() -> int:
             f"{_verdict(noop <= NOOP_LIMIT_S)}"
         )
     elif curve:
-        fixed, slope = linear_fit(curve)
-        noop = fixed + slope * FLEET
+        noop, how = noop_at_fleet(curve)
         print(
             f"   target: a no-op over {FLEET:,} schemas <= {NOOP_LIMIT_S:.0f} s: {noop:.1f} s "
-            f"{_verdict(noop <= NOOP_LIMIT_S)} (extrapolated from the no-op runs at {len(curve)} fleet sizes: "
-            f"{fixed:.2f} s + {slope * 1000:.2f} ms per schema)"
+            f"{_verdict(noop <= NOOP_LIMIT_S)} (extrapolated: {how})"
         )
     else:
         print(f"   target: a no-op over {FLEET:,} schemas <= {NOOP_LIMIT_S:.0f} s: {NA}")
