@@ -58,13 +58,24 @@ def memory(hosts: list[dict[str, str]], *, sample_every: int) -> dict[str, Any]:
         statuses[status[:3]] = statuses.get(status[:3], 0) + 1
 
     def read() -> tuple[int, int, int]:
+        """Bytes of CacheMemoryContext with its children (the relation and catalog caches), of every context,
+        and the backend's pid. The contexts come depth-first: a context's children follow it, one level down."""
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT coalesce(sum(total_bytes) FILTER (WHERE name = 'CacheMemoryContext'), 0), sum(total_bytes),"
-                " pg_backend_pid() FROM pg_backend_memory_contexts"
+                "SELECT name, level, total_bytes, pg_backend_pid()"
+                " FROM pg_get_backend_memory_contexts() WITH ORDINALITY ORDER BY ordinality"
             )
-            cache, total, pid = cursor.fetchone()
-        return int(cache), int(total), int(pid)
+            rows = cursor.fetchall()
+        cache, total, inside = 0, 0, None
+        for name, level, size, _ in rows:
+            total += size
+            if inside is not None and level <= inside:
+                inside = None
+            if inside is None and name == "CacheMemoryContext":
+                inside = level
+            if inside is not None:
+                cache += size
+        return cache, total, int(rows[0][3])
 
     peak_cache = peak_total = 0
     backends: set[int] = set()
