@@ -360,7 +360,7 @@ def noop_at_fleet(points: list[tuple[int, float]]) -> tuple[float, str]:
     kept >= 0), else the largest run scaled linearly (an upper bound: its fixed start-up is scaled too)."""
     largest = max(points)
     if len(points) < 2 or largest[0] < 5 * min(points)[0]:
-        return largest[1] / largest[0] * FLEET, f"scaled linearly from {largest[0]:,} schemas (an upper bound)"
+        return largest[1] / largest[0] * FLEET, f"scaled linearly from {largest[0]:,} schemas, an upper bound"
     mx = statistics.mean(x for x, _ in points)
     my = statistics.mean(y for _, y in points)
     sxx = sum((x - mx) ** 2 for x, _ in points)
