@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-crm bench-access bench-events install lock clean chromium gettext translations messages
+.PHONY: demo test lint bench bench-crm bench-access bench-events bench-fleet install lock clean chromium gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -60,6 +60,10 @@ bench-access: $(STAMP)
 
 bench-events: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/events.py $(BENCH_ARGS)
+
+# e.g. make bench-fleet BENCH_ARGS="--tenants 10000" (default 2,000 workspaces; see bench/fleet.py)
+bench-fleet: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/fleet.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml
