@@ -1,4 +1,4 @@
-"""Provisioning: pool, clone and migrate paths, rollback on failure, pool refill, migrations of pooled schemas."""
+"""Provisioning: pool, script and migrate paths, rollback on failure, pool refill, migrations of pooled schemas."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django_tenants.signals import schema_migrated
 from django_tenants.utils import schema_context, schema_exists
 
 from tenants import services
 from tenants.accounts.models import User
-from tenants.models import Domain, Tenant
+from tenants.fleet.state import migration_fingerprint, schema_applied
+from tenants.models import Domain, SchemaScript, Tenant
 from tenants.services import ProvisioningMethod, schema_pool_refill, workspace_create
 from tests.conftest import PASSWORD
 
@@ -57,19 +58,37 @@ def test_refill_is_queued_after_commit_only(django_capture_on_commit_callbacks) 
     assert [cb.__name__ for cb in callbacks] == ["_queue_pool_refill"]
 
 
-def test_empty_pool_falls_back_to_cloning_the_template() -> None:
+def empty_the_pool() -> None:
     for tenant in Tenant.objects.filter(kind=Tenant.Kind.POOLED):
         tenant.delete(force_drop=True)
 
+
+def test_empty_pool_falls_back_to_the_schema_script() -> None:
+    empty_the_pool()
+    template_state = migration_fingerprint(schema_applied(settings.SCHEMA_TEMPLATE_NAME))
+
     created = workspace_create(**SIGNUP)
 
-    assert created.method == ProvisioningMethod.CLONE
+    assert created.method == ProvisioningMethod.SCRIPT
+    assert Tenant.objects.get(schema_name="ws_acme").migration_state == template_state
+    # The script carries the migration history, so a migration treats the schema as up to date.
+    assert schema_applied("ws_acme") == schema_applied(settings.SCHEMA_TEMPLATE_NAME)
     with schema_context("ws_acme"):
         assert User.objects.get().email == "anna.petrova@acme.test"
-        # A cloned schema carries the migration history, so migrate_schemas treats it as up to date.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM ws_acme.django_migrations")
-            assert cursor.fetchone()[0] > 0
+
+
+def test_no_script_for_the_template_falls_back_to_migrating() -> None:
+    empty_the_pool()
+    SchemaScript.objects.all().delete()
+
+    created = workspace_create(**SIGNUP)
+
+    assert created.method == ProvisioningMethod.MIGRATE
+    assert Tenant.objects.get(schema_name="ws_acme").migration_state == migration_fingerprint(
+        schema_applied("ws_acme")
+    )
+    with schema_context("ws_acme"):
+        assert User.objects.get().email == "anna.petrova@acme.test"
 
 
 def test_no_pool_and_no_template_falls_back_to_migrating() -> None:
@@ -81,6 +100,14 @@ def test_no_pool_and_no_template_falls_back_to_migrating() -> None:
     assert created.method == ProvisioningMethod.MIGRATE
     with schema_context("ws_acme"):
         assert User.objects.get().email == "anna.petrova@acme.test"
+
+
+def test_a_signup_never_refills_the_pool_itself(django_capture_on_commit_callbacks) -> None:
+    empty_the_pool()
+    with django_capture_on_commit_callbacks(execute=False):
+        workspace_create(**SIGNUP)
+        workspace_create(**{**SIGNUP, "subdomain": "bravo", "owner_email": "b@bravo.test"})
+    assert pooled_count() == 0  # until the queued task runs in the worker
 
 
 @pytest.mark.parametrize("method", list(ProvisioningMethod))
@@ -147,9 +174,11 @@ def test_pool_refill_tops_up_to_the_configured_size_and_is_idempotent() -> None:
     assert schema_pool_refill() == 2
     assert pooled_count() == settings.SCHEMA_POOL_SIZE
     assert schema_pool_refill() == 0
+    template_state = migration_fingerprint(schema_applied(settings.SCHEMA_TEMPLATE_NAME))
     for tenant in Tenant.objects.filter(kind=Tenant.Kind.POOLED):
         assert schema_exists(tenant.schema_name)
         assert not Domain.objects.filter(tenant=tenant).exists()  # pooled schemas are never routable
+        assert tenant.migration_state == template_state == migration_fingerprint(schema_applied(tenant.schema_name))
 
 
 def test_pool_refill_creates_the_template_when_it_is_missing() -> None:
