@@ -86,8 +86,8 @@ def main() -> int:
 
     from platform_core.celery import app as celery_app
     from tenants.context import use_public_schema
-    from tenants.models import Tenant
     from tenants.fleet.script import schema_script_refresh
+    from tenants.models import Tenant
     from tenants.services import public_tenant_ensure, schema_pool_refill, schema_template_ensure
 
     settings.DEBUG = False

@@ -84,9 +84,7 @@ def test_no_script_for_the_template_falls_back_to_migrating() -> None:
     created = workspace_create(**SIGNUP)
 
     assert created.method == ProvisioningMethod.MIGRATE
-    assert Tenant.objects.get(schema_name="ws_acme").migration_state == migration_fingerprint(
-        schema_applied("ws_acme")
-    )
+    assert Tenant.objects.get(schema_name="ws_acme").migration_state == migration_fingerprint(schema_applied("ws_acme"))
     with schema_context("ws_acme"):
         assert User.objects.get().email == "anna.petrova@acme.test"
 
