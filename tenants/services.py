@@ -296,6 +296,7 @@ def schema_pool_refill(*, size: int | None = None) -> int:
             return 0
         try:
             schema_script_ensure()
+            _pool_drop_unrecorded()
             added = 0
             while Tenant.objects.filter(kind=Tenant.Kind.POOLED).count() < target:
                 with transaction.atomic():
@@ -306,6 +307,18 @@ def schema_pool_refill(*, size: int | None = None) -> int:
             return added
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_POOL_LOCK_KEY])
+
+
+def _pool_drop_unrecorded() -> None:
+    """Drop pooled schemas with no recorded migration state: made before schema scripts (by django-tenants'
+    clone_schema, which renames unique constraints and turns bigint sequences into integer ones), they are not
+    identical to a migrated schema. The refill replaces them from the script."""
+    for pk in Tenant.objects.filter(kind=Tenant.Kind.POOLED, migration_state="").values_list("pk", flat=True):
+        with transaction.atomic():
+            # A signup claiming this schema right now holds its row: leave it to the signup.
+            pooled = Tenant.objects.select_for_update(skip_locked=True).filter(pk=pk, kind=Tenant.Kind.POOLED).first()
+            if pooled is not None and not pooled.migration_state:
+                pooled.delete(force_drop=True)
 
 
 @transaction.atomic

@@ -95,7 +95,10 @@ def _pg_dump_check() -> str:
 def _pg_environment() -> dict[str, str]:
     """libpq's environment for the default database: the password never appears on a command line."""
     db = connection.settings_dict
-    env = {**os.environ}
+    # Only the settings' database: a PGHOST or PGDATABASE inherited from the shell must not redirect the dump.
+    inherited = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSERVICE", "PGOPTIONS")
+    env = {k: v for k, v in os.environ.items() if k not in inherited}
+    env["PGAPPNAME"] = "kontor schema script"
     values = {
         "PGHOST": db.get("HOST") or "",
         "PGPORT": str(db.get("PORT") or ""),

@@ -179,6 +179,20 @@ def test_pool_refill_tops_up_to_the_configured_size_and_is_idempotent() -> None:
         assert tenant.migration_state == template_state == migration_fingerprint(schema_applied(tenant.schema_name))
 
 
+def test_pool_refill_replaces_pooled_schemas_of_unknown_state() -> None:
+    # A pooled schema made before schema scripts (by a clone) has no recorded state and is not identical to a
+    # migrated one.
+    legacy = Tenant.objects.filter(kind=Tenant.Kind.POOLED).first()
+    Tenant.objects.filter(pk=legacy.pk).update(migration_state="")
+
+    assert schema_pool_refill() == 1
+
+    assert not Tenant.objects.filter(pk=legacy.pk).exists()
+    assert not schema_exists(legacy.schema_name)
+    assert pooled_count() == settings.SCHEMA_POOL_SIZE
+    assert not Tenant.objects.filter(kind=Tenant.Kind.POOLED, migration_state="").exists()
+
+
 def test_pool_refill_creates_the_template_when_it_is_missing() -> None:
     Tenant.objects.get(kind=Tenant.Kind.TEMPLATE).delete(force_drop=True)
     for tenant in Tenant.objects.filter(kind=Tenant.Kind.POOLED):
