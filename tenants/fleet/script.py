@@ -299,16 +299,40 @@ def _is_session_setting(statement: list[_Token]) -> bool:
     return words[:1] == ["set"] or words == ["select", "pg_catalog", ".", "set_config"]
 
 
-def script_from_dump(dump: str, schema_name: str) -> str:
-    """The replayable script of `dump` (pg_dump of schema `schema_name`), its name replaced by SCHEMA_PLACEHOLDER.
+def _literal(token: _Token) -> str | None:
+    if token.kind == "string":
+        return token.text[1:-1].replace("''", "'")
+    return None if token.kind == "word" and token.text.upper() == "NULL" else token.text
 
-    Left out: the session settings pg_dump starts with (the replay runs inside the caller's transaction and must
-    leave its search_path alone; every name in the dump is qualified anyway), psql meta-commands, comments, and
-    the statements about the schema itself (the replay creates it under its new name)."""
+
+def _inserted_rows(statement: list[_Token], renamer: _Renamer, table: str) -> list[dict[str, str | None]]:
+    """The rows of `INSERT INTO <schema>.<table> (columns) VALUES (...), ...` (pg_dump --column-inserts)."""
+    tokens = [t for t in statement if t.significant]
+    if len(tokens) < 6 or not renamer.is_name(tokens[2]) or tokens[3].text != "." or _unquote(tokens[4]) != table:
+        return []
+    groups: list[list[str | None]] = []
+    current: list[str | None] = []
+    depth = 0
+    for token in tokens[5:]:
+        if token.text == "(":
+            depth += 1
+            current = []
+        elif token.text == ")":
+            depth -= 1
+            groups.append(current)
+        elif depth == 1 and token.text != ",":
+            current.append(_unquote(token) if not groups else _literal(token))
+    columns, *values = groups
+    return [dict(zip([str(c) for c in columns], row, strict=True)) for row in values]
+
+
+def _script_of_dump(dump: str, schema_name: str) -> tuple[str, set[tuple[str, str]]]:
+    """The script and the migrations recorded in the dumped django_migrations (what the script's state really is)."""
     if SCHEMA_PLACEHOLDER.lower() in dump.lower():
         raise SchemaScriptError(f"the dump already contains the placeholder {SCHEMA_PLACEHOLDER}")
     renamer = _Renamer(schema_name)
     parts: list[str] = []
+    applied: set[tuple[str, str]] = set()
     for statement in _statements(_tokens(dump)):
         words = _first_words(statement, 3)
         if _is_session_setting(statement) or words[:2] in (["CREATE", "SCHEMA"], ["ALTER", "SCHEMA"]):
@@ -317,8 +341,20 @@ def script_from_dump(dump: str, schema_name: str) -> str:
             continue
         if words[:1] == ["COPY"]:
             raise SchemaScriptError("the dump holds COPY data: it must be made with INSERTs")
+        if words[:2] == ["INSERT", "INTO"]:
+            rows = _inserted_rows(statement, renamer, "django_migrations")
+            applied |= {(str(row["app"]), str(row["name"])) for row in rows}
         parts.append(renamer.rename(statement) + ";")
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts) + "\n", applied
+
+
+def script_from_dump(dump: str, schema_name: str) -> str:
+    """The replayable script of `dump` (pg_dump of schema `schema_name`), its name replaced by SCHEMA_PLACEHOLDER.
+
+    Left out: the session settings pg_dump starts with (the replay runs inside the caller's transaction and must
+    leave its search_path alone; every name in the dump is qualified anyway), psql meta-commands, comments, and
+    the statements about the schema itself (the replay creates it under its new name)."""
+    return _script_of_dump(dump, schema_name)[0]
 
 
 def script_render(sql: str, schema_name: str) -> str:
@@ -362,12 +398,14 @@ def schema_script_refresh() -> SchemaScript:
         script = SchemaScript.objects.filter(state=state).first()
         if script is not None:
             return script
-        dump = schema_dump(template.schema_name)
-        # pg_dump read the template in its own snapshot: a migration committed meanwhile makes a script that is
-        # not of `state`, so it is not stored (the next refresh makes the right one).
-        if template_state() != state:
-            raise SchemaScriptError("the template was migrated while it was being dumped; run the refresh again")
-        sql = script_from_dump(dump, template.schema_name)
+        sql, applied = _script_of_dump(schema_dump(template.schema_name), template.schema_name)
+        # pg_dump sees what is committed, in its own snapshot: a migration of the template committed meanwhile,
+        # or not committed yet by the caller, gives a dump of another state, never stored under this one.
+        if migration_fingerprint(applied) != state:
+            raise SchemaScriptError(
+                "pg_dump saw the template at another migration state than this session: run "
+                "schema_script_refresh() after the migration has committed, outside its transaction"
+            )
         try:
             with transaction.atomic():
                 script = SchemaScript.objects.create(state=state, sql=sql)

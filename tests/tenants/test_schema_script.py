@@ -128,6 +128,21 @@ def test_refresh_is_cheap_when_current_and_keeps_the_template_state() -> None:
     assert Tenant.objects.get(kind=Tenant.Kind.TEMPLATE).migration_state == state
 
 
+@pytest.mark.django_db
+def test_a_migration_not_committed_yet_is_not_dumped_under_its_state() -> None:
+    """pg_dump sees only what is committed: inside the migration's transaction it would dump the old template."""
+    before = SchemaScript.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TEMPLATE}.django_migrations (app, name, applied) VALUES ('accounts', '9999_pending', now())"
+        )
+
+    with pytest.raises(SchemaScriptError, match="after the migration has committed"):
+        schema_script_refresh()
+
+    assert SchemaScript.objects.count() == before
+
+
 def test_the_script_follows_a_migration_of_the_template(committed_db) -> None:
     """A migration changes the template: refresh makes a new script, and new schemas are at the new state."""
     template, fresh = "kontor_follow_template", "kontor_follow_new"
