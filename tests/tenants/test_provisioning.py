@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django_tenants.signals import schema_migrated
 from django_tenants.utils import schema_context, schema_exists
 
@@ -138,6 +138,22 @@ def test_losing_a_race_for_the_address_is_a_field_error(monkeypatch) -> None:
         workspace_create(**{**SIGNUP, "owner_email": "b@acme.test"})
     assert exc.value.message_dict == {"subdomain": ["This address is already taken."]}
     assert Tenant.objects.filter(kind=Tenant.Kind.WORKSPACE).count() == 1
+
+
+def test_losing_a_race_for_the_schema_name_on_an_empty_pool_is_a_field_error(monkeypatch) -> None:
+    # Another signup created the schema after this one's checks: the script's CREATE SCHEMA refuses the name.
+    empty_the_pool()
+    monkeypatch.setattr(services, "subdomain_errors", lambda subdomain: [])
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA ws_acme")
+    tenants_before = Tenant.objects.count()
+
+    with pytest.raises(ValidationError) as exc:
+        workspace_create(**SIGNUP)
+
+    assert exc.value.message_dict == {"subdomain": ["This address is already taken."]}
+    assert Tenant.objects.count() == tenants_before
+    assert not Domain.objects.filter(domain__startswith="acme.").exists()
 
 
 def test_bad_input_is_refused_with_field_errors_and_changes_nothing() -> None:
