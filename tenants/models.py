@@ -1,4 +1,4 @@
-"""Tenants live in the public schema: one row per workspace, pooled schema or the clone template."""
+"""Tenants live in the public schema: one row per workspace, pooled schema or the template schema."""
 
 from __future__ import annotations
 

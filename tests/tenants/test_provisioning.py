@@ -218,6 +218,12 @@ def test_pool_refill_creates_the_template_when_it_is_missing() -> None:
 
     assert schema_exists(settings.SCHEMA_TEMPLATE_NAME)
     assert pooled_count() == 2
+    # The new template was migrated (no script could be made from a template that did not exist), and the
+    # pooled schemas were replayed from the script of its state, recorded on every row.
+    template = Tenant.objects.get(kind=Tenant.Kind.TEMPLATE)
+    assert template.migration_state == migration_fingerprint(schema_applied(template.schema_name))
+    states = set(Tenant.objects.filter(kind=Tenant.Kind.POOLED).values_list("migration_state", flat=True))
+    assert states == {template.migration_state}
 
 
 def test_concurrent_refill_backs_off_while_another_holds_the_lock() -> None:
