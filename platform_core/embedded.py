@@ -76,6 +76,11 @@ def _database(stack: ExitStack) -> Iterator[str]:
     # cleanup_mode=None: pgserver's own stop would come second, find no server and print "Failed to stop
     # server, killing it instead".
     server = pgserver.get_server(pgdata, cleanup_mode=None)
+    # The schema script is made with pg_dump, which must not be older than the server: use pgserver's own
+    # binaries (the children inherit this environment), whatever PostgreSQL client the machine has on PATH.
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    os.environ["PG_BIN_DIR"] = str(POSTGRES_BIN_PATH)
     stack.callback(server.cleanup)
     stack.callback(_stop_postgres, server, pgdata)
     _create_database_if_missing(f"host={pgdata} user=postgres dbname=postgres", DATABASE_NAME)

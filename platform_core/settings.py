@@ -93,9 +93,14 @@ EXTRA_SET_TENANT_METHOD_PATH = "tenants.connections.schema_recorded"
 PUBLIC_SCHEMA_NAME = "public"
 AUTH_USER_MODEL = "accounts.User"
 
-# Provisioning: pre-migrated empty schemas kept ready, refilled by a Celery task.
+# Provisioning: pre-migrated empty schemas kept ready, refilled by a Celery task in the background only. A signup
+# that finds the pool empty replays the schema script (tenants/fleet/script.py) made from the migrated template.
 SCHEMA_POOL_SIZE: int = env.int("SCHEMA_POOL_SIZE", default=3)
 SCHEMA_TEMPLATE_NAME: str = env.str("SCHEMA_TEMPLATE_NAME", default="kontor_template")
+# The pg_dump that makes the schema script: PG_DUMP, else PG_BIN_DIR/pg_dump (the embedded launcher sets PG_BIN_DIR
+# to pgserver's own binaries), else `pg_dump` on PATH. It must not be older than the server.
+PG_BIN_DIR: str = env.str("PG_BIN_DIR", default="")
+PG_DUMP: str = env.str("PG_DUMP", default=str(Path(PG_BIN_DIR) / "pg_dump") if PG_BIN_DIR else "pg_dump")
 
 MIDDLEWARE = [
     # Static files first: served by the WSGI server's process without a tenant lookup or a database query.

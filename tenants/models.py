@@ -1,4 +1,4 @@
-"""Tenants live in the public schema: one row per workspace, pooled schema or the clone template."""
+"""Tenants live in the public schema: one row per workspace, pooled schema or the template schema."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class Tenant(TenantMixin):
         WORKSPACE = "workspace", _("Workspace")
         # A pre-migrated empty schema waiting to become a workspace: signup renames it.
         POOLED = "pooled", _("Pooled schema")
-        # A migrated empty schema that provisioning clones when the pool is empty.
+        # The migrated empty schema the schema script (tenants/fleet/script.py) is dumped from; never routable.
         TEMPLATE = "template", _("Clone template")
 
     name = models.CharField(_("company name"), max_length=200, blank=True)

@@ -2,11 +2,15 @@
 
 Three ways to get a schema, fastest first:
   pool    - rename a pre-migrated empty schema (`ALTER SCHEMA ... RENAME`), a few milliseconds;
-  clone   - copy the migrated template schema;
-  migrate - create an empty schema and run every tenant migration.
-Pooled and template schemas are Tenant rows of their own kind, so `migrate_schemas` migrates them like any
-workspace and neither is ever stale. PostgreSQL DDL is transactional: a failure anywhere rolls back the
-tenant row, the domain and the schema together.
+  script  - replay the DDL script made from the migrated template (tenants/fleet/script.py): a fraction of a
+            second, the same however many schemas exist;
+  migrate - create an empty schema and run every tenant migration: only when no script matches the template's
+            migration state (first boot, or a migration the script has not followed yet).
+The pool is refilled by a Celery task only (queued after a signup commits, and by beat), never in a request.
+Pooled and template schemas are Tenant rows of their own kind, so a fleet migration migrates them like any
+workspace and neither is ever stale. Every schema made here records its migration state in
+Tenant.migration_state. PostgreSQL DDL is transactional: a failure anywhere rolls back the tenant row, the
+domain and the schema together.
 """
 
 from __future__ import annotations
@@ -24,13 +28,19 @@ from django.core.management import call_command
 from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
 from tenants.accounts.models import User
 from tenants.accounts.roles import ADMIN, roles_ensure_builtin
 from tenants.accounts.services import user_create
 from tenants.context import use_public_schema
+from tenants.fleet.script import (
+    SchemaScriptError,
+    SchemaScriptMissing,
+    schema_create_from_script,
+    schema_script_refresh,
+)
+from tenants.fleet.state import migration_fingerprint, schema_applied
 from tenants.initialisers import workspace_initialise
 from tenants.locale import defaults_for_language, time_zone_names, validate_currency, validate_language
 from tenants.models import Domain, Tenant
@@ -44,7 +54,7 @@ _POOL_LOCK_KEY = 0x6B6F6E746F72
 
 class ProvisioningMethod(StrEnum):
     POOL = "pool"
-    CLONE = "clone"
+    SCRIPT = "script"
     MIGRATE = "migrate"
 
 
@@ -209,7 +219,7 @@ def _schema_claim(
             raise RuntimeError("the schema pool is empty")
     tenant = Tenant(schema_name=schema_name, name=company_name, kind=Tenant.Kind.WORKSPACE, activated_at=now)
     tenant.save()
-    used = _schema_build(schema_name, allow_clone=method in (None, ProvisioningMethod.CLONE))
+    used = _schema_build(tenant, method=method)
     return tenant, used
 
 
@@ -219,20 +229,28 @@ def _rename_schema(old: str, new: str) -> None:
         cursor.execute(f"ALTER SCHEMA {quote(old)} RENAME TO {quote(new)}")
 
 
-def _schema_build(schema_name: str, *, allow_clone: bool) -> ProvisioningMethod:
-    """Create schema `schema_name` with every tenant table: cloned from the template, else migrated."""
-    template = settings.SCHEMA_TEMPLATE_NAME
-    if schema_exists(schema_name, case_sensitive=False):
-        # Same error as the database raises when a concurrent transaction took the name first.
-        raise ProgrammingError(f"schema {schema_name} already exists") from psycopg.errors.DuplicateSchema()
-    if allow_clone and _template_ready(template):
-        CloneSchema().clone_schema(template, schema_name, "DATA", set_connection=True)
-        return ProvisioningMethod.CLONE
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(schema_name)}")
-    call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
-    use_public_schema()
-    return ProvisioningMethod.MIGRATE
+def _schema_build(tenant: Tenant, *, method: ProvisioningMethod | None) -> ProvisioningMethod:
+    """Create `tenant`'s schema with every tenant table, from the schema script, else by migrating it (only when
+    no script matches the template: first boot); record its migration state. A name that is taken raises the
+    database's DuplicateSchema (as a ProgrammingError), as when a concurrent transaction took it first."""
+    used = ProvisioningMethod.MIGRATE
+    if method in (None, ProvisioningMethod.SCRIPT):
+        try:
+            tenant.migration_state = schema_create_from_script(tenant.schema_name)
+            used = ProvisioningMethod.SCRIPT
+        except SchemaScriptMissing:
+            if method is ProvisioningMethod.SCRIPT:
+                raise
+            # The refill task queued after this signup commits makes the script (schema_script_refresh).
+            logger.warning("no schema script matches the template: migrating schema %s", tenant.schema_name)
+    if used is ProvisioningMethod.MIGRATE:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(tenant.schema_name)}")
+        call_command("migrate_schemas", tenant=True, schema_name=tenant.schema_name, interactive=False, verbosity=0)
+        use_public_schema()
+        tenant.migration_state = migration_fingerprint(schema_applied(tenant.schema_name))
+    tenant.save(update_fields=["migration_state"])
+    return used
 
 
 def _template_ready(template: str) -> bool:
@@ -241,7 +259,8 @@ def _template_ready(template: str) -> bool:
 
 @transaction.atomic
 def schema_template_ensure() -> bool:
-    """Create the clone template if it is missing. Returns whether it was created."""
+    """Create the template (by migrating it: the script is made from it) if it is missing. Returns whether it was
+    created."""
     template = settings.SCHEMA_TEMPLATE_NAME
     with schema_context(settings.PUBLIC_SCHEMA_NAME):
         if _template_ready(template):
@@ -249,12 +268,24 @@ def schema_template_ensure() -> bool:
         Tenant.objects.filter(schema_name=template).delete()
         tenant = Tenant(schema_name=template, name="", kind=Tenant.Kind.TEMPLATE)
         tenant.save()
-        _schema_build(template, allow_clone=False)
+        _schema_build(tenant, method=ProvisioningMethod.MIGRATE)
         return True
 
 
+def schema_script_ensure() -> None:
+    """The template and the script of its migration state. A script that cannot be made (pg_dump missing) is
+    logged, not raised: schemas are then migrated, slowly but correctly; setup_platform reports the reason."""
+    schema_template_ensure()
+    try:
+        schema_script_refresh()
+    except SchemaScriptError:
+        logger.exception("the schema script cannot be made: new schemas are migrated instead")
+
+
 def schema_pool_refill(*, size: int | None = None) -> int:
-    """Top the pool up to `size` (default SCHEMA_POOL_SIZE) ready schemas. Returns how many it added.
+    """Top the pool up to `size` (default SCHEMA_POOL_SIZE) ready schemas, each replayed from the schema script in
+    a transaction of its own. Returns how many it added. Runs in the Celery worker (tenants.tasks), in commands
+    and tests; never in a request (a signup only queues it, after commit).
 
     Safe to run concurrently and twice: an advisory lock lets one refill run at a time, the others return.
     """
@@ -264,17 +295,30 @@ def schema_pool_refill(*, size: int | None = None) -> int:
         if not cursor.fetchone()[0]:
             return 0
         try:
-            schema_template_ensure()
+            schema_script_ensure()
+            _pool_drop_unrecorded()
             added = 0
             while Tenant.objects.filter(kind=Tenant.Kind.POOLED).count() < target:
                 with transaction.atomic():
-                    name = f"pool_{secrets.token_hex(6)}"
-                    Tenant(schema_name=name, name="", kind=Tenant.Kind.POOLED).save()
-                    _schema_build(name, allow_clone=True)
+                    pooled = Tenant(schema_name=f"pool_{secrets.token_hex(6)}", name="", kind=Tenant.Kind.POOLED)
+                    pooled.save()
+                    _schema_build(pooled, method=None)
                 added += 1
             return added
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_POOL_LOCK_KEY])
+
+
+def _pool_drop_unrecorded() -> None:
+    """Drop pooled schemas with no recorded migration state: made before schema scripts (by django-tenants'
+    clone_schema, which renames unique constraints and turns bigint sequences into integer ones), they are not
+    identical to a migrated schema. The refill replaces them from the script."""
+    for pk in Tenant.objects.filter(kind=Tenant.Kind.POOLED, migration_state="").values_list("pk", flat=True):
+        with transaction.atomic():
+            # A signup claiming this schema right now holds its row: leave it to the signup.
+            pooled = Tenant.objects.select_for_update(skip_locked=True).filter(pk=pk, kind=Tenant.Kind.POOLED).first()
+            if pooled is not None and not pooled.migration_state:
+                pooled.delete(force_drop=True)
 
 
 @transaction.atomic

@@ -39,7 +39,7 @@ def pytest_configure() -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> Iterator[None]:
-    """The test database, migrated, with the public site's domain, the clone template and a full pool.
+    """The test database, migrated, with the public site's domain, the template, its schema script and a full pool.
 
     Unlike pytest-django's own, it is set up whatever the tests are marked with, so `committed_db` tests
     (which carry no django_db mark) can never reach the development database.

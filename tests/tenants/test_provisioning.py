@@ -1,4 +1,4 @@
-"""Provisioning: pool, clone and migrate paths, rollback on failure, pool refill, migrations of pooled schemas."""
+"""Provisioning: pool, script and migrate paths, rollback on failure, pool refill, migrations of pooled schemas."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from django_tenants.utils import schema_context, schema_exists
 
 from tenants import services
 from tenants.accounts.models import User
-from tenants.models import Domain, Tenant
+from tenants.fleet.state import migration_fingerprint, schema_applied
+from tenants.models import Domain, SchemaScript, Tenant
 from tenants.services import ProvisioningMethod, schema_pool_refill, workspace_create
 from tests.conftest import PASSWORD
 
@@ -58,19 +59,35 @@ def test_refill_is_queued_after_commit_only(django_capture_on_commit_callbacks) 
     assert [cb.__name__ for cb in callbacks].count("_queue_pool_refill") == 1
 
 
-def test_empty_pool_falls_back_to_cloning_the_template() -> None:
+def empty_the_pool() -> None:
     for tenant in Tenant.objects.filter(kind=Tenant.Kind.POOLED):
         tenant.delete(force_drop=True)
 
+
+def test_empty_pool_falls_back_to_the_schema_script() -> None:
+    empty_the_pool()
+    template_state = migration_fingerprint(schema_applied(settings.SCHEMA_TEMPLATE_NAME))
+
     created = workspace_create(**SIGNUP)
 
-    assert created.method == ProvisioningMethod.CLONE
+    assert created.method == ProvisioningMethod.SCRIPT
+    assert Tenant.objects.get(schema_name="ws_acme").migration_state == template_state
+    # The script carries the migration history, so a migration treats the schema as up to date.
+    assert schema_applied("ws_acme") == schema_applied(settings.SCHEMA_TEMPLATE_NAME)
     with schema_context("ws_acme"):
         assert User.objects.get().email == "anna.petrova@acme.test"
-        # A cloned schema carries the migration history, so migrate_schemas treats it as up to date.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM ws_acme.django_migrations")
-            assert cursor.fetchone()[0] > 0
+
+
+def test_no_script_for_the_template_falls_back_to_migrating() -> None:
+    empty_the_pool()
+    SchemaScript.objects.all().delete()
+
+    created = workspace_create(**SIGNUP)
+
+    assert created.method == ProvisioningMethod.MIGRATE
+    assert Tenant.objects.get(schema_name="ws_acme").migration_state == migration_fingerprint(schema_applied("ws_acme"))
+    with schema_context("ws_acme"):
+        assert User.objects.get().email == "anna.petrova@acme.test"
 
 
 def test_no_pool_and_no_template_falls_back_to_migrating() -> None:
@@ -82,6 +99,14 @@ def test_no_pool_and_no_template_falls_back_to_migrating() -> None:
     assert created.method == ProvisioningMethod.MIGRATE
     with schema_context("ws_acme"):
         assert User.objects.get().email == "anna.petrova@acme.test"
+
+
+def test_a_signup_never_refills_the_pool_itself(django_capture_on_commit_callbacks) -> None:
+    empty_the_pool()
+    with django_capture_on_commit_callbacks(execute=False):
+        workspace_create(**SIGNUP)
+        workspace_create(**{**SIGNUP, "subdomain": "bravo", "owner_email": "b@bravo.test"})
+    assert pooled_count() == 0  # until the queued task runs in the worker
 
 
 @pytest.mark.parametrize("method", list(ProvisioningMethod))
@@ -116,6 +141,22 @@ def test_losing_a_race_for_the_address_is_a_field_error(monkeypatch) -> None:
     assert Tenant.objects.filter(kind=Tenant.Kind.WORKSPACE).count() == 1
 
 
+def test_losing_a_race_for_the_schema_name_on_an_empty_pool_is_a_field_error(monkeypatch) -> None:
+    # Another signup created the schema after this one's checks: the script's CREATE SCHEMA refuses the name.
+    empty_the_pool()
+    monkeypatch.setattr(services, "subdomain_errors", lambda subdomain: [])
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA ws_acme")
+    tenants_before = Tenant.objects.count()
+
+    with pytest.raises(ValidationError) as exc:
+        workspace_create(**SIGNUP)
+
+    assert exc.value.message_dict == {"subdomain": ["This address is already taken."]}
+    assert Tenant.objects.count() == tenants_before
+    assert not Domain.objects.filter(domain__startswith="acme.").exists()
+
+
 def test_bad_input_is_refused_with_field_errors_and_changes_nothing() -> None:
     before = (Tenant.objects.count(), Domain.objects.count(), pooled_count())
     with pytest.raises(ValidationError) as exc:
@@ -148,9 +189,25 @@ def test_pool_refill_tops_up_to_the_configured_size_and_is_idempotent() -> None:
     assert schema_pool_refill() == 2
     assert pooled_count() == settings.SCHEMA_POOL_SIZE
     assert schema_pool_refill() == 0
+    template_state = migration_fingerprint(schema_applied(settings.SCHEMA_TEMPLATE_NAME))
     for tenant in Tenant.objects.filter(kind=Tenant.Kind.POOLED):
         assert schema_exists(tenant.schema_name)
         assert not Domain.objects.filter(tenant=tenant).exists()  # pooled schemas are never routable
+        assert tenant.migration_state == template_state == migration_fingerprint(schema_applied(tenant.schema_name))
+
+
+def test_pool_refill_replaces_pooled_schemas_of_unknown_state() -> None:
+    # A pooled schema made before schema scripts (by a clone) has no recorded state and is not identical to a
+    # migrated one.
+    legacy = Tenant.objects.filter(kind=Tenant.Kind.POOLED).first()
+    Tenant.objects.filter(pk=legacy.pk).update(migration_state="")
+
+    assert schema_pool_refill() == 1
+
+    assert not Tenant.objects.filter(pk=legacy.pk).exists()
+    assert not schema_exists(legacy.schema_name)
+    assert pooled_count() == settings.SCHEMA_POOL_SIZE
+    assert not Tenant.objects.filter(kind=Tenant.Kind.POOLED, migration_state="").exists()
 
 
 def test_pool_refill_creates_the_template_when_it_is_missing() -> None:
@@ -162,6 +219,12 @@ def test_pool_refill_creates_the_template_when_it_is_missing() -> None:
 
     assert schema_exists(settings.SCHEMA_TEMPLATE_NAME)
     assert pooled_count() == 2
+    # The new template was migrated (no script could be made from a template that did not exist), and the
+    # pooled schemas were replayed from the script of its state, recorded on every row.
+    template = Tenant.objects.get(kind=Tenant.Kind.TEMPLATE)
+    assert template.migration_state == migration_fingerprint(schema_applied(template.schema_name))
+    states = set(Tenant.objects.filter(kind=Tenant.Kind.POOLED).values_list("migration_state", flat=True))
+    assert states == {template.migration_state}
 
 
 def test_concurrent_refill_backs_off_while_another_holds_the_lock() -> None:

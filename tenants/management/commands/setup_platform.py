@@ -1,19 +1,20 @@
-"""Idempotent platform setup after migrations: public site domain, clone template, schema pool."""
+"""Idempotent platform setup after migrations: public site domain, template schema and its script, schema pool."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenants.fleet.script import SchemaScriptError, SchemaScriptMissing, schema_script_refresh
 from tenants.routing import routing_tables_analyse
-from tenants.services import public_tenant_ensure, schema_pool_refill
+from tenants.services import public_tenant_ensure, schema_pool_refill, schema_template_ensure
 from tenants.tasks import refill_schema_pool
 
 
 class Command(BaseCommand):
-    help = "Ensure the public site's domain, the clone template and a full schema pool."
+    help = "Ensure the public site's domain, the template schema, its schema script and a full schema pool."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -27,13 +28,26 @@ class Command(BaseCommand):
         # The host -> tenant lookup's tables, analysed whatever autovacuum has done so far.
         routing_tables_analyse()
         if options["refill_in_background"]:
+            # The script follows the template's migration state before new schemas are made from it; on a first
+            # boot there is no template yet and the worker makes both.
+            try:
+                schema_script_refresh()
+            except SchemaScriptMissing:
+                pass
+            except SchemaScriptError as exc:
+                self.stderr.write(f"Schema script not made, new schemas will be migrated instead: {exc}")
             refill_schema_pool.delay()
             self.stdout.write(f"Public site at {settings.BASE_DOMAIN}; schema pool refill queued.")
             return
+        schema_template_ensure()
+        try:
+            script = schema_script_refresh()
+        except SchemaScriptError as exc:
+            raise CommandError(f"cannot make the schema script: {exc}") from exc
         added = schema_pool_refill()
         if added:
             routing_tables_analyse()
         self.stdout.write(
-            f"Public site at {settings.BASE_DOMAIN}; schema pool refilled with {added} "
+            f"Public site at {settings.BASE_DOMAIN}; schema script {script}; schema pool refilled with {added} "
             f"(target {settings.SCHEMA_POOL_SIZE})."
         )
