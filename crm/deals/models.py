@@ -82,6 +82,8 @@ class Deal(CrmRecord):
         related_name="deals",
         db_index=False,  # deal_company (company, -created_at) serves every lookup by company
     )
+    # The link table keeps its unique (deal, contact) index, which serves lookups by deal (its own deal_id index is
+    # dropped by migration 0006), and its contact_id index (a contact card's deals).
     contacts = models.ManyToManyField("contacts.Contact", verbose_name=_("contacts"), blank=True, related_name="deals")
     # Both keep Django's one-column index: the deal list's pipeline and stage filters reach closed deals too
     # (deal_board holds open ones only), and so do pipeline_delete's and stage_delete's checks.
