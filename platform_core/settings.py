@@ -57,9 +57,20 @@ SHARED_APPS = [
     "platform_core",
     "platform_core.public_site",
 ]
+# What every workspace schema holds. Each table here is repeated in every schema (10,000 workspaces: 10,000
+# copies in one catalog), so an app is a tenant app only when its rows belong to one workspace:
+# - Not django.contrib.contenttypes nor django.contrib.auth: access is our own Role (tenants.accounts.policy) and
+#   the User has no PermissionsMixin, so groups, permissions and content types are never read in a workspace
+#   (no GenericForeignKey, no admin; django-otp names devices by app label, not content type). They stay in the
+#   public schema only, which the workspace's search_path reaches should anything look one up.
+# - django.contrib.sessions: per schema, so a session (holding a user id of that schema) cannot cross workspaces.
+# - django_otp (+ totp, static): a person's two-factor devices, keyed to the workspace's own users.
+# - axes: login failures and lockouts count per workspace (the same email may be a person in two workspaces,
+#   and a lockout in one must not touch the other); its access and failure logs are switched off
+#   (AXES_DISABLE_ACCESS_LOG; the audit log has logins), so those two tables stay empty but are axes' own to
+#   migrate.
+# - django.contrib.postgres, django.contrib.humanize: no tables.
 TENANT_APPS = [
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.postgres",
     "django.contrib.humanize",

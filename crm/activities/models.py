@@ -31,24 +31,42 @@ class Activity(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # Kept (Django's one-column index): the activity list's assignee filter, open or done, and the
+        # `assignee_id IN (...)` arm of the scoped visibility (activity_open_due holds open activities only).
     )
     is_done = models.BooleanField(_("done"), default=False)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     result = models.TextField(_("result"), blank=True)
+    # Each link is indexed by activity_<link> (link, -created_at), which serves every lookup by the link alone.
     company = models.ForeignKey(
-        "companies.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+        "companies.Company",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
     )
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
     )
-    deal = models.ForeignKey("deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
-    lead = models.ForeignKey("leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     # Calls: which way, which number, how long (telephony fills these in).
     call_direction = models.CharField(max_length=8, choices=Direction.choices, blank=True)
     call_phone = models.CharField(max_length=20, blank=True)
     call_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Kept (Django's one-column index): the `created_by_id IN (...)` arm of the scoped visibility.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -57,7 +75,9 @@ class Activity(models.Model):
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         indexes = [
+            # My day: my_open_tasks_until (assignee = me, open, due before, soonest first); owner transfers.
             models.Index(fields=["assignee", "due_at"], name="activity_open_due", condition=models.Q(is_done=False)),
+            # The activity list sorted by due (its default) and the calendar's date range.
             models.Index(fields=["due_at"], name="activity_due"),
             # "Next step" of a card: the soonest open activity of one record.
             *(
@@ -66,6 +86,7 @@ class Activity(models.Model):
                 )
                 for link in ("company", "contact", "deal", "lead")
             ),
+            # A card's timeline, newest first; cascades and merges by the link.
             models.Index(fields=["company", "-created_at"], name="activity_company"),
             models.Index(fields=["contact", "-created_at"], name="activity_contact"),
             models.Index(fields=["deal", "-created_at"], name="activity_deal"),

@@ -30,12 +30,19 @@ class Company(CrmRecord):
         verbose_name = _("company")
         verbose_name_plural = _("companies")
         indexes = [
+            # The company list sorted by name (its default).
             models.Index(Lower("name"), "id", name="company_lower_name"),
+            # The company list by name for people who see only their own or their team's.
             models.Index(fields=["owner", "name"], name="company_owner_name"),
+            # policy._owned_by's subquery "companies of these people" (index only), and newest first for them.
             models.Index(fields=["owner", "id"], name="company_owner_id"),
+            # The company list sorted by creation, newest first.
             models.Index(fields=["-created_at"], name="company_created"),
+            # Duplicate detection by tax id (crm.core duplicates) and the API's tax_id filter.
             models.Index(fields=["tax_id"], name="company_tax_id", condition=~models.Q(tax_id="")),
+            # Filters on custom field values (lists and API: custom_fields @> {...}).
             GinIndex(fields=["custom_fields"], name="company_custom_fields", opclasses=["jsonb_path_ops"]),
+            # The tag filter (tags @> [...]).
             GinIndex(fields=["tags"], name="company_tags"),
         ]
 

@@ -24,6 +24,7 @@ class Contact(CrmRecord):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="contacts",
+        db_index=False,  # contact_company (company, last_name) serves every lookup by company
     )
     # E.164, normalized by the services.
     phones = ArrayField(models.CharField(max_length=20), verbose_name=_("phones"), default=list, blank=True)
@@ -36,14 +37,23 @@ class Contact(CrmRecord):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         indexes = [
+            # The contact list sorted by name (its default).
             models.Index(Lower("last_name"), Lower("first_name"), "id", name="contact_lower_name"),
+            # The client card's contacts and merge_counts (company = X ordered by name); a company's delete and
+            # merge (SET NULL / move by company_id).
             models.Index(fields=["company", "last_name"], name="contact_company"),
+            # The contact list by name for people who see only their own or their team's.
             models.Index(fields=["owner", "last_name"], name="contact_owner"),
+            # policy._owned_by's subquery "contacts of these people" (index only), and newest first for them.
             models.Index(fields=["owner", "id"], name="contact_owner_id"),
+            # The contact list sorted by creation, newest first.
             models.Index(fields=["-created_at"], name="contact_created"),
+            # contact_duplicates: phones && [...] and emails && [...].
             GinIndex(fields=["phones"], name="contact_phones"),
             GinIndex(fields=["emails"], name="contact_emails"),
+            # Filters on custom field values (lists and API: custom_fields @> {...}).
             GinIndex(fields=["custom_fields"], name="contact_custom_fields", opclasses=["jsonb_path_ops"]),
+            # The tag filter (tags @> [...]).
             GinIndex(fields=["tags"], name="contact_tags"),
         ]
 

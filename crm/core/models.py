@@ -27,7 +27,14 @@ class CrmRecord(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        # Nothing reads records by creator, and people are deactivated, never deleted (no SET NULL to find).
+        db_index=False,
     )
     # Bumped by every update; the API refuses an update made against an older version (409).
     version = models.PositiveIntegerField(default=1, editable=False)

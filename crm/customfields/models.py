@@ -29,7 +29,8 @@ class CustomField(models.Model):
     record_type = models.CharField(
         _("record type"), max_length=16, choices=[(t.value, t.label) for t in CORE_RECORD_TYPES]
     )
-    key = models.SlugField(_("key"), max_length=50)
+    # Not indexed on its own (SlugField's default): customfield_unique_key (record_type, key) serves the lookups.
+    key = models.SlugField(_("key"), max_length=50, db_index=False)
     label = models.CharField(_("label"), max_length=100)
     field_type = models.CharField(_("type"), max_length=16, choices=Type.choices)
     choices = models.JSONField(_("choices"), default=list, blank=True, encoder=DjangoJSONEncoder)

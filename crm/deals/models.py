@@ -19,7 +19,7 @@ class Pipeline(models.Model):
         RESALES = "resales", _("Repeat sales")
         OTHER = "other", _("Other")
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.SALES)
     position = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(_("active"), default=True)
@@ -28,6 +28,8 @@ class Pipeline(models.Model):
     class Meta:
         verbose_name = _("pipeline")
         ordering = ["position", "id"]
+        # A constraint rather than unique=True: the same rule without a varchar_pattern_ops twin index.
+        constraints = [models.UniqueConstraint(fields=["name"], name="pipeline_unique_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -39,7 +41,8 @@ class Stage(models.Model):
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    # stage_unique_name (pipeline, name) serves every lookup by pipeline.
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages", db_index=False)
     name = models.CharField(_("name"), max_length=100)
     position = models.PositiveIntegerField(default=0)
     probability = models.PositiveSmallIntegerField(
@@ -77,8 +80,13 @@ class Deal(CrmRecord):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="deals",
+        db_index=False,  # deal_company (company, -created_at) serves every lookup by company
     )
+    # The link table keeps its unique (deal, contact) index, which serves lookups by deal (its own deal_id index is
+    # dropped by migration 0006), and its contact_id index (a contact card's deals).
     contacts = models.ManyToManyField("contacts.Contact", verbose_name=_("contacts"), blank=True, related_name="deals")
+    # Both keep Django's one-column index: the deal list's pipeline and stage filters reach closed deals too
+    # (deal_board holds open ones only), and so do pipeline_delete's and stage_delete's checks.
     pipeline = models.ForeignKey(Pipeline, verbose_name=_("pipeline"), on_delete=models.PROTECT, related_name="deals")
     stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="deals")
     amount = models.DecimalField(
@@ -107,16 +115,22 @@ class Deal(CrmRecord):
                 name="deal_board_totals",
                 condition=models.Q(closed_at=None),
             ),
+            # My day: my open deals (owner = me, open) and those without a next step; the board's owner filter.
             models.Index(fields=["owner", "stage"], name="deal_owner_stage", condition=models.Q(closed_at=None)),
+            # The client card's deals, newest first; a company's delete and merge (by company_id).
             models.Index(fields=["company", "-created_at"], name="deal_company"),
+            # policy._owned_by's subquery "deals of these people" (index only), and newest first for them.
             models.Index(fields=["owner", "id"], name="deal_owner_id"),
             # The client card: closed deals newest first, and totals per outcome from the index alone.
             models.Index(
                 fields=["company", "-closed_at"], name="deal_company_closed", condition=~models.Q(closed_at=None)
             ),
             models.Index(fields=["company", "stage", "currency"], include=["amount"], name="deal_company_totals"),
+            # The deal list, newest first (its default sort).
             models.Index(fields=["-created_at"], name="deal_created"),
+            # Filters on custom field values (lists and API: custom_fields @> {...}).
             GinIndex(fields=["custom_fields"], name="deal_custom_fields", opclasses=["jsonb_path_ops"]),
+            # The tag filter (tags @> [...]).
             GinIndex(fields=["tags"], name="deal_tags"),
         ]
 
@@ -132,6 +146,8 @@ class Deal(CrmRecord):
 
 
 class DealLineItem(models.Model):
+    # Both keep Django's one-column index: a deal's lines (deal = X ordered by position), and the product
+    # card's deals (product.line_items) and a product's delete (SET NULL).
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
     product = models.ForeignKey(
         "products.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="line_items"

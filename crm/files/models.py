@@ -20,14 +20,30 @@ class Attachment(models.Model):
     name = models.CharField(_("name"), max_length=255)
     size = models.PositiveBigIntegerField(default=0)
     content_type = models.CharField(max_length=100, blank=True)
+    # Each link is indexed by attachment_<link> (link, -created_at), which serves every lookup by the link alone.
     company = models.ForeignKey(
-        "companies.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+        "companies.Company",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        db_index=False,
     )
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        db_index=False,
     )
-    deal = models.ForeignKey("deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
-    lead = models.ForeignKey("leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments", db_index=False
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments", db_index=False
+    )
+    # Kept (Django's one-column index): the `uploaded_by_id IN (...)` arm of the scoped visibility.
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -36,6 +52,7 @@ class Attachment(models.Model):
     class Meta:
         verbose_name = _("file")
         indexes = [
+            # A card's files, newest first; cascades and merges by the link.
             models.Index(fields=["company", "-created_at"], name="attachment_company"),
             models.Index(fields=["contact", "-created_at"], name="attachment_contact"),
             models.Index(fields=["deal", "-created_at"], name="attachment_deal"),

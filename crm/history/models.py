@@ -30,11 +30,18 @@ class ChangeRecord(models.Model):
     changes = models.JSONField(default=list, encoder=DjangoJSONEncoder)
     note = models.CharField(max_length=255, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        # Nothing reads the history by actor, and people are deactivated, never deleted (no SET NULL to find).
+        db_index=False,
     )
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # A card's history, newest first (history_of), and the merge moving a record's history (record_id update).
         indexes = [models.Index(fields=["record_type", "record_id", "-at"], name="change_record")]
         ordering = ["-at", "-id"]
 

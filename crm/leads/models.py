@@ -27,6 +27,8 @@ class Lead(CrmRecord):
     message = models.TextField(_("message"), blank=True)
     rejection_reason = models.CharField(_("rejection reason"), max_length=255, blank=True)
     converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
+    # The three link indexes (Django's, one column each) serve the SET NULL when a company, contact or deal is
+    # deleted, the merges that move leads (duplicate.leads.update) and merge_counts.
     company = models.ForeignKey(
         "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
     )
@@ -39,11 +41,17 @@ class Lead(CrmRecord):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         indexes = [
+            # The lead list filtered by status, newest first.
             models.Index(fields=["status", "-created_at"], name="lead_status_created"),
+            # The lead list, newest first, for people who see only their own or their team's.
             models.Index(fields=["owner", "-created_at"], name="lead_owner"),
+            # policy._owned_by's subquery "leads of these people" (index only: activities and files of leads).
             models.Index(fields=["owner", "id"], name="lead_owner_id"),
+            # The lead list, newest first (its default sort).
             models.Index(fields=["-created_at"], name="lead_created"),
+            # Filters on custom field values (lists and API: custom_fields @> {...}).
             GinIndex(fields=["custom_fields"], name="lead_custom_fields", opclasses=["jsonb_path_ops"]),
+            # The tag filter (tags @> [...]).
             GinIndex(fields=["tags"], name="lead_tags"),
         ]
 

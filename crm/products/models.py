@@ -13,7 +13,7 @@ from crm.core.money import CURRENCY_CHOICES, validate_currency
 class Product(models.Model):
     """A line of the nomenclature: what deals sell."""
 
-    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    sku = models.CharField(_("SKU"), max_length=64)
     name = models.CharField(_("name"), max_length=255)
     unit = models.CharField(_("unit"), max_length=20, default="pcs")
     price = models.DecimalField(_("price"), max_digits=16, decimal_places=2, validators=[MinValueValidator(0)])
@@ -33,7 +33,11 @@ class Product(models.Model):
     class Meta:
         verbose_name = _("product")
         verbose_name_plural = _("products")
+        # The product list sorted by name (its default).
         indexes = [models.Index(Lower("name"), name="product_lower_name")]
+        # A constraint rather than unique=True: the same index without the varchar_pattern_ops twin, which no
+        # query needs (the API's sku__istartswith compares upper(sku) and cannot use it).
+        constraints = [models.UniqueConstraint(fields=["sku"], name="product_unique_sku")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sku})"

@@ -17,7 +17,8 @@ class ListPreference(models.Model):
     renamed column simply drops out instead of breaking the page.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # listpreference_unique (user, record_type) serves every lookup by user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     record_type = models.CharField(_("record type"), max_length=16, choices=RecordType.choices)
     columns = models.JSONField(_("columns"), default=list, blank=True)
     sort = models.CharField(_("sort"), max_length=80, blank=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
@@ -39,19 +39,33 @@ class UserManager(BaseUserManager["User"]):
         return super().get_queryset().select_related("role")
 
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
-        extra.update(is_staff=True, is_superuser=True)
+        extra.update(is_staff=True)
         return self.create_user(email, password, **extra)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
-    email = models.EmailField(_("email address"), unique=True)
+class User(AbstractBaseUser):
+    """A person of one workspace (or, in the public schema, of the vendor's staff).
+
+    No PermissionsMixin: access is the Role (tenants.accounts.policy), so Django's groups, permissions and
+    superuser flag, and the tables behind them, have no use.
+    """
+
+    email = models.EmailField(_("email address"))
     full_name = models.CharField(_("name"), max_length=150, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     # Vendor staff flag; meaningful in the public schema only.
     is_staff = models.BooleanField(_("staff status"), default=False)
     # What the person may see and do (tenant schemas; vendor staff in public have none).
+    # role and team are not indexed: a workspace's people are few (hundreds), so the lookups by them (the team
+    # members of policy.team_member_ids, a role's PROTECT check) scan accounts_user as fast.
     role = models.ForeignKey(
-        "accounts.Role", verbose_name=_("role"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        "accounts.Role",
+        verbose_name=_("role"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        db_index=False,
     )
     team = models.ForeignKey(
         "accounts.Team",
@@ -60,6 +74,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="members",
+        db_index=False,
     )
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     # Blank: the workspace's default language / time zone.
@@ -76,6 +91,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["email"]
+        # Logins find the person by email (exact, normalized); a constraint rather than unique=True keeps the
+        # same index without its varchar_pattern_ops twin, which no query needs.
+        constraints = [models.UniqueConstraint(fields=["email"], name="accounts_user_unique_email")]
 
     def __str__(self) -> str:
         return self.full_name or self.email
@@ -91,9 +109,12 @@ class ApiKey(models.Model):
     """A personal key for the REST API (`Authorization: Bearer <key>`). Only a hash of the secret is stored:
     the full key is shown once, at creation; `prefix` is the visible part that finds the row."""
 
-    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_keys")
+    # Not indexed by user: a person has a few keys and a workspace a few dozen; the profile's list scans them.
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_keys", db_index=False
+    )
     name = models.CharField(_("name"), max_length=100)
-    prefix = models.CharField(_("prefix"), max_length=16, unique=True)
+    prefix = models.CharField(_("prefix"), max_length=16)
     key_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
@@ -103,6 +124,9 @@ class ApiKey(models.Model):
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
         ordering = ["-created_at", "-id"]
+        # Every API request finds its key by prefix (exact): a constraint keeps that index without the
+        # varchar_pattern_ops twin unique=True adds.
+        constraints = [models.UniqueConstraint(fields=["prefix"], name="accounts_apikey_unique_prefix")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -129,7 +153,7 @@ class Role(models.Model):
     admins change their copies.
     """
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100)
     description = models.CharField(_("description"), max_length=255, blank=True)
     builtin = models.CharField(max_length=32, blank=True, editable=False)
     grants = models.JSONField(_("grants"), default=dict, blank=True)
@@ -143,9 +167,11 @@ class Role(models.Model):
         verbose_name_plural = _("roles")
         ordering = ["name"]
         constraints = [
+            # Constraints rather than unique=True: the rule without a varchar_pattern_ops twin index.
+            models.UniqueConstraint(fields=["name"], name="accounts_role_unique_name"),
             models.UniqueConstraint(
                 fields=["builtin"], condition=~models.Q(builtin=""), name="accounts_role_one_per_builtin"
-            )
+            ),
         ]
 
     def __str__(self) -> str:
@@ -168,12 +194,25 @@ class Role(models.Model):
 class Team(models.Model):
     """A department. Teams form a tree; "team" scope reaches the user's team and every team below it."""
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    # parent and head are not indexed: a workspace has tens of teams, read whole (policy.team_subtree_ids).
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent team"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        db_index=False,
     )
     head = models.ForeignKey(
-        User, verbose_name=_("head"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        User,
+        verbose_name=_("head"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -181,6 +220,8 @@ class Team(models.Model):
         verbose_name = _("team")
         verbose_name_plural = _("teams")
         ordering = ["name"]
+        # A constraint rather than unique=True: the rule without a varchar_pattern_ops twin index.
+        constraints = [models.UniqueConstraint(fields=["name"], name="accounts_team_unique_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -191,17 +232,31 @@ class Invitation(models.Model):
 
     email = models.EmailField(_("email address"))
     full_name = models.CharField(_("name"), max_length=150, blank=True)
+    # No link of an invitation is indexed: a workspace sends tens or hundreds, and every read (the pending list,
+    # a role's or team's delete) scans them as fast.
     # A finished invitation outlives the role it named (a pending one keeps the role from being deleted).
-    role = models.ForeignKey(Role, verbose_name=_("role"), null=True, on_delete=models.SET_NULL, related_name="+")
-    team = models.ForeignKey(
-        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    role = models.ForeignKey(
+        Role, verbose_name=_("role"), null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    invited_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
+    )
     created_at = models.DateTimeField(_("sent"), default=timezone.now, editable=False)
     expires_at = models.DateTimeField(_("expires"), editable=False)
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
+    )
 
     class Meta:
         verbose_name = _("invitation")
@@ -265,6 +320,7 @@ class AuditEvent(models.Model):
         RECORD_DELETED = "record_deleted", _("Record deleted")
         RECORDS_MERGED = "records_merged", _("Records merged")
 
+    # Indexed: the audit log page, newest first, and its date range.
     at = models.DateTimeField(_("time"), default=timezone.now, editable=False, db_index=True)
     # No database constraint: the log outlives whatever it mentions and is never rewritten.
     actor = models.ForeignKey(
@@ -275,6 +331,7 @@ class AuditEvent(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="+",
+        db_index=False,  # accounts_audit_actor_at (actor, -at) serves the log's actor filter
     )
     actor_label = models.CharField(_("actor"), max_length=254, blank=True)
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)
@@ -290,6 +347,7 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
         indexes = [
+            # The audit log's action filter, and its actor filter, newest first.
             models.Index(fields=["action", "-at"], name="accounts_audit_action_at"),
             models.Index(fields=["actor", "-at"], name="accounts_audit_actor_at"),
         ]

@@ -28,6 +28,7 @@ class Event(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # The prune: delivered events older than the retention (id alone would scan every delivered event).
         indexes = [models.Index(fields=["created_at"], name="events_event_created_idx")]
 
     def __str__(self) -> str:
@@ -37,6 +38,7 @@ class Event(models.Model):
 class ConsumerCursor(models.Model):
     """How far one consumer got through this workspace's outbox; a failing consumer waits here alone."""
 
+    # Read by exact name only: migration 0002 drops the varchar_pattern_ops twin Django adds to a varchar key.
     consumer = models.CharField(max_length=100, primary_key=True)
     # Every event up to `position` was delivered, except `holes`: [id, when given up on] of ids missing when
     # the cursor passed them (a rollback, or a transaction that had not committed yet).
@@ -53,6 +55,7 @@ class ConsumerCursor(models.Model):
 class Counter(models.Model):
     """A figure a consumer keeps up to date from the events (e.g. `active_seats`)."""
 
+    # Read by exact name only (see ConsumerCursor.consumer).
     name = models.CharField(max_length=64, primary_key=True)
     value = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
