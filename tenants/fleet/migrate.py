@@ -243,9 +243,11 @@ class FleetMigration:
         recycle_every: int,
         on_event: Callable[[str, FleetSchema | None, str], None],
     ) -> None:
+        self.alias = alias
         self.loader = loader
         self.targets = list(targets)
-        self.jobs = max(1, jobs)
+        # Inside a caller's transaction, other connections could neither see its work nor get past its locks.
+        self.jobs = 1 if self._connection().in_atomic_block else max(1, jobs)
         self.keep_going = keep_going
         self.verify = verify
         self.alias = alias

@@ -78,12 +78,12 @@ def _shape(schema: str) -> dict[str, Any]:
     """The schema's catalog, its migration rows, content types and permissions (ids and dates left out)."""
     shape: dict[str, Any] = dict(schema_catalog(schema))
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations ORDER BY 1, 2')  # noqa: S608
+        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations ORDER BY 1, 2')
         shape["django_migrations"] = cursor.fetchall()
-        cursor.execute(f'SELECT app_label, model FROM "{schema}".django_content_type ORDER BY 1, 2')  # noqa: S608
+        cursor.execute(f'SELECT app_label, model FROM "{schema}".django_content_type ORDER BY 1, 2')
         shape["content_types"] = cursor.fetchall()
         cursor.execute(
-            f'SELECT c.app_label, c.model, p.codename, p.name FROM "{schema}".auth_permission p '  # noqa: S608
+            f'SELECT c.app_label, c.model, p.codename, p.name FROM "{schema}".auth_permission p '
             f'JOIN "{schema}".django_content_type c ON c.id = p.content_type_id ORDER BY 1, 2, 3'
         )
         shape["permissions"] = cursor.fetchall()
@@ -99,7 +99,7 @@ def _empty_schema(name: str) -> Tenant:
 
 def _applied(schema: str) -> set[Key]:
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')  # noqa: S608
+        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')
         return set(cursor.fetchall())
 
 
@@ -171,14 +171,14 @@ def test_run_python_runs_once_per_schema(workspace_factory: Callable[..., Worksp
     assert result.migrated == len(schemas) >= 3
     with connection.cursor() as cursor:
         for schema in schemas:
-            cursor.execute(f'SELECT count(*), count(m) FROM "{schema}".fleet_probe')  # noqa: S608
+            cursor.execute(f'SELECT count(*), count(m) FROM "{schema}".fleet_probe')
             assert cursor.fetchone() == (1, 0), schema
             assert {("history", "9001_fleet_probe"), ("history", "9002_fleet_probe_sql")} <= _applied(schema)
     # Run again: nothing is pending, the RunPython does not run a second time.
     again = fleet_migrate(jobs=1, loader=_probe_loader())
     assert again.migrated == 0 and again.read == 0
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{schemas[0]}".fleet_probe')  # noqa: S608
+        cursor.execute(f'SELECT count(*) FROM "{schemas[0]}".fleet_probe')
         assert cursor.fetchone() == (1,)
 
 
@@ -212,7 +212,7 @@ def broken_in_the_middle(workspace_factory: Callable[..., Workspace]) -> Iterato
     with connection.cursor() as cursor:
         for app, name in leaves:
             cursor.execute(
-                f'DELETE FROM "{broken.schema}".django_migrations WHERE app = %s AND name = %s',  # noqa: S608
+                f'DELETE FROM "{broken.schema}".django_migrations WHERE app = %s AND name = %s',
                 [app, name],
             )
     Tenant.objects.filter(pk=broken.tenant.pk).update(migration_state="")
