@@ -311,8 +311,8 @@ class FleetMigration:
 
     # --- the run ------------------------------------------------------------------------------------------
 
-    def run(self) -> FleetResult:
-        started = time.monotonic()
+    def run(self, *, started: float | None = None) -> FleetResult:
+        started = time.monotonic() if started is None else started
         schemas = self.fleet()
         self.result.schemas = len(schemas)
         by_state = self._read_states(schemas)
@@ -393,7 +393,10 @@ class FleetMigration:
                         schema = todo.get_nowait()
                     except queue.Empty:
                         return
-                    work(schema)
+                    try:
+                        work(schema)
+                    except Exception as exc:  # a fault outside the schema's transaction: still named, still counted
+                        self._failed(schema, f"{type(exc).__name__}: {exc}")
             finally:
                 self._connection().close()
 
@@ -674,6 +677,7 @@ def fleet_migrate(
     ("start", None, total), ("migrated", schema, "") and ("failed", schema, error), from worker threads.
     Raises FleetMigrationError before touching anything when the target is unknown or backwards.
     """
+    started = time.monotonic()
     loader = loader or fleet_loader()
     targets = fleet_targets(loader, app_label, migration_name)
     run = FleetMigration(
@@ -686,7 +690,7 @@ def fleet_migrate(
         recycle_every=recycle_every,
         on_event=on_event or (lambda kind, schema, detail: None),
     )
-    return run.run()
+    return run.run(started=started)
 
 
 class ProgressBar:
