@@ -250,7 +250,6 @@ class FleetMigration:
         self.jobs = 1 if self._connection().in_atomic_block else max(1, jobs)
         self.keep_going = keep_going
         self.verify = verify
-        self.alias = alias
         self.recycle_every = max(1, recycle_every)
         self.on_event = on_event
         self.result = FleetResult()
@@ -316,6 +315,8 @@ class FleetMigration:
         schemas = self.fleet()
         self.result.schemas = len(schemas)
         by_state = self._read_states(schemas)
+        if self.result.read < len(schemas):  # the schemas skipped unopened have every migration applied
+            _refuse_backwards(self.loader, self.targets, frozenset(self.loader.graph.nodes))
         groups: list[_Group] = []
         for applied, members in by_state.items():
             _refuse_backwards(self.loader, self.targets, applied)
