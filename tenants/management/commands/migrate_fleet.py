@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -50,11 +49,10 @@ class Command(BaseCommand):
         if options["jobs"] < 1:
             raise CommandError("--jobs must be at least 1")
         verbosity = int(options["verbosity"])
-        bar = (
-            ProgressBar(getattr(self.stderr, "_out", sys.stderr))
-            if verbosity >= 1 and not options["no_progress"]
-            else None
-        )
+        stream: Any = self.stderr
+        while hasattr(stream, "_out"):  # the raw stream under Django's OutputWrapper(s): the bar draws on one line
+            stream = stream._out
+        bar = ProgressBar(stream) if verbosity >= 1 and not options["no_progress"] else None
 
         def on_event(kind: str, schema: FleetSchema | None, detail: str) -> None:
             if kind == "start":
