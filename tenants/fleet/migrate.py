@@ -404,8 +404,14 @@ class FleetMigration:
         threads = [threading.Thread(target=worker, name=f"fleet-{n}") for n in range(min(jobs, len(schemas)))]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:  # Ctrl-C: the schemas in flight finish (or roll back), no new one starts
+            self._stop.set()
+            for thread in threads:
+                thread.join()
+            raise
 
     def _recycle(self, connection: Any) -> None:
         """Close the connection (its relation cache goes with it); Django reopens it on the next query."""
