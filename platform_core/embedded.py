@@ -8,7 +8,7 @@ Django settings: it decides the environment that settings are read from.
     python -m platform_core.embedded demo               # migrate, create the demo workspace, run everything
 
 The demo serves with gunicorn (a fixed pool of threads, so a bounded number of database connections), skips
-migrate_schemas when the migration files are those of the last run, and stops at once on Ctrl-C.
+the migrations when the migration files are those of the last run, and stops at once on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -140,8 +140,8 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-# --- skipping migrate_schemas when nothing changed ---------------------------------------------------------
-# migrate_schemas visits every schema (public, template, pool, workspaces): a minute on a demo database even
+# --- skipping the migrations when nothing changed -----------------------------------------------------------
+# migrating visits public and starts a process per command: seconds on a demo database even
 # when there is nothing to do. The launcher stores a fingerprint of the migration files (and of the locked
 # dependencies, whose apps bring migrations too) in the database after a successful migrate, and skips it while
 # the files match. Any change (a new migration, a pulled branch, another lock) migrates as before.
@@ -203,12 +203,16 @@ def store_fingerprint(database_url: str, fingerprint: str) -> None:
 
 
 def migrate_if_changed(env: dict[str, str]) -> bool:
-    """Run migrate_schemas unless the migration files are those of the last successful run. True if it ran."""
+    """Migrate (public, then the fleet) unless the migration files are those of the last successful run. True if
+    it ran."""
     fingerprint = migrations_fingerprint()
     forced = env.get("KONTOR_MIGRATE") == "always"  # e.g. after migrating an app backwards by hand
     if not forced and stored_fingerprint(env["DATABASE_URL"]) == fingerprint:
         return False
-    _manage(env, "migrate_schemas", "--executor", "standard", "-v", "0")
+    # Public with django-tenants, then every other schema with the fleet migration (rendered once, replayed
+    # per schema; a schema already at the latest state is skipped without being opened).
+    _manage(env, "migrate_schemas", "--shared", "-v", "0")
+    _manage(env, "migrate_fleet", "-v", "1")
     store_fingerprint(env["DATABASE_URL"], fingerprint)
     return True
 
@@ -316,7 +320,7 @@ def prepare_demo() -> int:
     call_command("create_demo_workspace")
     call_command("seed_demo", workspace="demo", companies=300, if_empty=True)
     # Last, so that the refill does not race the demo workspace's creation for the catalog.
-    call_command("setup_platform", refill_in_background=True)
+    call_command("setup_platform", refill_in_background=True, skip_migrate=True)
     return 0
 
 
@@ -334,7 +338,7 @@ def demo(port: int) -> int:
             print(problem, file=sys.stderr)
             return 2
         if not migrate_if_changed(env):
-            print("Migrations unchanged since the last run: migrate_schemas skipped.", flush=True)
+            print("Migrations unchanged since the last run: migrate skipped.", flush=True)
         # Beat keeps its schedule here, also when the database and Redis are not the embedded ones.
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         celery = [sys.executable, "-m", "celery", "-A", "platform_core"]

@@ -1,10 +1,12 @@
-"""Idempotent platform setup after migrations: public site domain, template schema and its script, schema pool."""
+"""Idempotent platform setup: migrations (public, then the fleet), public site domain, template schema and its
+script, schema pool."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.fleet.script import SchemaScriptError, SchemaScriptMissing, schema_script_refresh
@@ -14,9 +16,13 @@ from tenants.tasks import refill_schema_pool
 
 
 class Command(BaseCommand):
-    help = "Ensure the public site's domain, the template schema, its schema script and a full schema pool."
+    help = "Migrate public and the fleet; ensure the public site's domain, the template, its script and a full pool."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--skip-migrate", action="store_true", help="the caller has just migrated (public and the fleet)"
+        )
+        parser.add_argument("--jobs", type=int, default=2, help="connections the fleet migration uses")
         parser.add_argument(
             "--refill-in-background",
             action="store_true",
@@ -24,6 +30,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["skip_migrate"]:
+            # Public first (django-tenants), then every workspace, pooled and template schema: the template and
+            # the pool must be at the latest state before they are used or copied.
+            verbosity = max(0, int(options["verbosity"]) - 1)
+            call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
+            call_command(
+                "migrate_fleet", jobs=options["jobs"], verbosity=verbosity, stdout=self.stdout, stderr=self.stderr
+            )
         public_tenant_ensure()
         # The host -> tenant lookup's tables, analysed whatever autovacuum has done so far.
         routing_tables_analyse()
