@@ -26,10 +26,9 @@ stays committed, its row and the fingerprint are written after it succeeds, and 
 migration partly applied and unrecorded (a rerun runs it again: such migrations must be idempotent, e.g.
 `IF NOT EXISTS`).
 
-post_migrate: Django runs it for every app in every schema; all it does in a workspace is add the content types
-and permissions of models that have none. Only models created by the pending migrations can lack them, so those
-rows are computed once per group and inserted per schema in its transaction (ON CONFLICT DO NOTHING); nothing
-else is run.
+post_migrate is not run per schema: Django runs it for every app in every schema, and all it does is add content
+types and permissions, which live in public only (contenttypes and auth are shared apps, see TENANT_APPS), where
+`migrate_schemas --shared` adds them. The RenameModel content-type hook is left out for the same reason.
 """
 
 from __future__ import annotations
@@ -118,9 +117,6 @@ class _Group:
     schemas: list[FleetSchema]
     initial_state: ProjectState
     steps: list[_Step] | None = None  # recorded by the reference schema
-    # (app_label, model) content types and (app_label, model, codename, name) permissions of created models
-    content_types: list[tuple[str, str]] = field(default_factory=list)
-    permissions: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 def fleet_loader() -> MigrationLoader:
@@ -325,7 +321,6 @@ class FleetMigration:
                 continue
             plan = [self.loader.graph.nodes[key] for key in pending]
             groups.append(_Group(applied=applied, plan=plan, schemas=members, initial_state=ProjectState()))
-        self._inject_contenttype_renames(groups)
         total = sum(len(g.schemas) for g in groups)
         self.result.skipped = len(schemas) - total
         self.result.groups = len(groups)
@@ -345,31 +340,17 @@ class FleetMigration:
         self.result.seconds = time.monotonic() - started
         return self.result
 
-    def _inject_contenttype_renames(self, groups: list[_Group]) -> None:
-        """What `migrate`'s pre_migrate does: a RenameModel also renames its content type. The Migration objects
-        are shared by all groups, so each is given the operation once."""
-        from django.apps import apps as global_apps
-        from django.contrib.contenttypes.management import inject_rename_contenttypes_operations
-
-        seen: dict[Key, Migration] = {}
-        for group in groups:
-            for migration in group.plan:
-                seen.setdefault((migration.app_label, migration.name), migration)
-        if seen:
-            plan = [(m, False) for key, m in seen.items()]
-            inject_rename_contenttypes_operations(plan=plan, apps=global_apps, using=self.alias)
-
     def _migrate_reference(self, group: _Group) -> list[FleetSchema]:
         """Migrates the group's first schema that succeeds as the reference; returns the schemas left."""
         members = list(group.schemas)
         while members and not self._stop.is_set():
             schema = members.pop(0)
             try:
-                steps, content_types, permissions = self._migrate_rendering(group, schema)
+                steps = self._migrate_rendering(group, schema)
             except _SchemaFailed as exc:
                 self._failed(schema, str(exc))
                 continue
-            group.steps, group.content_types, group.permissions = steps, content_types, permissions
+            group.steps = steps
             self._done(schema)
             return members
         return []
@@ -456,14 +437,11 @@ class FleetMigration:
 
     # --- one schema ---------------------------------------------------------------------------------------
 
-    def _migrate_rendering(
-        self, group: _Group, schema: FleetSchema
-    ) -> tuple[list[_Step], list[tuple[str, str]], list[tuple[str, str, str, str]]]:
+    def _migrate_rendering(self, group: _Group, schema: FleetSchema) -> list[_Step]:
         """Migrates `schema` with Django's schema editor and introspection, recording the steps."""
         steps: list[_Step] = []
         with self._state_lock:
             state = group.initial_state.clone()
-        extra: dict[str, Any] = {}
 
         def run_step(migration: Migration, atomic: bool) -> None:
             nonlocal state
@@ -485,14 +463,8 @@ class FleetMigration:
                     _clear_content_type_caches(state)
                 steps.append(_Step(migration=migration, sql=None, state_before=before))
 
-        def post_migrate() -> tuple[list[tuple[str, str]], list[tuple[str, str, str, str]]]:
-            cts, perms = _created_model_rows(group.initial_state, state, self.alias)
-            extra["rows"] = (cts, perms)
-            return cts, perms
-
-        self._in_schema(group, schema, run_step, post_migrate)
-        cts, perms = extra["rows"]
-        return steps, cts, perms
+        self._in_schema(group, schema, run_step)
+        return steps
 
     def _migrate_schema(self, group: _Group, schema: FleetSchema, *, steps: list[_Step] | None) -> None:
         assert steps is not None
@@ -516,23 +488,20 @@ class FleetMigration:
             finally:
                 _clear_content_type_caches(state)
 
-        self._in_schema(group, schema, run_step, lambda: (group.content_types, group.permissions))
+        self._in_schema(group, schema, run_step)
 
     def _in_schema(
         self,
         group: _Group,
         schema: FleetSchema,
         run_step: Callable[[Migration, bool], None],
-        post_migrate: Callable[[], tuple[list[tuple[str, str]], list[tuple[str, str, str, str]]]],
     ) -> None:
         """Applies the group's plan to `schema`: each run of atomic migrations in one transaction with its rows
         and the schema's new fingerprint; raises _SchemaFailed with the error (the transaction rolled back)."""
         connection = self._connection()
         applied = set(group.applied)
-        segments = _segments(group.plan)
         try:
-            for index, (atomic, migrations) in enumerate(segments):
-                last = index == len(segments) - 1
+            for atomic, migrations in _segments(group.plan):
                 with transaction.atomic(using=self.alias) if atomic else nullcontext():
                     self._claim(schema, create_recorder=not applied)
                     for migration in migrations:
@@ -541,8 +510,6 @@ class FleetMigration:
                         keys = [(m.app_label, m.name) for m in migrations]
                         self._record(schema, keys)
                         applied.update(keys)
-                        if last:
-                            self._content_rows(schema, *post_migrate())
                         self._set_state(schema, migration_fingerprint(applied))
         except Exception as exc:  # any error of this schema is reported with its name, the run goes on
             raise _SchemaFailed(f"{type(exc).__name__}: {exc}".strip()) from exc
@@ -594,35 +561,6 @@ class FleetMigration:
                 [state, schema.tenant_id],
             )
 
-    def _content_rows(
-        self, schema: FleetSchema, content_types: list[tuple[str, str]], permissions: list[tuple[str, str, str, str]]
-    ) -> None:
-        """The content types and permissions post_migrate would add for the models the plan created."""
-        if not content_types:
-            return
-        from django.contrib.auth.models import Permission
-        from django.contrib.contenttypes.models import ContentType
-
-        ct_table = self._qualified(schema, ContentType._meta.db_table)
-        with self._connection().cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {ct_table} (app_label, model) "  # noqa: S608
-                "SELECT a, m FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS v(a, m, o) ORDER BY o "
-                "ON CONFLICT (app_label, model) DO NOTHING",
-                [[a for a, _ in content_types], [m for _, m in content_types]],
-            )
-            if permissions:
-                perm_table = self._qualified(schema, Permission._meta.db_table)
-                cursor.execute(
-                    f"INSERT INTO {perm_table} (name, content_type_id, codename) "  # noqa: S608
-                    "SELECT v.name, ct.id, v.codename "
-                    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY "
-                    "AS v(app_label, model, codename, name, o) "
-                    f"JOIN {ct_table} ct ON ct.app_label = v.app_label AND ct.model = v.model ORDER BY v.o "
-                    "ON CONFLICT (content_type_id, codename) DO NOTHING",
-                    [[p[i] for p in permissions] for i in range(4)],
-                )
-
 
 def _clear_content_type_caches(state: ProjectState) -> None:
     from django.contrib.contenttypes.models import ContentType
@@ -630,40 +568,6 @@ def _clear_content_type_caches(state: ProjectState) -> None:
     ContentType.objects.clear_cache()
     with suppress(LookupError, AttributeError):
         state.apps.get_model("contenttypes", "ContentType").objects.clear_cache()
-
-
-def _created_model_rows(
-    before: ProjectState, after: ProjectState, alias: str
-) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, str]]]:
-    """Content types and permissions of the models in `after` but not in `before`, as post_migrate's
-    create_contenttypes and create_permissions make them (from the migrated state's models)."""
-    from django.apps import apps as global_apps
-    from django.contrib.auth.management import _get_all_permissions  # type: ignore[attr-defined]
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-
-    created = [key for key in after.models if key not in before.models]
-    if not created or not router.allow_migrate_model(alias, ContentType):
-        return [], []
-    with_perms = router.allow_migrate_model(alias, Permission) and global_apps.is_installed("django.contrib.auth")
-    content_types: list[tuple[str, str]] = []
-    permissions: list[tuple[str, str, str, str]] = []
-    for app_label, model_name in created:
-        try:
-            if not global_apps.get_app_config(app_label).models_module:
-                continue
-        except LookupError:
-            continue
-        model = after.apps.get_model(app_label, model_name)
-        if model._meta.auto_created or model._meta.swapped:
-            continue
-        content_types.append((app_label, model._meta.model_name))
-        if with_perms:
-            permissions.extend(
-                (app_label, model._meta.model_name, codename, name)
-                for codename, name in _get_all_permissions(model._meta)
-            )
-    return content_types, permissions
 
 
 def fleet_migrate(

@@ -75,18 +75,13 @@ def _unapply(schema: str, keys: list[Key]) -> None:
 
 
 def _shape(schema: str) -> dict[str, Any]:
-    """The schema's catalog, its migration rows, content types and permissions (ids and dates left out)."""
+    """The schema's catalog, its migration rows and the rows data migrations leave (ids and dates left out)."""
     shape: dict[str, Any] = dict(schema_catalog(schema))
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations ORDER BY 1, 2')
         shape["django_migrations"] = cursor.fetchall()
-        cursor.execute(f'SELECT app_label, model FROM "{schema}".django_content_type ORDER BY 1, 2')
-        shape["content_types"] = cursor.fetchall()
-        cursor.execute(
-            f'SELECT c.app_label, c.model, p.codename, p.name FROM "{schema}".auth_permission p '
-            f'JOIN "{schema}".django_content_type c ON c.id = p.content_type_id ORDER BY 1, 2, 3'
-        )
-        shape["permissions"] = cursor.fetchall()
+        cursor.execute(f'SELECT name, builtin FROM "{schema}".accounts_role ORDER BY 1')
+        shape["roles"] = cursor.fetchall()
     return shape
 
 
