@@ -32,15 +32,15 @@ end unless `--keep`) through the project's own provisioning path, and prints, me
    pg_backend_memory_contexts, with connection recycling off (DATABASE_CONN_MAX_SCHEMAS=0) and on
    (`--recycle-schemas`).
 
-A piece of the project that is not there prints "n/a (not available)" and the rest still runs. Without the
-DDL script path, the tenants are made by a signup from a pool this bench fills by replaying a pg_dump of the
-template (said in the output), since cloning would take hours.
+Every tenant between the points is made by the same signup as the timed ones. The bench stops with an error
+when a piece of the path fails or is missing (no schema script, a signup that did not use it, a migrate_fleet
+run that failed or did not do what its row says: the no-op must skip every schema unopened, each migration must
+migrate every schema), rather than print a figure of another path.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -63,7 +63,6 @@ from bench.provisioning import _percentile, _recreate_database
 from platform_core.embedded import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-NA = "n/a (not available)"
 PASSWORD = "bench-password-for-fleet-42"
 QUEUE = "kontor-fleetbench"
 PROJECT = "platform_core.settings"
@@ -76,19 +75,8 @@ NOOP_LIMIT_S = 30.0
 REQUEST_LIMIT = 1.1
 
 
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
-
-
-def _fmt(value: float | None, spec: str = "8.3f") -> str:
-    return NA if value is None else format(value, spec)
 
 
 @dataclass
@@ -117,62 +105,35 @@ class FleetRun:
     note: str = ""
 
 
+class _Warnings(logging.Handler):
+    """Collects the warnings and errors of one logger while in its `with` block."""
+
+    def __init__(self, logger: str) -> None:
+        super().__init__(logging.WARNING)
+        self.logger = logging.getLogger(logger)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> _Warnings:
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.logger.removeHandler(self)
+
+
 class Fleet:
-    """The scratch database's workspaces, made through the project's provisioning path."""
+    """The scratch database's workspaces, each made by the project's signup (`workspace_create`)."""
 
-    def __init__(self, db: dict[str, Any], *, script: bool) -> None:
-        from tenants.services import ProvisioningMethod
-
-        self.db = db
-        self.script = script
-        # With the script path, the signup's own choice (the pool is kept empty, so: the script); without it, a
-        # signup from the pool the bench fills.
-        self.method = None if script else ProvisioningMethod.POOL
-        self.methods: set[str] = set()  # the methods the timed empty-pool signups used
-        self.hosts: list[dict[str, str]] = []  # host and API key of every workspace
+    def __init__(self) -> None:
+        self.hosts: list[dict[str, str]] = []  # host, API key and schema of every workspace
         self.count = 0
-        self._dump: str | None = None
 
-    # --- the fallback filler, only without the script path ---------------------------------------------------
-
-    def _template_dump(self) -> str:
-        """The template schema as SQL (pg_dump, once), its name replaced by a placeholder."""
-        if self._dump is None:
-            from django.conf import settings
-
-            template = settings.SCHEMA_TEMPLATE_NAME
-            command = ["pg_dump", "--schema", template, "--inserts", "--no-owner", "--no-privileges"]
-            command += ["-h", self.db["HOST"], "-U", self.db["USER"], "-d", self.db["NAME"]]
-            if self.db["PORT"]:
-                command += ["-p", str(self.db["PORT"])]
-            env = {**os.environ, "PGPASSWORD": self.db["PASSWORD"] or ""}
-            dump = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
-            # psql meta-commands (pg_dump's \restrict / \unrestrict lines) are not SQL.
-            dump = "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
-            self._dump = re.sub(rf"\b{re.escape(template)}\b", "__schema__", dump)
-        return self._dump
-
-    def _pool_by_dump(self) -> None:
-        """One pooled schema replayed from the template's dump (the bench's filler, not a measured path)."""
-        import secrets
-
-        from django.db import connection, transaction
-
-        from tenants.models import Tenant
-
-        name = f"pool_{secrets.token_hex(6)}"
-        with transaction.atomic():
-            Tenant(schema_name=name, name="", kind=Tenant.Kind.POOLED).save()
-            with connection.cursor() as cursor:
-                cursor.execute(self._template_dump().replace("__schema__", name))
-            # The dump empties the search_path: have django-tenants set it again before the next query.
-            connection.set_schema_to_public()  # type: ignore[attr-defined]
-
-    # --- the project's path --------------------------------------------------------------------------------
-
-    def create(self, *, method: Any = None) -> tuple[float, Any]:
-        """Sign up one workspace (the project's `workspace_create`); seconds and the result. Its API key is
-        made after the timing."""
+    def create(self, *, expect: Any) -> tuple[float, Any]:
+        """Sign up one workspace as a visitor would (no method forced); seconds and the result. Raises unless the
+        signup got its schema by `expect` (a ProvisioningMethod). Its API key is made after the timing."""
         from django_tenants.utils import tenant_context
 
         from tenants.accounts.services import api_key_create
@@ -188,28 +149,26 @@ class Fleet:
             owner_email=f"owner@{sub}.test",
             owner_password=PASSWORD,
             owner_name="Bench Owner",
-            method=method or self.method,
         )
         elapsed = time.perf_counter() - started
+        if created.method != expect:
+            raise RuntimeError(f"signup {sub} got its schema by {created.method}, not {expect}")
         with tenant_context(created.tenant):
             secret = api_key_create(actor=created.owner, name="bench").secret
         use_public_schema()
         self.hosts.append({"host": created.domain.domain, "key": secret, "schema": created.tenant.schema_name})
         return elapsed, created
 
-    def add(self) -> Any:
-        """One more workspace by the fill path."""
-        if not self.script:
-            self._pool_by_dump()
-        return self.create()[1]
-
     def fill_to(self, target: int) -> None:
+        """Signups with the pool empty (the DDL script) up to `target` workspaces."""
         from django.db import connections
+
+        from tenants.services import ProvisioningMethod
 
         started, start = time.perf_counter(), self.count
         step = max(1, (target - start) // 10)
         while self.count < target:
-            self.add()
+            self.create(expect=ProvisioningMethod.SCRIPT)
             if self.count % 100 == 0:
                 # A new connection now and then, as a recycled web worker has: the backend's relation cache
                 # would otherwise grow by every schema made (gigabytes at 10,000).
@@ -219,24 +178,19 @@ class Fleet:
                 print(f"  {self.count:>6,} workspaces ({rate:.1f}/s)", flush=True)
 
 
-def clone_baseline(samples: int, *, fallback: str) -> list[float]:
-    """django-tenants' clone_schema of the template (else of `fallback`, a new workspace's schema): seconds per
-    schema; each clone is dropped afterwards."""
+def clone_baseline(samples: int) -> list[float]:
+    """django-tenants' clone_schema of the template: seconds per schema; each clone is dropped afterwards."""
     from django.conf import settings
     from django.db import connection
     from django_tenants.clone import CloneSchema
-    from django_tenants.utils import schema_exists
 
     from tenants.context import use_public_schema
 
-    template = settings.SCHEMA_TEMPLATE_NAME
-    if not schema_exists(template):
-        template = fallback
     times = []
     for i in range(samples):
         name = f"bench_clone_{i}"
         started = time.perf_counter()
-        CloneSchema().clone_schema(template, name, "DATA", set_connection=True)
+        CloneSchema().clone_schema(settings.SCHEMA_TEMPLATE_NAME, name, "DATA", set_connection=True)
         times.append(time.perf_counter() - started)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP SCHEMA {connection.ops.quote_name(name)} CASCADE")
@@ -245,32 +199,33 @@ def clone_baseline(samples: int, *, fallback: str) -> list[float]:
 
 
 def measure_point(fleet: Fleet, point: Point, *, samples: int, clone_samples: int) -> None:
+    """`samples` signups with the pool empty, a refill of `samples` pooled schemas, `samples` signups taking
+    them (the pool is empty again after), and at 10 and 100 the clone baseline."""
     from django.db import connections
 
+    from tenants.models import Tenant
     from tenants.services import ProvisioningMethod, schema_pool_refill
 
     connections.close_all()  # every point starts from a new connection
-    pool_ready = True
-    if fleet.script:
-        for _ in range(samples):
-            elapsed, created = fleet.create()
-            fleet.methods.add(str(created.method))
-            point.script.append(elapsed)
+    for _ in range(samples):
+        point.script.append(fleet.create(expect=ProvisioningMethod.SCRIPT)[0])
+    # The refill falls back to migrating when it finds no script, and says so only in a warning: any warning of
+    # the provisioning code during the refill stops the bench.
+    warnings = _Warnings("tenants.services")
+    with warnings:
         started = time.perf_counter()
-        try:
-            added = schema_pool_refill(size=samples)
-            point.refill = (time.perf_counter() - started) / max(1, added)
-        except Exception as exc:  # reported; the signups from the pool are then not timed
-            print(f"  schema_pool_refill failed: {exc!r}", flush=True)
-            pool_ready = False
-    else:
-        for _ in range(samples):
-            fleet._pool_by_dump()
-    for _ in range(samples if pool_ready else 0):
-        elapsed, created = fleet.create(method=ProvisioningMethod.POOL)
-        point.pooled.append(elapsed)
+        added = schema_pool_refill(size=samples)
+        elapsed = time.perf_counter() - started
+    pooled = Tenant.objects.filter(kind=Tenant.Kind.POOLED).count()
+    if warnings.messages or added != samples or pooled != samples:
+        raise RuntimeError(
+            f"schema_pool_refill(size={samples}) added {added} schemas ({pooled} in the pool): {warnings.messages}"
+        )
+    point.refill = elapsed / added
+    for _ in range(samples):
+        point.pooled.append(fleet.create(expect=ProvisioningMethod.POOL)[0])
     if point.tenants in CLONE_POINTS and clone_samples:
-        point.clone = clone_baseline(clone_samples, fallback=fleet.hosts[-1]["schema"])
+        point.clone = clone_baseline(clone_samples)
 
 
 def request_latency(host: dict[str, str], *, repeat: int) -> Latency:

@@ -16,7 +16,7 @@ class Tenant(TenantMixin):
         # A pre-migrated empty schema waiting to become a workspace: signup renames it.
         POOLED = "pooled", _("Pooled schema")
         # The migrated empty schema the schema script (tenants/fleet/script.py) is dumped from; never routable.
-        TEMPLATE = "template", _("Clone template")
+        TEMPLATE = "template", _("Template schema")
 
     name = models.CharField(_("company name"), max_length=200, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WORKSPACE, db_index=True)
