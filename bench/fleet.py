@@ -98,11 +98,16 @@ class Latency:
 
 @dataclass
 class FleetRun:
+    """One migrate_fleet run: its summary line's figures, and the wall time of its process (Django's start-up
+    included)."""
+
     name: str
-    seconds: float | None = None
-    schemas: int = 0
-    summary: dict[str, str] = field(default_factory=dict)
-    note: str = ""
+    seconds: float
+    wall: float
+    schemas: int
+    migrated: int
+    read: int
+    noop: bool
 
 
 class _Warnings(logging.Handler):
@@ -290,22 +295,29 @@ def _subprocess(args: list[str], *, settings_module: str, env: dict[str, str] | 
     return elapsed, proc.stdout
 
 
-def migrate_fleet(name: str, args: list[str], *, settings_module: str = "bench.fleet_settings") -> FleetRun:
-    """One `manage.py migrate_fleet` run in a process of its own; its seconds are the command's own summary
-    line (`fleet: schemas=.. migrated=.. skipped=.. failed=.. seconds=..`), else the process's wall time."""
-    run = FleetRun(name)
-    try:
-        wall, out = _subprocess(["manage.py", "migrate_fleet", *args], settings_module=settings_module)
-    except RuntimeError as exc:
-        run.note = f"failed: {exc}"
-        print(run.note, flush=True)
-        return run
+def migrate_fleet(
+    name: str, args: list[str], *, noop: bool = False, settings_module: str = "bench.fleet_settings"
+) -> FleetRun:
+    """One `manage.py migrate_fleet` run in a process of its own, timed by the command's own summary line
+    (`fleet: schemas=.. migrated=.. skipped=.. failed=.. read=.. ... seconds=..`). Raises unless the run did what
+    its row says: a no-op skips every schema without opening one (read=0); a migration migrates every schema."""
+    wall, out = _subprocess(["manage.py", "migrate_fleet", "--no-progress", *args], settings_module=settings_module)
     lines = [line for line in out.splitlines() if line.startswith("fleet:")]
-    run.summary = dict(re.findall(r"(\w+)=(\S+)", lines[-1])) if lines else {}
-    run.seconds = float(run.summary.get("seconds", wall))
-    run.schemas = int(run.summary.get("schemas", 0))
-    if run.summary.get("failed", "0") != "0":
-        run.note = f"failed={run.summary['failed']}"
+    if not lines:
+        raise RuntimeError(f"migrate_fleet {' '.join(args)} printed no summary line:\n{out}")
+    summary = {k: float(v) for k, v in re.findall(r"(\w+)=(\S+)", lines[-1])}
+    run = FleetRun(
+        name=name,
+        seconds=summary["seconds"],
+        wall=wall,
+        schemas=int(summary["schemas"]),
+        migrated=int(summary["migrated"]),
+        read=int(summary["read"]),
+        noop=noop,
+    )
+    expected = (run.migrated, run.read, summary["skipped"]) == (0, 0, run.schemas) if noop else run.migrated == run.schemas
+    if summary["failed"] or not run.schemas or not expected:
+        raise RuntimeError(f"migrate_fleet {' '.join(args)} ({name}): unexpected {lines[-1]}")
     return run
 
 
