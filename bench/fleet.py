@@ -9,13 +9,17 @@ end unless `--keep`) through the project's own provisioning path, and prints, me
 1. Creation: seconds per created workspace at 10 / 100 / 1,000 / N existing tenants (`--samples` creations at
    each point; the tenants between points are made by the same path): a signup with the pool empty
    (`workspace_create` -> the DDL script), the background pool refill per schema (`schema_pool_refill`) and a
-   signup from the pool (rename). Beside it the old path, django-tenants' `CloneSchema().clone_schema` of the
+   signup from the pool (rename); each point adds 2 x `--samples` workspaces, so the next one may start a few
+   past its number, which the table shows. Beside it the old path, django-tenants' `CloneSchema().clone_schema` of the
    template, at 10 and 100 only (it takes minutes per schema from 500 tenants on).
    Target: a signup at N within 1.2x of one at 10.
-2. Fleet migration of the bench app `bench/fleetapp` (installed only by bench.fleet_settings, in this bench's
-   own subprocesses) over every schema: one AddField + one AddIndex serially (`migrate_fleet --jobs 1`, 0002 and
-   0003), another pair in parallel (`--jobs 2`, 0004 and 0005), and a run with nothing to do (also at every
-   point of 1., with the project's own apps: the no-op's curve); total seconds, seconds per schema and the
+2. Fleet migration (`manage.py migrate_fleet`, each run a process of its own) of the bench app `bench/fleetapp`
+   (installed only by bench.fleet_settings, in this bench's own subprocesses) over every tenant schema: its
+   CreateModel (0001, a setup row), one AddField + one AddIndex serially (`--jobs 1`, 0002 and 0003), another
+   pair in parallel (`--jobs 2`, 0004 and 0005), and a run with nothing to do (also at every point of 1., with
+   the project's own apps: the no-op's curve); per run the schemas migrated and those whose django_migrations
+   was read (0 for a no-op: every schema's stored state is current), the command's own seconds (its summary
+   line) and the process's wall time (Django's start-up included), seconds per schema and the
    total at 10,000 schemas, extrapolated when N < 10,000 (the migration linearly from its per-schema time at
    N, the no-op from a straight line fitted through its runs at every point), which the table says. Beside it
    django-tenants' `migrate_schemas` of the same kind of pair on a sample of schemas (`--baseline-sample`, one
@@ -83,9 +87,10 @@ def _verdict(ok: bool) -> str:
 class Point:
     """Creation figures at one number of existing tenants (seconds per workspace)."""
 
-    tenants: int
+    target: int
+    tenants: int  # the workspaces that existed when the point's creations began (the target, or a few more)
     script: list[float] = field(default_factory=list)
-    refill: float | None = None
+    refill: float = 0.0
     pooled: list[float] = field(default_factory=list)
     clone: list[float] = field(default_factory=list)
 
@@ -229,7 +234,7 @@ def measure_point(fleet: Fleet, point: Point, *, samples: int, clone_samples: in
     point.refill = elapsed / added
     for _ in range(samples):
         point.pooled.append(fleet.create(expect=ProvisioningMethod.POOL)[0])
-    if point.tenants in CLONE_POINTS and clone_samples:
+    if point.target in CLONE_POINTS and clone_samples:
         point.clone = clone_baseline(clone_samples)
 
 
@@ -315,7 +320,9 @@ def migrate_fleet(
         read=int(summary["read"]),
         noop=noop,
     )
-    expected = (run.migrated, run.read, summary["skipped"]) == (0, 0, run.schemas) if noop else run.migrated == run.schemas
+    expected = (
+        (run.migrated, run.read, summary["skipped"]) == (0, 0, run.schemas) if noop else run.migrated == run.schemas
+    )
     if summary["failed"] or not run.schemas or not expected:
         raise RuntimeError(f"migrate_fleet {' '.join(args)} ({name}): unexpected {lines[-1]}")
     return run
@@ -362,6 +369,8 @@ def worker_memory(hosts: list[dict[str, str]], *, max_schemas: int) -> dict[str,
     finally:
         os.unlink(f.name)
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    if result["setting"] != max_schemas or result["statuses"] != {"200": len(hosts)}:
+        raise RuntimeError(f"the memory worker (DATABASE_CONN_MAX_SCHEMAS={max_schemas}): {result}")
     return result
 
 
@@ -378,7 +387,7 @@ def _bench_database() -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=2_000, help="workspaces at the end (default 2,000)")
-    parser.add_argument("--samples", type=int, default=5, help="creations timed at each point (default 5)")
+    parser.add_argument("--samples", type=int, default=5, help="creations timed at each point (default 5, >= 1)")
     parser.add_argument("--clone-samples", type=int, default=2, help="clone_schema runs at 10 and 100 (default 2)")
     parser.add_argument("--baseline-sample", type=int, default=20, help="schemas for migrate_schemas (default 20)")
     parser.add_argument("--repeat", type=int, default=60, help="timed requests per measurement (default 60)")
@@ -387,6 +396,8 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
+    if args.samples < 1 or args.baseline_sample < 1 or args.repeat < 1:
+        parser.error("--samples, --baseline-sample and --repeat must be at least 1")
     n = max(args.tenants, 10)
     recycle = args.recycle_schemas or min(100, max(2, n // 5))
 
@@ -410,37 +421,23 @@ def main() -> int:
     from tenants import services
     from tenants.context import use_public_schema
     from tenants.fleet.catalog import schema_footprint
+    from tenants.fleet.script import schema_script_refresh
     from tenants.models import Tenant
 
     settings.DEBUG = False
     logging.getLogger("tenants").setLevel(logging.WARNING)  # one line per signup would drown the tables
     celery_app.conf.task_default_queue = QUEUE  # refills queued by signups wait here, unconsumed
-    script = _available("tenants.fleet.script") and "SCRIPT" in services.ProvisioningMethod.__members__
-    fleet_command = _available("tenants.management.commands.migrate_fleet")
     started_run = time.perf_counter()
     try:
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         services.public_tenant_ensure()
-        if hasattr(services, "schema_template_ensure"):
-            services.schema_template_ensure()
-        if script:
-            from tenants.fleet.script import schema_script_refresh  # type: ignore[import-not-found,unused-ignore]
-
-            schema_script_refresh()
-        fleet = Fleet(db, script=script)
-        print(
-            f"Fleet of {n:,} workspaces in {db['NAME']}; made by "
-            + (
-                "workspace_create with the pool empty (DDL script)"
-                if script
-                else "a signup from a pool this bench fills from a pg_dump of the template (the DDL script path "
-                "is not available)"
-            ),
-            flush=True,
-        )
+        services.schema_template_ensure()
+        schema_script_refresh()  # raises when the script cannot be made (pg_dump missing or too old)
+        fleet = Fleet()
+        print(f"Fleet of {n:,} workspaces in {db['NAME']}, made by workspace_create with the pool empty", flush=True)
 
         # The workspace whose requests are timed, with the same data at 10 and at N.
-        measured = fleet.add()
+        measured = fleet.create(expect=services.ProvisioningMethod.SCRIPT)[1]
         with tenant_context(measured.tenant):
             seed_workspace(size=SeedSize(**SMALL), owner_ids=[measured.owner.pk])
         use_public_schema()
@@ -456,16 +453,15 @@ def main() -> int:
         for target in sorted({p for p in POINTS if p < n} | {n}):
             fleet.fill_to(target)
             print(f"At {fleet.count:,} workspaces: timing creations, requests...", flush=True)
-            point = Point(tenants=target)
+            point = Point(target=target, tenants=fleet.count)
             measure_point(fleet, point, samples=args.samples, clone_samples=args.clone_samples)
             points.append(point)
             if target in (10, n) and target not in latency:
                 latency[target] = request_latency(measured_host, repeat=args.repeat)
                 catalog[target] = catalog_totals()
-            if fleet_command:
-                # A fleet migrate with nothing pending (the project's own apps), at every point: its curve.
-                connections.close_all()
-                noops.append(migrate_fleet(f"no-op at {target:,}", ["--jobs", "2"], settings_module=PROJECT))
+            # A fleet migrate with nothing pending (the project's own apps), at every point: its curve.
+            connections.close_all()
+            noops.append(migrate_fleet(f"no-op at {target:,}", ["--jobs", "2"], noop=True, settings_module=PROJECT))
         empty = fleet.hosts[-1]["schema"]
         footprint = schema_footprint(empty)
         use_public_schema()
@@ -483,15 +479,12 @@ def main() -> int:
         fleet_runs: list[FleetRun] = []
         step = max(1, len(fleet.hosts) // args.baseline_sample)
         sample = [h["schema"] for h in fleet.hosts[::step]][: args.baseline_sample]
-        if fleet_command:
-            fleet_runs.append(migrate_fleet("CreateModel (setup), --jobs 1", ["--jobs", "1", "fleetapp", "0001"]))
-            fleet_runs.append(migrate_fleet("AddField+AddIndex, --jobs 1", ["--jobs", "1", "fleetapp", "0003"]))
-            fleet_runs.append(migrate_fleet("AddField+AddIndex, --jobs 2", ["--jobs", "2", "fleetapp", "0005"]))
-            fleet_runs.append(migrate_fleet("no-op (nothing pending)", ["--jobs", "2"]))
-            # The sample goes back to 0003 (untimed), then migrate_schemas applies 0004+0005 again.
-            baseline = migrate_schemas_baseline(sample, prepare="0003", to="0005")
-        else:
-            baseline = migrate_schemas_baseline(sample, prepare="0001", to="0003")
+        fleet_runs.append(migrate_fleet("CreateModel (setup), --jobs 1", ["--jobs", "1", "fleetapp", "0001"]))
+        fleet_runs.append(migrate_fleet("AddField+AddIndex, --jobs 1", ["--jobs", "1", "fleetapp", "0003"]))
+        fleet_runs.append(migrate_fleet("AddField+AddIndex, --jobs 2", ["--jobs", "2", "fleetapp", "0005"]))
+        fleet_runs.append(migrate_fleet("no-op (nothing pending)", ["--jobs", "2"], noop=True))
+        # The sample goes back to 0003 (untimed), then migrate_schemas applies 0004+0005 again.
+        baseline = migrate_schemas_baseline(sample, prepare="0003", to="0005")
         total_seconds = time.perf_counter() - started_run
     finally:
         connections.close_all()
@@ -507,63 +500,59 @@ def main() -> int:
         f"{total_seconds:.0f} s"
     )
 
-    print("\n1. Seconds per created workspace (median of the samples), by existing workspaces")
+    print(
+        "\n1. Seconds per created workspace (median of the samples), by existing workspaces; every signup with the "
+        "pool empty used the DDL script"
+    )
     print(
         f"{'existing':>9} {'signup, pool empty':>19} {'pool refill/schema':>19} {'signup from pool':>17} "
         f"{'baseline clone_schema':>22}"
     )
     for p in points:
-        script_s = statistics.median(p.script) if p.script else None
-        pooled_s = statistics.median(p.pooled) if p.pooled else None
-        clone = statistics.median(p.clone) if p.clone else None
-        clone_text = _fmt(clone, "22.3f") if p.tenants in CLONE_POINTS else f"{'(not run: minutes/schema)':>22}"
+        clone = f"{statistics.median(p.clone):>22.3f}" if p.clone else f"{'(not run: minutes/schema)':>22}"
         print(
-            f"{p.tenants:>9,} {_fmt(script_s, '19.3f'):>19} {_fmt(p.refill, '19.3f'):>19} "
-            f"{_fmt(pooled_s, '17.3f'):>17} {clone_text:>22}"
+            f"{p.tenants:>9,} {statistics.median(p.script):>19.3f} {p.refill:>19.3f} "
+            f"{statistics.median(p.pooled):>17.3f} {clone}"
         )
-    if fleet.methods:
-        print(f"   signups with the pool empty used: {', '.join(sorted(fleet.methods))}")
     first, last = points[0], points[-1]
     for label, a, b in (
         ("signup, pool empty", first.script, last.script),
         ("signup from pool", first.pooled, last.pooled),
     ):
-        if a and b:
-            ratio = statistics.median(b) / statistics.median(a)
-            print(
-                f"   target: {label} at {last.tenants:,} within {CREATE_LIMIT}x of at {first.tenants}: "
-                f"{ratio:.2f}x {_verdict(ratio <= CREATE_LIMIT)}"
-            )
-        else:
-            print(f"   target: {label} at N within {CREATE_LIMIT}x of at 10: {NA}")
+        ratio = statistics.median(b) / statistics.median(a)
+        print(
+            f"   target: {label} at {last.tenants:,} within {CREATE_LIMIT}x of at {first.tenants}: "
+            f"{ratio:.2f}x {_verdict(ratio <= CREATE_LIMIT)}"
+        )
 
     print(
-        "\n2. Fleet migration over every tenant schema (bench app fleetapp; migrate_fleet"
-        f"{'' if fleet_command else ': ' + NA})"
+        "\n2. Fleet migration over every tenant schema (manage.py migrate_fleet; the no-ops at each point with the "
+        "project's apps, the rest with the bench app fleetapp; read = schemas whose django_migrations was opened)"
     )
     linear = workspaces < FLEET
-    print(f"{'run':<36} {'schemas':>8} {'total s':>9} {'s/schema':>9} {'10,000 schemas s':>17}  target")
+    print(
+        f"{'run':<31} {'schemas':>8} {'migrated':>8} {'read':>6} {'total s':>8} {'s/schema':>9} {'wall s':>7} "
+        f"{'10,000 s':>9}  target"
+    )
     best: float | None = None
     for run in [*noops, *fleet_runs]:
-        if run.seconds is None or not run.schemas:
-            print(f"{run.name:<36} {run.note or NA}")
-            continue
         per = run.seconds / run.schemas
         at_fleet = per * FLEET if linear else run.seconds
         # A no-op's fixed start-up would be scaled too: its 10,000 figure is the fit below.
-        at_text = f"{'-':>17}" if run.name.startswith("no-op") and linear else f"{at_fleet:>17.1f}"
+        at_text = f"{'-':>9}" if run.noop and linear else f"{at_fleet:>9.1f}"
         target = ""
         if run.name.startswith("AddField"):
             best = at_fleet if best is None else min(best, at_fleet)
             target = f"<= {MIGRATE_LIMIT_S:.0f} s"
-        print(f"{run.name:<36} {run.schemas:>8,} {run.seconds:>9.1f} {per:>9.4f} {at_text}  {target} {run.note}")
-    if not fleet_runs:
-        print(f"{'migrate_fleet':<36} {NA}")
-    base_per = statistics.mean(baseline) if baseline else None
-    pair = "0004+0005" if fleet_command else "0002+0003"
+        print(
+            f"{run.name:<31} {run.schemas:>8,} {run.migrated:>8,} {run.read:>6,} {run.seconds:>8.2f} {per:>9.4f} "
+            f"{run.wall:>7.1f} {at_text}  {target}"
+        )
+    base_per = statistics.mean(baseline)
     print(
-        f"{'baseline migrate_schemas ' + pair:<36} {len(baseline):>8} {sum(baseline):>9.1f} {_fmt(base_per, '9.4f')} "
-        f"{_fmt(base_per * FLEET if base_per else None, '17.1f')}  (sample of {len(baseline)} schemas, one at a time)"
+        f"{'migrate_schemas 0004+0005':<31} {len(baseline):>8} {len(baseline):>8} {len(baseline):>6} "
+        f"{sum(baseline):>8.2f} {base_per:>9.4f} {'':>7} {base_per * FLEET:>9.1f}  baseline: a sample of "
+        f"{len(baseline)} schemas, one at a time, in one process"
     )
     how = (
         f"extrapolated linearly from the per-schema time at {schemas_total:,} schemas, an upper bound when a fixed "
@@ -571,28 +560,20 @@ def main() -> int:
         if linear
         else "measured"
     )
-    if best is not None:
-        print(
-            f"   target: a new migration over {FLEET:,} schemas <= {MIGRATE_LIMIT_S:.0f} s: {best:.1f} s "
-            f"{_verdict(best <= MIGRATE_LIMIT_S)} (the faster of serial and parallel; {how})"
-        )
+    assert best is not None
+    print(
+        f"   target: a new migration over {FLEET:,} schemas <= {MIGRATE_LIMIT_S:.0f} s: {best:.1f} s "
+        f"{_verdict(best <= MIGRATE_LIMIT_S)} (the faster of serial and parallel; {how})"
+    )
+    if linear:
+        noop, how = noop_at_fleet([(r.schemas, r.seconds) for r in [*noops, fleet_runs[-1]]])
+        how = f"extrapolated: {how}"
     else:
-        print(f"   target: a new migration over {FLEET:,} schemas <= {MIGRATE_LIMIT_S:.0f} s: {NA}")
-    curve = [(r.schemas, r.seconds) for r in [*noops, *fleet_runs[-1:]] if r.seconds is not None and r.schemas]
-    if curve and not linear:
-        noop = fleet_runs[-1].seconds or 0.0
-        print(
-            f"   target: a no-op over {FLEET:,} schemas <= {NOOP_LIMIT_S:.0f} s: {noop:.1f} s (measured) "
-            f"{_verdict(noop <= NOOP_LIMIT_S)}"
-        )
-    elif curve:
-        noop, how = noop_at_fleet(curve)
-        print(
-            f"   target: a no-op over {FLEET:,} schemas <= {NOOP_LIMIT_S:.0f} s: {noop:.1f} s "
-            f"{_verdict(noop <= NOOP_LIMIT_S)} (extrapolated: {how})"
-        )
-    else:
-        print(f"   target: a no-op over {FLEET:,} schemas <= {NOOP_LIMIT_S:.0f} s: {NA}")
+        noop, how = fleet_runs[-1].seconds, "measured"
+    print(
+        f"   target: a no-op over {FLEET:,} schemas <= {NOOP_LIMIT_S:.0f} s: {noop:.1f} s "
+        f"{_verdict(noop <= NOOP_LIMIT_S)} ({how})"
+    )
 
     print(f"\n3. Requests, owner of the same workspace ({SMALL['companies']} companies), ms, {args.repeat} each")
     low, high = latency.get(10), latency.get(n)
@@ -633,9 +614,6 @@ def main() -> int:
     print(f"{'recycling':<34} {'CacheMemoryContext MB':>22} {'per workspace kB':>17} {'total MB':>9} {'backends':>9}")
     for label, key in (("off (DATABASE_CONN_MAX_SCHEMAS=0)", "off"), (f"on (={recycle} schemas)", "on")):
         m = memory[key]
-        if key == "on" and not m["available"]:
-            print(f"{label:<34} {NA}")
-            continue
         print(
             f"{label:<34} {m['cache_peak'] / 1e6:>22.1f} {m['cache_peak'] / m['touched'] / 1e3:>17.1f} "
             f"{m['total_peak'] / 1e6:>9.1f} {m['backends_seen']:>9}"

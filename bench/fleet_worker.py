@@ -95,9 +95,7 @@ def memory(hosts: list[dict[str, str]], *, sample_every: int) -> dict[str, Any]:
             peak_cache, peak_total = max(peak_cache, cache), max(peak_total, total)
     cache, total, _ = read()
     return {
-        # The setting, or recycling seen happening (the backend changed under the same worker).
-        "available": hasattr(settings, "DATABASE_CONN_MAX_SCHEMAS") or len(backends) > 1,
-        "setting": getattr(settings, "DATABASE_CONN_MAX_SCHEMAS", None),
+        "setting": settings.DATABASE_CONN_MAX_SCHEMAS,
         "touched": len(hosts),
         "statuses": statuses,
         "cache_peak": peak_cache,
