@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from tenants.connections import connections_recycle
 from tenants.events import outbox
 from tenants.models import Tenant
 
@@ -58,7 +59,8 @@ def sweep() -> int:
 @shared_task(name="tenants.events.tasks.prune", ignore_result=True)
 def prune() -> int:
     """Drop delivered events past the retention in every workspace; pick up any workspace with events the
-    sweep lost track of (a process that died between its commit and the nudge)."""
+    sweep lost track of (a process that died between its commit and the nudge). It walks every workspace in one
+    task, so its connection is recycled on the way (DATABASE_CONN_MAX_SCHEMAS), not only at the task's end."""
     deleted = 0
     workspaces = Tenant.objects.filter(kind=Tenant.Kind.WORKSPACE)
     for schema in workspaces.values_list("schema_name", flat=True):
@@ -66,4 +68,5 @@ def prune() -> int:
             deleted += outbox.events_prune()
             if outbox.has_pending():
                 outbox.dispatch_soon(schema)
+        connections_recycle()
     return deleted

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
@@ -280,3 +281,26 @@ def test_never_closed_inside_a_transaction(workspace: Workspace, other_workspace
     for host in (settings.BASE_DOMAIN, workspace.domain, other_workspace.domain):
         assert _served_by(host) is not None
     assert connection.connection is not None and connection.in_atomic_block
+
+
+def test_the_prune_over_every_workspace_recycles_its_connection_on_the_way(
+    committed_db: Callable[..., Workspace], settings
+) -> None:
+    from tenants.events.tasks import prune
+
+    for _ in range(3):
+        committed_db()
+    settings.DATABASE_CONN_MAX_SCHEMAS = 1
+    opened: list[int] = []
+
+    def count(sender: object, connection: object, **_: object) -> None:
+        opened.append(1)
+
+    connection.close()
+    connection_created.connect(count, dispatch_uid="test-prune-recycles")
+    try:
+        prune()
+    finally:
+        connection_created.disconnect(dispatch_uid="test-prune-recycles")
+    # One task, three workspaces and public: past a cap of one schema the connection is reopened on the way.
+    assert len(opened) >= 2
