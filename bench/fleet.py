@@ -100,6 +100,9 @@ class Point:
 class Latency:
     p50: dict[str, float] = field(default_factory=dict)
     p95: dict[str, float] = field(default_factory=dict)
+    # Of the p50 request, how much is spent in the database (the rest is Python): where a difference comes from.
+    sql_p50: dict[str, float] = field(default_factory=dict)
+    queries: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -264,9 +267,29 @@ def request_latency(host: dict[str, str], *, repeat: int) -> Latency:
         for _ in range(10):
             status = timed(call)[2]
             assert status == 200, (name, status)
-        times = [timed(call)[0] for _ in range(repeat)]
+        runs = [_timed_with_sql(call) for _ in range(repeat)]
+        times = [ms for ms, _, _ in runs]
         result.p50[name], result.p95[name] = _percentile(times, 50), _percentile(times, 95)
+        result.sql_p50[name] = _percentile([sql for _, sql, _ in runs], 50)
+        result.queries[name] = max(count for _, _, count in runs)
     return result
+
+
+def _timed_with_sql(call: Callable[[], Any]) -> tuple[float, float, int]:
+    """Milliseconds of one request, the milliseconds of it spent in SQL, and its number of statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.context import use_public_schema
+
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        response = call()
+        elapsed = (time.perf_counter() - started) * 1000
+    use_public_schema()
+    assert response.status_code == 200, response.status_code
+    sql = sum(float(q["time"]) for q in captured.captured_queries) * 1000
+    return elapsed, sql, len(captured.captured_queries)
 
 
 def catalog_totals() -> dict[str, int]:
@@ -596,6 +619,11 @@ def main() -> int:
                 f"{name:<24} {low.p50[name]:>8.1f} {low.p95[name]:>8.1f} {high.p50[name]:>9.1f} "
                 f"{high.p95[name]:>9.1f} {high.p50[name] / low.p50[name]:>9.2f} {ratio:>9.2f}  <= {REQUEST_LIMIT}x "
                 f"{_verdict(ratio <= REQUEST_LIMIT)}"
+            )
+        for name in low.p50:
+            print(
+                f"   {name}: in SQL, median {low.sql_p50[name]:.1f} ms @10 vs {high.sql_p50[name]:.1f} ms @{n} "
+                f"({low.queries[name]} vs {high.queries[name]} statements); the rest is Python"
             )
 
     print("\n4. Catalog")
