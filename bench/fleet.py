@@ -63,7 +63,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_core.settings")
 
-from bench.crm import SMALL, timed
+from bench.crm import SMALL, timed, timed_with_sql
 from bench.provisioning import _percentile, _recreate_database
 from platform_core.embedded import database_url
 
@@ -267,29 +267,13 @@ def request_latency(host: dict[str, str], *, repeat: int) -> Latency:
         for _ in range(10):
             status = timed(call)[2]
             assert status == 200, (name, status)
-        runs = [_timed_with_sql(call) for _ in range(repeat)]
-        times = [ms for ms, _, _ in runs]
+        runs = [timed_with_sql(call) for _ in range(repeat)]
+        assert all(status == 200 for *_, status in runs), name
+        times = [ms for ms, *_ in runs]
         result.p50[name], result.p95[name] = _percentile(times, 50), _percentile(times, 95)
-        result.sql_p50[name] = _percentile([sql for _, sql, _ in runs], 50)
-        result.queries[name] = max(count for _, _, count in runs)
+        result.sql_p50[name] = _percentile([sql for _, sql, _, _ in runs], 50)
+        result.queries[name] = max(count for _, _, count, _ in runs)
     return result
-
-
-def _timed_with_sql(call: Callable[[], Any]) -> tuple[float, float, int]:
-    """Milliseconds of one request, the milliseconds of it spent in SQL, and its number of statements."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from tenants.context import use_public_schema
-
-    with CaptureQueriesContext(connection) as captured:
-        started = time.perf_counter()
-        response = call()
-        elapsed = (time.perf_counter() - started) * 1000
-    use_public_schema()
-    assert response.status_code == 200, response.status_code
-    sql = sum(float(q["time"]) for q in captured.captured_queries) * 1000
-    return elapsed, sql, len(captured.captured_queries)
 
 
 def catalog_totals() -> dict[str, int]:
