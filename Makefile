@@ -1,10 +1,11 @@
 # Two commands: `make demo` runs Kontor, `make test` runs the whole suite. Both set themselves up.
+# `make serve` runs Kontor as in production.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-crm bench-access bench-events bench-fleet install lock clean chromium gettext translations messages
+.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet install lock clean chromium gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,6 +41,10 @@ chromium:
 demo: install
 	$(PY) -m platform_core.embedded demo
 
+# Kontor as in production (see README "Running in production"): DATABASE_URL / REDIS_URL when set, no demo data.
+serve: install
+	$(PY) -m platform_core.embedded serve
+
 test: install chromium
 	$(PY) -m platform_core.embedded run -- $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -64,6 +69,11 @@ bench-events: $(STAMP)
 # e.g. make bench-fleet BENCH_ARGS="--tenants 10000" (default 2,000 workspaces; see bench/fleet.py)
 bench-fleet: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/fleet.py $(BENCH_ARGS)
+
+# The hot path through the production server beside a bare psycopg WSGI floor (see bench/hotpath.py),
+# e.g. make bench-hotpath BENCH_ARGS="--scale 0.01" for a quick run, "--reuse" to keep the seeded data.
+bench-hotpath: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/hotpath.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml

@@ -6,6 +6,7 @@ Django settings: it decides the environment that settings are read from.
 
     python -m platform_core.embedded run -- pytest      # any command, with the URLs exported
     python -m platform_core.embedded demo               # migrate, create the demo workspace, run everything
+    python -m platform_core.embedded serve              # migrate, run everything as in production (no demo data)
 
 The demo serves with gunicorn (a fixed pool of threads, so a bounded number of database connections), skips
 the migrations when the migration files are those of the last run, and stops at once on Ctrl-C.
@@ -254,11 +255,14 @@ def _max_connections(database_url: str) -> int:
 
 
 def web_command(port: int, *, workers: int = WEB_WORKERS, threads: int = WEB_THREADS) -> list[str]:
-    """gunicorn with a fixed pool of threads; static files come from WhiteNoise in the app."""
+    """gunicorn with the production settings (platform_core/gunicorn_conf.py: a fixed pool of threads, timeouts,
+    max requests, access log); static files come from WhiteNoise in the app."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        "python:platform_core.gunicorn_conf",
         "platform_core.wsgi:application",
         "--bind",
         f"0.0.0.0:{port}",
@@ -266,15 +270,6 @@ def web_command(port: int, *, workers: int = WEB_WORKERS, threads: int = WEB_THR
         str(workers),
         "--threads",
         str(threads),
-        "--worker-class",
-        "gthread",
-        "--preload",
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "3",
-        "--access-logfile",
-        "-",
     ]
 
 
@@ -324,49 +319,85 @@ def prepare_demo() -> int:
     return 0
 
 
+def _checked_services(env: dict[str, str]) -> int:
+    """The connection budget, then the migrations; 0 when the servers may start."""
+    print(f"Database: {env['DATABASE_URL']}\nRedis:    {env['REDIS_URL']}", flush=True)
+    problem = connection_budget_error(
+        workers=WEB_WORKERS,
+        threads=WEB_THREADS,
+        celery=CELERY_CONCURRENCY,
+        max_connections=_max_connections(env["DATABASE_URL"]),
+    )
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if not migrate_if_changed(env):
+        print("Migrations unchanged since the last run: migrate skipped.", flush=True)
+    return 0
+
+
+def _run(port: int, env: dict[str, str], prepare: list[str], banner: str) -> int:
+    """gunicorn, the Celery worker, `prepare` (a one-off setup command), then beat; until Ctrl-C or SIGTERM, or
+    until one of them exits."""
+    # Beat keeps its schedule here, also when the database and Redis are not the embedded ones.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    celery = [sys.executable, "-m", "celery", "-A", "platform_core"]
+    processes: list[tuple[subprocess.Popen[bytes], signal.Signals]] = []
+    try:
+        # The servers boot while the setup runs (one process).
+        processes.append((spawn(web_command(port), env), signal.SIGQUIT))
+        processes.append((spawn([*celery, "worker", "-l", "info", "-c", str(CELERY_CONCURRENCY)], env), signal.SIGQUIT))
+        subprocess.run(prepare, env=env, cwd=BASE_DIR, check=True)
+        # Beat after the setup: its first pool refill does not race a workspace's creation for the catalog.
+        beat = [*celery, "beat", "-l", "info", "--schedule", str(DATA_DIR / "celerybeat-schedule")]
+        processes.append((spawn(beat, env), signal.SIGTERM))
+        print(banner, flush=True)
+        while all(p.poll() is None for p, _ in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+    finally:
+        stop(processes)
+    return 0
+
+
 def demo(port: int) -> int:
     _stop_on_sigterm()
     with services() as env:
-        print(f"Database: {env['DATABASE_URL']}\nRedis:    {env['REDIS_URL']}", flush=True)
-        problem = connection_budget_error(
-            workers=WEB_WORKERS,
-            threads=WEB_THREADS,
-            celery=CELERY_CONCURRENCY,
-            max_connections=_max_connections(env["DATABASE_URL"]),
+        if code := _checked_services(env):
+            return code
+        return _run(
+            port,
+            env,
+            [sys.executable, "-m", "platform_core.embedded", "prepare"],
+            f"\nKontor is running.\n  Public site: http://localhost:{port}/\n"
+            f"  Workspace:   http://demo.localhost:{port}/\nPress Ctrl-C to stop.\n",
         )
-        if problem:
-            print(problem, file=sys.stderr)
-            return 2
-        if not migrate_if_changed(env):
-            print("Migrations unchanged since the last run: migrate skipped.", flush=True)
-        # Beat keeps its schedule here, also when the database and Redis are not the embedded ones.
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        celery = [sys.executable, "-m", "celery", "-A", "platform_core"]
-        processes: list[tuple[subprocess.Popen[bytes], signal.Signals]] = []
-        try:
-            # The servers boot while the demo data is checked (one process, see prepare_demo).
-            processes.append((spawn(web_command(port), env), signal.SIGQUIT))
-            processes.append(
-                (spawn([*celery, "worker", "-l", "info", "-c", str(CELERY_CONCURRENCY)], env), signal.SIGQUIT)
-            )
-            subprocess.run(
-                [sys.executable, "-m", "platform_core.embedded", "prepare"], env=env, cwd=BASE_DIR, check=True
-            )
-            # Beat after the demo workspace exists: its first pool refill does not race the workspace's creation.
-            beat = [*celery, "beat", "-l", "info", "--schedule", str(DATA_DIR / "celerybeat-schedule")]
-            processes.append((spawn(beat, env), signal.SIGTERM))
-            print(
-                f"\nKontor is running.\n  Public site: http://localhost:{port}/\n"
-                f"  Workspace:   http://demo.localhost:{port}/\nPress Ctrl-C to stop.\n",
-                flush=True,
-            )
-            while all(p.poll() is None for p, _ in processes):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            print("\nStopping...", flush=True)
-        finally:
-            stop(processes)
-        return 0
+
+
+def serve_environment(env: dict[str, str]) -> dict[str, str]:
+    """`make serve` runs with DEBUG off unless the operator says otherwise (DJANGO_ENV=production forces it)."""
+    return {"DEBUG": "false", **env}
+
+
+def serve(port: int) -> int:
+    """Kontor as in production: migrations when they changed, the platform's setup (public site, schema
+    template and pool), gunicorn with platform_core/gunicorn_conf.py, the Celery worker and beat. No demo data."""
+    _stop_on_sigterm()
+    with services() as base:
+        env = serve_environment(base)
+        if code := _checked_services(env):
+            return code
+        if env.get("DJANGO_ENV") == "production":
+            # Production serves STATIC_ROOT (WhiteNoise), filled here from the apps' static files.
+            _manage(env, "collectstatic", "--noinput", "-v", "0")
+        return _run(
+            port,
+            env,
+            [sys.executable, str(BASE_DIR / "manage.py"), "setup_platform", "--skip-migrate", "--refill-in-background"],
+            f"\nKontor is serving on port {port} ({WEB_WORKERS} workers x {WEB_THREADS} threads).\n"
+            "Press Ctrl-C to stop.\n",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("command", nargs=argparse.REMAINDER)
     demo_parser = sub.add_parser("demo", help="set up and run the demo")
     demo_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve_parser = sub.add_parser("serve", help="run Kontor as in production (no demo data)")
+    serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     sub.add_parser("prepare", help="(used by demo) create the demo workspace and its data if missing")
     args = parser.parse_args(argv)
     if args.action == "prepare":
@@ -385,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         if not command:
             parser.error("run needs a command")
         return run(command)
+    if args.action == "serve":
+        return serve(args.port)
     return demo(args.port)
 
 

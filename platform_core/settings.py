@@ -337,10 +337,16 @@ if SENTRY_DSN:
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
 
+# Every line names the workspace schema of the thread's connection and, for a request's errors, its host; a 500
+# is logged by django.request with its traceback (platform_core/errors.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"tenant": {"()": "platform_core.errors.TenantLogFilter"}},
+    "formatters": {
+        "tenant": {"format": "%(asctime)s %(levelname)s %(name)s [tenant=%(tenant)s host=%(host)s] %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["tenant"], "formatter": "tenant"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # axes logs every successful login at INFO; the audit log has them already.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},

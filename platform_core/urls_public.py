@@ -6,3 +6,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("platform_core.public_site.urls")),
 ]
+
+# An API 500 is answered in JSON, a page's with the error page (platform_core/errors.py).
+handler500 = "platform_core.errors.server_error"

@@ -11,3 +11,6 @@ urlpatterns = [
     path("invitation/", include("tenants.accounts.manage.invite_urls")),
     path("", include("crm.web.urls")),
 ]
+
+# An API 500 is answered in JSON, a page's with the error page (platform_core/errors.py).
+handler500 = "platform_core.errors.server_error"
