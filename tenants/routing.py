@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
 from redis.exceptions import RedisError
 
@@ -47,7 +48,9 @@ _UNCACHED_FIELDS = frozenset({"migration_state"})
 _FIELDS = tuple(f.attname for f in Tenant._meta.concrete_fields if f.attname not in _UNCACHED_FIELDS)
 
 # The database's identity in every key: a recreated or restored-into-new database never meets the entries of the
-# old one (same host, other tenant id). One query per process and database.
+# old one (same host, other tenant id). One query per process and database, read again whenever a connection to it
+# is opened: a database dropped and created again cuts every connection, so a running worker learns the new
+# identity on its next connection instead of using the old one's entries for as long as it lives.
 _database_ids: dict[tuple[str, str, str], str] = {}
 _trouble_logged_at = -60.0
 _cache_down_until = 0.0
@@ -57,15 +60,23 @@ def _cache() -> BaseCache:
     return caches[CACHE_ALIAS]
 
 
+def _where(wrapper: BaseDatabaseWrapper) -> tuple[str, str, str]:
+    params = wrapper.settings_dict
+    return (str(params.get("HOST") or ""), str(params.get("PORT") or ""), str(params["NAME"]))
+
+
 def _database_id() -> str:
-    params = connection.settings_dict
-    where = (str(params.get("HOST") or ""), str(params.get("PORT") or ""), str(params["NAME"]))
+    where = _where(connection)
     found = _database_ids.get(where)
     if found is None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
             found = _database_ids[where] = f"{where[2]}.{cursor.fetchone()[0]}"
     return found
+
+
+def _connection_opened(sender: Any, connection: BaseDatabaseWrapper, **_: Any) -> None:
+    _database_ids.pop(_where(connection), None)
 
 
 def _keys(host: str) -> tuple[str, str]:
@@ -198,8 +209,10 @@ def _tenant_deleting(sender: type[Tenant], instance: Tenant, **_: Any) -> None:
 
 
 def signals_connect() -> None:
+    from django.db.backends.signals import connection_created
     from django.db.models.signals import post_delete, post_init, post_save, pre_delete
 
+    connection_created.connect(_connection_opened, dispatch_uid="routing-connection-opened")
     post_init.connect(_domain_loaded, sender=Domain, dispatch_uid="routing-domain-loaded")
     post_save.connect(_domain_changed, sender=Domain, dispatch_uid="routing-domain-saved")
     post_delete.connect(_domain_changed, sender=Domain, dispatch_uid="routing-domain-deleted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -205,6 +206,28 @@ def test_routing_and_domain_writes_go_on_while_the_cache_is_unreachable(
     assert Domain.objects.filter(domain=new_host).exists()
     assert _served_by(new_host).pk == workspace.tenant.pk
     assert _served_by(workspace.domain) is None
+
+
+@pytest.mark.django_db
+def test_a_new_connection_reads_the_database_s_identity_again(workspace: Workspace, monkeypatch) -> None:
+    """A worker outlives a database dropped and created again (a restore): its entries under the old identity
+    must not be used once its connections have been cut and opened again."""
+    where = routing._where(connection)
+    real = routing._database_id()
+    monkeypatch.setitem(routing._database_ids, where, "stale.1")  # as if the database had been recreated
+    assert routing._database_id() == "stale.1"
+
+    def reconnect() -> None:  # another thread's connection opening, as each worker thread's does after a cut
+        from django.db import connection as own
+
+        own.ensure_connection()
+        own.close()
+
+    thread = threading.Thread(target=reconnect)
+    thread.start()
+    thread.join()
+    assert routing._database_id() == real
+    assert _served_by(workspace.domain).pk == workspace.tenant.pk
 
 
 @pytest.mark.django_db
