@@ -86,12 +86,15 @@ class Result:
 _LUA = r"""
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) n = 0; counted = 0; queries = 0; overhead = 0; sqlms = 0 end
+function init(args) n = 0; counted = 0; queries = 0; overhead = 0; sqlms = 0; failed = "" end
 local function header(headers, name)
   return headers[name] or headers[string.lower(name)]
 end
 function response(status, headers, body)
   n = n + 1
+  if (status < 200 or status > 299) and failed == "" then
+    failed = status .. " " .. string.sub(string.gsub(body or "", "%s+", " "), 1, 200)
+  end
   local q = header(headers, "X-Bench-Queries")
   if q then
     counted = counted + 1
@@ -104,6 +107,7 @@ function done(summary, latency, requests)
   local c, q, o, s = 0, 0, 0, 0
   for _, t in ipairs(threads) do
     c = c + t:get("counted"); q = q + t:get("queries"); o = o + t:get("overhead"); s = s + t:get("sqlms")
+    if t:get("failed") ~= "" then io.write("FAILED " .. t:get("failed") .. "\n") end
   end
   local e = summary.errors
   io.write(string.format("BENCH %d %d %d %f %f %d %f %f %f\n", summary.requests, summary.duration,
@@ -120,12 +124,12 @@ def _lua_string(text: str) -> str:
 def wrk_run(wrk: str, port: int, scenario: Scenario, seconds: float, workdir: Path) -> Run:
     lines = [f"wrk.method = {_lua_string(scenario.method)}"]
     for name, value in scenario.headers.items():
-        lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
+        lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
     if scenario.body:
         lines.append(f"wrk.body = {_lua_string(scenario.body)}")
     script = workdir / "scenario.lua"
     script.write_text("\n".join(lines) + "\n" + _LUA)
-    out = subprocess.run(
+    done = subprocess.run(
         [
             wrk,
             "-t2",
@@ -139,11 +143,14 @@ def wrk_run(wrk: str, port: int, scenario: Scenario, seconds: float, workdir: Pa
         ],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+        check=False,
+    )
+    out = done.stdout
     line = next((ln for ln in out.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
-        raise SystemExit(f"wrk printed no result for {scenario.name}:\n{out}")
+        raise SystemExit(f"wrk printed no result for {scenario.name}:\n{out}\n{done.stderr}")
+    for failure in (ln for ln in out.splitlines() if ln.startswith("FAILED ")):
+        print(f"  {scenario.name}: {failure}", flush=True)
     requests, duration, bad, p50, p95, counted, queries, overhead, sql_ms = (float(v) for v in line.split()[1:])
     return Run(
         rps=requests / (duration / 1e6),
