@@ -199,3 +199,38 @@ def test_stop_kills_what_ignores_its_signal(tmp_path: Path) -> None:
     embedded.stop([(child, signal.SIGTERM), (polite, signal.SIGTERM)], timeout=1)
     assert child.returncode == -signal.SIGKILL
     assert polite.returncode == -signal.SIGTERM
+
+
+# --- the production server's settings (platform_core/gunicorn_conf.py, make serve) ---------------------------
+
+
+def test_the_gunicorn_settings_come_from_the_environment(monkeypatch) -> None:
+    import importlib
+
+    from platform_core import gunicorn_conf
+
+    for name, value in {
+        "WEB_WORKERS": "3",
+        "WEB_THREADS": "6",
+        "WEB_TIMEOUT": "45",
+        "WEB_MAX_REQUESTS": "1000",
+        "WEB_ACCESS_LOG": "",
+        "PORT": "9001",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WEB_MAX_REQUESTS_JITTER", raising=False)
+    monkeypatch.delenv("WEB_BIND", raising=False)
+    try:
+        conf = importlib.reload(gunicorn_conf)
+        assert (conf.workers, conf.threads, conf.timeout, conf.worker_class) == (3, 6, 45, "gthread")
+        assert (conf.max_requests, conf.max_requests_jitter) == (1000, 100)
+        assert conf.bind == ["0.0.0.0:9001"] and conf.accesslog is None and conf.preload_app is True
+    finally:
+        monkeypatch.undo()
+        importlib.reload(gunicorn_conf)
+    assert "python:platform_core.gunicorn_conf" in embedded.web_command(8000)
+
+
+def test_serve_runs_with_debug_off_unless_told_otherwise() -> None:
+    assert embedded.serve_environment({"DATABASE_URL": "x"})["DEBUG"] == "false"
+    assert embedded.serve_environment({"DEBUG": "true"})["DEBUG"] == "true"
