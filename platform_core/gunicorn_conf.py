@@ -17,6 +17,7 @@ platform_core.embedded checks against max_connections). Command-line options giv
 | WEB_MAX_REQUESTS | 5000 | requests after which a worker is replaced (bounds any slow growth); 0 = never |
 | WEB_MAX_REQUESTS_JITTER | 10% of it | random extra, so the workers are not all replaced at once |
 | WEB_ACCESS_LOG | - (stderr) | where each request is logged; empty = no access log |
+| WEB_CONTROL_SOCKET | unset: none | path of gunicorn's control socket (gunicornc); off unless set |
 | LOG_LEVEL | INFO | gunicorn's own log level (Django's too, see settings.LOGGING) |
 """
 
@@ -52,6 +53,12 @@ accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms host=%({host}i)s "%(a)s"'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): a second server of the
+# same user (a test, a benchmark, another instance) would take it over, and remove it when it stops. Only on
+# request, at a path of its own.
+control_socket_disable = not os.environ.get("WEB_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["WEB_CONTROL_SOCKET"]
 # The worker heartbeat file in memory, not on a disk that may stall (containers mount /tmp on overlayfs).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 

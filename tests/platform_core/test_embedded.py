@@ -220,11 +220,14 @@ def test_the_gunicorn_settings_come_from_the_environment(monkeypatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WEB_MAX_REQUESTS_JITTER", raising=False)
     monkeypatch.delenv("WEB_BIND", raising=False)
+    monkeypatch.delenv("WEB_CONTROL_SOCKET", raising=False)
     try:
         conf = importlib.reload(gunicorn_conf)
         assert (conf.workers, conf.threads, conf.timeout, conf.worker_class) == (3, 6, 45, "gthread")
         assert (conf.max_requests, conf.max_requests_jitter) == (1000, 100)
         assert conf.bind == ["0.0.0.0:9001"] and conf.accesslog is None and conf.preload_app is True
+        # Its default path is one per user: another server of the same user would take it over.
+        assert conf.control_socket_disable is True
     finally:
         monkeypatch.undo()
         importlib.reload(gunicorn_conf)
