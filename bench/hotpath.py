@@ -382,12 +382,19 @@ def start_server(
     return server
 
 
-def check(port: int, scenario: Scenario) -> int:
+def check(port: int, scenario: Scenario, *, trace: bool = False) -> int:
+    """The scenario's status; with `trace`, its statements are printed (* = not the page's own)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        conn.request(scenario.method, scenario.path, body=scenario.body or None, headers=scenario.headers)
+        headers = {**scenario.headers, **({"X-Bench-Trace": "1"} if trace else {})}
+        conn.request(scenario.method, scenario.path, body=scenario.body or None, headers=headers)
         response = conn.getresponse()
         response.read()
+        statements = response.getheader("X-Bench-Trace")
+        if trace and statements:
+            print(f"  {scenario.name}:", flush=True)
+            for statement in json.loads(statements):
+                print(f"    {statement}", flush=True)
         return response.status
     finally:
         conn.close()
@@ -535,8 +542,10 @@ def main() -> int:
     results = [Result(s) for s in plan]
     try:
         wait_until_serving(port, plan[-1], server, log)
+        print("Statements of one request of each (after one to warm up; * = not the page's own):", flush=True)
         for s in plan:
-            status = check(port, s)
+            check(port, s)
+            status = check(port, s, trace=True)
             if not 200 <= status < 300:
                 raise SystemExit(f"{s.name}: HTTP {status} ({s.method} {s.path})")
 

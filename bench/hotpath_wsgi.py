@@ -26,8 +26,9 @@ from platform_core.wsgi import application as django_application
 
 FLOOR_PATH = "/__floor__"
 # Statements about who is asking and where, not about the records the page shows: by the table a statement is
-# about (the first after FROM, UPDATE or INSERT INTO), or SET / SHOW / a bare SELECT 1 (a health check).
-_BOOKKEEPING = re.compile(r"^\s*(SET|SHOW)\b|^\s*SELECT 1\s*$", re.IGNORECASE)
+# about (the first after FROM, UPDATE or INSERT INTO), or SET / SHOW / set_config() (a new connection's
+# set-up) / a bare SELECT 1 (the health check before a request's first query, CONN_HEALTH_CHECKS).
+_BOOKKEEPING = re.compile(r"^\s*(SET|SHOW)\b|^\s*SELECT 1\s*$|^\s*SELECT set_config\(", re.IGNORECASE)
 _SUBJECT = re.compile(r'\b(?:FROM|UPDATE|INSERT\s+INTO)\s+(?:"?\w+"?\.)?"?(\w+)"?', re.IGNORECASE)
 _OVERHEAD_TABLES = ("tenants_", "accounts_", "django_session", "otp_", "axes_", "pg_database")
 
@@ -91,9 +92,13 @@ def _counting(execute: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return execute(self, query, *args, **kwargs)
         finally:
+            text = _text(query)
             stats[2] += time.perf_counter() - started
             stats[0] += 1
-            stats[1] += overhead(_text(query))
+            stats[1] += overhead(text)
+            trace = getattr(_local, "trace", None)
+            if trace is not None:
+                trace.append(("*" if overhead(text) else "") + " ".join(text.split())[:110])
 
     return counting_execute
 
@@ -112,6 +117,9 @@ _count_at_the_driver()
 
 def counted(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     stats = _local.stats = [0, 0, 0.0]  # statements, of which overhead, seconds
+    # X-Bench-Trace: 1 asks for the statements themselves (shortened), in X-Bench-Trace of the answer.
+    trace: list[str] | None = [] if environ.get("HTTP_X_BENCH_TRACE") else None
+    _local.trace = trace
 
     def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         headers = [
@@ -120,12 +128,14 @@ def counted(environ: dict[str, Any], start_response: StartResponse) -> Iterable[
             ("X-Bench-Overhead", str(stats[1])),
             ("X-Bench-SQL-ms", f"{stats[2] * 1000:.3f}"),
         ]
+        if trace is not None:
+            headers.append(("X-Bench-Trace", json.dumps(trace, ensure_ascii=True)))
         return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
     try:
         return django_application(environ, start)
     finally:
-        _local.stats = None
+        _local.stats = _local.trace = None
 
 
 def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
