@@ -176,7 +176,8 @@ TEMPLATES = [
 ]
 
 _database: dict[str, Any] = env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kontor")
-_database["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend with a health check that needs no round trip (tenants/postgresql_backend).
+_database["ENGINE"] = "tenants.postgresql_backend"
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _database["CONN_HEALTH_CHECKS"] = True
 # A connection is closed at the end of the request or task in which it has served more than this many schemas:
