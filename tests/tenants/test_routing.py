@@ -194,7 +194,7 @@ def test_the_lookup_uses_the_index_on_the_domain(workspace: Workspace) -> None:
 def test_routing_and_domain_writes_go_on_while_the_cache_is_unreachable(
     workspace: Workspace, settings, monkeypatch
 ) -> None:
-    monkeypatch.setattr(routing, "_cache_down_until", 0.0)  # restored after the test: the cache is tried again
+    monkeypatch.setattr(routing._routes, "_down_until", 0.0)  # restored after the test: the cache is tried again
     nothing_listens = "redis://127.0.0.1:1/0"
     settings.CACHES = {**settings.CACHES, "shared": {**settings.CACHES["shared"], "LOCATION": nothing_listens}}
     assert _served_by(workspace.domain).pk == workspace.tenant.pk
