@@ -191,7 +191,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "platform_core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kontor"),
         # Every key carries the schema of the tenant it belongs to.
@@ -201,7 +201,7 @@ CACHES = {
     # Keys that are the same whatever schema the connection is on, for data of the public schema: the host ->
     # tenant routing (tenants/routing.py). Same Redis, so every worker sees a change at once.
     "shared": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "platform_core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kontor"),
         # Every request asks it first: an unreachable Redis costs one request a second at most, then the database

@@ -15,6 +15,7 @@ with it (tests/api/test_schema_fuzz.py).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,13 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 def _default(value: Any) -> Any:
-    # Dates and times as the rest of the API has always written them (DjangoJSONEncoder: milliseconds, "Z").
+    # Moments as the API has always written them (DjangoJSONEncoder: milliseconds, "Z" for UTC), without going
+    # through the encoders' chain of checks: a page of records has a hundred of them.
+    if type(value) is datetime.datetime:
+        text = value.isoformat()
+        if value.microsecond:
+            text = text[:23] + text[26:]
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     return _encoder.default(value)
 
 

@@ -94,6 +94,10 @@ def test_json_is_written_as_django_ninja_wrote_it() -> None:
     value = {
         "at": datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC),
         "day": datetime.date(2026, 1, 2),
+        "whole": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        "naive": datetime.datetime(2026, 1, 2, 3, 4, 5, 1000),
+        "offset": datetime.datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=datetime.timezone(datetime.timedelta(hours=3))),
+        "time": datetime.time(3, 4, 5, 678901),
         "amount": Decimal("1500.50"),
         "name": 'Ёжик \u2028 "quoted"',
         "none": None,
