@@ -65,19 +65,27 @@ class Generations:
 
     def get(self, scope: str, name: str) -> tuple[bool, Any, Any]:
         """(found, value, generation): one round trip. Pass the generation to `put` after reading the database."""
+        found, generation = self.get_many(scope, (name,))
+        return (True, found[name], generation) if name in found else (False, None, generation)
+
+    def get_many(self, scope: str, names: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+        """({name: value} of the entries found valid, generation): one round trip for several entries."""
         if time.monotonic() < self._down_until:
-            return False, None, UNAVAILABLE
-        gen_key, entry_key = self._key(scope, "gen"), self._key(scope, name)
+            return {}, UNAVAILABLE
+        gen_key = self._key(scope, "gen")
+        keys = {self._key(scope, name): name for name in names}
         try:
-            found = self._cache().get_many([gen_key, entry_key])
+            found = self._cache().get_many([gen_key, *keys])
         except RedisError:
             self._trouble("reads go to the database")
-            return False, None, UNAVAILABLE
+            return {}, UNAVAILABLE
         gen = found.get(gen_key)
-        entry = found.get(entry_key)
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == gen:
-            return True, entry[1], gen
-        return False, None, gen
+        valid = {}
+        for key, name in keys.items():
+            entry = found.get(key)
+            if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == gen:
+                valid[name] = entry[1]
+        return valid, gen
 
     def put(self, scope: str, name: str, generation: Any, value: Any, *, seconds: int | None = None) -> None:
         """Store what was read from the database under the generation `get` gave before the read (for

@@ -28,6 +28,8 @@ _identities = Generations("identity", entry_seconds=ENTRY_SECONDS)
 _USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields)
 _ROLE_FIELDS = tuple(f.attname for f in Role._meta.concrete_fields)
 _ROLE = User._meta.get_field("role")
+_TWO_FACTOR = "two_factor"
+_TWO_FACTOR_ATTRIBUTE = "_identity_two_factor"
 
 T = TypeVar("T")
 
@@ -94,23 +96,35 @@ def api_key_used(prefix: str, holder: KeyHolder, when: datetime.datetime) -> Non
 
 
 def user_by_id(pk: Any) -> User | None:
-    """The user with this primary key (their role loaded), or None."""
+    """The user with this primary key (their role loaded), or None. The workspace's two-factor rule comes in the
+    same round trip and stays with the user for the request (`two_factor_required(user)`)."""
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         return None
-
-    def read() -> tuple[Any, ...] | None:
+    scope, name = _scope(), f"user:{pk}"
+    found, generation = _identities.get_many(scope, (name, _TWO_FACTOR))
+    if name in found:
+        row = found[name]
+    else:
         rows = list(User._base_manager.filter(pk=pk).order_by().values_list(*_user_columns(""))[:1])
-        return tuple(rows[0]) if rows else None
+        row = tuple(rows[0]) if rows else None
+        _identities.put(scope, name, generation, row)
+    if row is None:
+        return None
+    user = _user_built(row)
+    if _TWO_FACTOR in found:
+        setattr(user, _TWO_FACTOR_ATTRIBUTE, bool(found[_TWO_FACTOR]))
+    return user
 
-    row = _cached(f"user:{pk}", read)
-    return None if row is None else _user_built(row)
 
-
-def two_factor_required() -> bool:
-    """Does the workspace require two-factor authentication of everyone?"""
-    return _cached("two_factor", lambda: WorkspaceSecurity.objects.filter(require_two_factor=True).exists())
+def two_factor_required(user: User | None = None) -> bool:
+    """Does the workspace require two-factor authentication of everyone? (As read with `user`, when given.)"""
+    # getattr, not __dict__: the request's user is a lazy proxy.
+    known = getattr(user, _TWO_FACTOR_ATTRIBUTE, None) if user is not None else None
+    if known is not None:
+        return bool(known)
+    return _cached(_TWO_FACTOR, lambda: WorkspaceSecurity.objects.filter(require_two_factor=True).exists())
 
 
 def identities_invalidate(**_: Any) -> None:

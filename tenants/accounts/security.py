@@ -43,9 +43,10 @@ def workspace_security() -> WorkspaceSecurity:
     return WorkspaceSecurity.objects.order_by("pk").first() or WorkspaceSecurity()
 
 
-def workspace_requires_two_factor() -> bool:
-    # Read on every signed-in request: from the cache, which a change of the setting invalidates at once.
-    return identity.two_factor_required()
+def workspace_requires_two_factor(user: User | None = None) -> bool:
+    # Read on every signed-in request: from the cache, which a change of the setting invalidates at once (with
+    # the signed-in `user`, in the same round trip as them).
+    return identity.two_factor_required(user)
 
 
 def has_two_factor(user: User) -> bool:

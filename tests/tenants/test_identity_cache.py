@@ -158,3 +158,32 @@ def test_sign_in_and_api_keys_work_while_the_caches_are_unreachable(workspace: W
     finally:
         # Both caches are tried again by the next test.
         identity._identities._down_until = routing._routes._down_until = 0.0
+
+
+def test_a_repeated_page_asks_the_cache_twice_for_who_is_asking(workspace: Workspace, owner_client) -> None:
+    """The session, then the user with their role and the two-factor rule in one round trip."""
+    from django.core.cache import caches
+
+    owner_client.get("/companies/")
+    calls: list[str] = []
+    for alias in ("default", "shared"):
+        cache = caches[alias]
+        for name in ("get", "get_many"):
+            original = getattr(cache, name)
+
+            def counting(*args, _original=original, _name=f"{alias}.{name}", **kwargs):
+                calls.append(_name)
+                return _original(*args, **kwargs)
+
+            setattr(cache, name, counting)
+    try:
+        response = owner_client.get("/companies/")
+    finally:
+        for alias in ("default", "shared"):
+            for name in ("get", "get_many"):
+                caches[alias].__dict__.pop(name, None)
+    connection.set_schema_to_public()
+    assert response.status_code == 200
+    # The host's tenant, the session, the user (with the two-factor rule); the page's own fragments may add more.
+    assert calls[:3] == ["shared.get_many", "default.get", "shared.get_many"], calls
+    assert calls.count("shared.get_many") == 2, calls
