@@ -21,6 +21,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as InputError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
+from ninja.renderers import BaseRenderer
 from ninja.security import HttpBearer, django_auth
 
 from crm.core.api import (
@@ -36,6 +37,7 @@ from crm.core.api import (
     hidden_keys,
 )
 from crm.core.api_access import enforce
+from crm.core.rows import json_bytes
 from crm.core.services import StaleVersion
 from crm.core.types import CORE_RECORD_TYPES, RecordType
 from crm.customfields.models import CustomField
@@ -95,6 +97,15 @@ class JsonParser(Parser):
         except Exception:
             request.unparsable_body = True  # type: ignore[attr-defined]
             raise
+
+
+class FastJSONRenderer(BaseRenderer):
+    """django-ninja's JSON, written by orjson (crm.core.rows.json_bytes): same values, a fraction of the time."""
+
+    media_type = "application/json"
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> bytes:
+        return json_bytes(data)
 
 
 class KontorAPI(NinjaAPI):
@@ -199,6 +210,7 @@ api = KontorAPI(
     auth=[ApiKeyAuth(), django_auth],
     docs_decorator=_members_only,
     parser=JsonParser(),
+    renderer=FastJSONRenderer(),
 )
 # What each operation requires is declared where it is defined (crm.core.api_access.requires) and checked here,
 # for every operation, before its body runs.

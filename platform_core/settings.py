@@ -176,8 +176,9 @@ TEMPLATES = [
 ]
 
 _database: dict[str, Any] = env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kontor")
-# django-tenants' backend with a health check that needs no round trip (tenants/postgresql_backend).
-_database["ENGINE"] = "tenants.postgresql_backend"
+# django-tenants' backend, setting the search path once per connection and workspace, with a health check that
+# needs no round trip (tenants/backend).
+_database["ENGINE"] = "tenants.backend"
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _database["CONN_HEALTH_CHECKS"] = True
 # A connection is closed at the end of the request or task in which it has served more than this many schemas:
@@ -191,7 +192,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "platform_core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kontor"),
         # Every key carries the schema of the tenant it belongs to.
@@ -201,7 +202,7 @@ CACHES = {
     # Keys that are the same whatever schema the connection is on, for data of the public schema: the host ->
     # tenant routing (tenants/routing.py). Same Redis, so every worker sees a change at once.
     "shared": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "platform_core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kontor"),
         # Every request asks it first: an unreachable Redis costs one request a second at most, then the database
@@ -211,7 +212,8 @@ CACHES = {
 }
 
 # Sessions live in the tenant's own schema (django.contrib.sessions is a tenant app too).
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Read from the cache (keys prefixed by the workspace's schema), kept in the workspace's database.
+SESSION_ENGINE = "tenants.accounts.sessions"
 SESSION_COOKIE_AGE: int = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 24 * 14)
 SESSION_EXPIRE_AT_BROWSER_CLOSE: bool = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
 
@@ -230,9 +232,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # django-axes refuses logins of a locked-out account or address before the password is even checked.
+# The backend of password logins (and of the sessions they open).
+PASSWORD_BACKEND = "tenants.accounts.backends.CachedModelBackend"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend's password check; the signed-in user of each request from the identity cache.
+    "tenants.accounts.backends.CachedModelBackend",
 ]
 # Lockout after repeated failed logins (a wrong password or a wrong two-factor code), counted per account and,
 # separately, per client address; it lifts after the cool-off or when an administrator unlocks the account.

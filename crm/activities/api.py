@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool
 
@@ -24,10 +24,12 @@ from crm.core.api import (
     PageParams,
     Text,
     actor,
-    paginate,
+    rows_page,
+    rows_record,
     unset,
 )
 from crm.core.api_access import requires
+from crm.core.rows import Rows
 from crm.core.types import RecordType
 from tenants.accounts.policy import Action
 
@@ -127,6 +129,9 @@ class ActivityFilters(Schema):
     lead: IdParam | None = None
 
 
+ACTIVITY_ROWS = Rows(ActivityOut, Activity)
+
+
 class ActivityPage(Schema):
     items: list[ActivityOut]
     next_cursor: str | None
@@ -134,7 +139,7 @@ class ActivityPage(Schema):
 
 @router.get("/activities/", response=ActivityPage, summary="List activities")
 @requires(Action.VIEW, RecordType.ACTIVITY)
-def list_activities(request: HttpRequest, filters: Query[ActivityFilters], page: Query[PageParams]) -> dict[str, Any]:
+def list_activities(request: HttpRequest, filters: Query[ActivityFilters], page: Query[PageParams]) -> HttpResponse:
     activities = activities_visible_to(actor(request))
     for name in ("kind", "is_done"):
         if getattr(filters, name) is not None:
@@ -146,7 +151,7 @@ def list_activities(request: HttpRequest, filters: Query[ActivityFilters], page:
         activities = activities.filter(due_at__gte=filters.due_from)
     if filters.due_to is not None:
         activities = activities.filter(due_at__lt=filters.due_to)
-    return paginate(activities, page)
+    return rows_page(request, activities, page, ACTIVITY_ROWS)
 
 
 def _data(payload: In) -> dict[str, Any]:
@@ -165,8 +170,8 @@ def create_activity(request: HttpRequest, payload: ActivityIn) -> Activity:
 
 @router.get("/activities/{activity_id}", response=ActivityOut, summary="Read an activity")
 @requires(Action.VIEW, RecordType.ACTIVITY, record="activity_id")
-def read_activity(request: HttpRequest, activity_id: int) -> Activity:
-    return activity_get(actor(request), activity_id)
+def read_activity(request: HttpRequest, activity_id: int) -> HttpResponse:
+    return rows_record(request, activities_visible_to(actor(request)), activity_id, ACTIVITY_ROWS)
 
 
 @router.patch("/activities/{activity_id}", response=ActivityOut, summary="Update an activity")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from crm.companies.models import Company
@@ -29,13 +27,15 @@ from crm.core.api import (
     actor,
     custom_filters,
     hidden_of,
-    paginate,
     patch_data,
     record_filter,
+    rows_page,
+    rows_record,
     unset,
     with_custom_fields,
 )
 from crm.core.api_access import requires
+from crm.core.rows import Rows
 from crm.core.types import RecordType
 from tenants.accounts.policy import Action
 
@@ -91,6 +91,9 @@ class CompanyPatch(RecordPatch):
     notes: ClearableText = Field(None, max_length=LONG_TEXT)
 
 
+COMPANY_ROWS = Rows(CompanyOut, Company)
+
+
 class CompanyPage(Schema):
     items: list[CompanyOut]
     next_cursor: str | None
@@ -98,7 +101,7 @@ class CompanyPage(Schema):
 
 @router.get("/companies/", response=CompanyPage, summary="List companies")
 @requires(Action.VIEW, RecordType.COMPANY)
-def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Query[PageParams]) -> dict[str, Any]:
+def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Query[PageParams]) -> HttpResponse:
     companies = record_filter(
         companies_visible_to(actor(request)),
         RecordType.COMPANY,
@@ -106,7 +109,7 @@ def list_companies(request: HttpRequest, filters: Query[RecordFilters], page: Qu
         custom_filters(request),
         hidden_of(request, RecordType.COMPANY),
     )
-    return paginate(companies, page)
+    return rows_page(request, companies, page, COMPANY_ROWS)
 
 
 @router.post("/companies/", response={201: CompanyOut}, summary="Create a company")
@@ -117,8 +120,8 @@ def create_company(request: HttpRequest, payload: CompanyIn) -> Company:
 
 @router.get("/companies/{company_id}", response=CompanyOut, summary="Read a company")
 @requires(Action.VIEW, RecordType.COMPANY, record="company_id")
-def read_company(request: HttpRequest, company_id: int) -> Company:
-    return company_get(actor(request), company_id)
+def read_company(request: HttpRequest, company_id: int) -> HttpResponse:
+    return rows_record(request, companies_visible_to(actor(request)), company_id, COMPANY_ROWS)
 
 
 @router.patch("/companies/{company_id}", response=CompanyOut, summary="Update a company")

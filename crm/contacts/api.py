@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool
 
-from crm.contacts.models import Contact
+from crm.contacts.models import FULL_NAME_COLUMNS, Contact, contact_full_name
 from crm.contacts.selectors import contact_get, contacts_visible_to
 from crm.contacts.services import contact_create, contact_delete, contact_update
 from crm.core.api import (
@@ -30,12 +29,14 @@ from crm.core.api import (
     actor,
     custom_filters,
     hidden_of,
-    paginate,
     patch_data,
     record_filter,
+    rows_page,
+    rows_record,
     with_custom_fields,
 )
 from crm.core.api_access import requires
+from crm.core.rows import Rows
 from crm.core.types import RecordType
 from tenants.accounts.policy import Action
 
@@ -89,6 +90,9 @@ class ContactPatch(RecordPatch):
     notes: ClearableText = Field(None, max_length=LONG_TEXT)
 
 
+CONTACT_ROWS = Rows(ContactOut, Contact, computed={"full_name": (FULL_NAME_COLUMNS, contact_full_name)})
+
+
 class ContactFilters(RecordFilters):
     company: IdParam | None = None
 
@@ -100,15 +104,17 @@ class ContactPage(Schema):
 
 @router.get("/contacts/", response=ContactPage, summary="List contacts")
 @requires(Action.VIEW, RecordType.CONTACT)
-def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Query[PageParams]) -> dict[str, Any]:
+def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Query[PageParams]) -> HttpResponse:
     contacts = contacts_visible_to(actor(request))
     if filters.company is not None:
         contacts = contacts.filter(company_id=filters.company)
-    return paginate(
+    return rows_page(
+        request,
         record_filter(
             contacts, RecordType.CONTACT, filters, custom_filters(request), hidden_of(request, RecordType.CONTACT)
         ),
         page,
+        CONTACT_ROWS,
     )
 
 
@@ -120,8 +126,8 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Contact:
 
 @router.get("/contacts/{contact_id}", response=ContactOut, summary="Read a contact")
 @requires(Action.VIEW, RecordType.CONTACT, record="contact_id")
-def read_contact(request: HttpRequest, contact_id: int) -> Contact:
-    return contact_get(actor(request), contact_id)
+def read_contact(request: HttpRequest, contact_id: int) -> HttpResponse:
+    return rows_record(request, contacts_visible_to(actor(request)), contact_id, CONTACT_ROWS)
 
 
 @router.patch("/contacts/{contact_id}", response=ContactOut, summary="Update a contact")

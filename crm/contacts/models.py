@@ -62,8 +62,17 @@ class Contact(CrmRecord):
 
     @property
     def full_name(self) -> str:
-        name = " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
-        return name or (self.emails[0] if self.emails else "") or (self.phones[0] if self.phones else "") or "—"
+        return contact_full_name(self.first_name, self.middle_name, self.last_name, self.emails, self.phones)
 
     def get_absolute_url(self) -> str:
         return reverse("contacts:detail", args=[self.pk])
+
+
+# The columns a contact's name is made of (the API builds it from them without a model instance).
+FULL_NAME_COLUMNS = ("first_name", "middle_name", "last_name", "emails", "phones")
+
+
+def contact_full_name(first: str, middle: str, last: str, emails: list[str], phones: list[str]) -> str:
+    """How a contact is called: their name, else their first email or phone."""
+    name = " ".join(p for p in (first, middle, last) if p)
+    return name or (emails[0] if emails else "") or (phones[0] if phones else "") or "—"

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Model, OuterRef, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from ninja import Field, Schema
@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from crm.core.money import CURRENCIES
+from crm.core.rows import Rows, json_response
 from crm.core.types import RecordType
 from crm.core.validation import DATETIME_PATTERN, NAME_PATTERN, TEXT_PATTERN, datetime_problem, text_problem
 from crm.customfields.models import CustomField
@@ -335,6 +336,44 @@ def paginate(queryset: QuerySet[M], page: PageParams) -> dict[str, Any]:
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     return {"items": rows, "next_cursor": _cursor_encode(rows[-1].pk) if more and rows else None}
+
+
+def _hidden_parts(request: HttpRequest, schema: type[Schema]) -> tuple[set[str], frozenset[str]]:
+    """The keys, and the custom fields, the caller's role hides from bodies of `schema`."""
+    record_type: RecordType | None = getattr(schema, "hidden_type", None)
+    if record_type is None:
+        return set(), frozenset()
+    hidden = hidden_of(request, record_type)
+    if not hidden:
+        return set(), frozenset()
+    custom = frozenset(name.removeprefix("cf:") for name in hidden if name.startswith("cf:"))
+    return hidden_keys(record_type, hidden), custom
+
+
+def rows_page(request: HttpRequest, queryset: QuerySet[M], page: PageParams, rows: Rows) -> HttpResponse:
+    """`paginate`, answered straight from rows (crm.core.rows): the same body, a fraction of the work."""
+    queryset = queryset.order_by("-pk")
+    if page.cursor:
+        queryset = queryset.filter(pk__lt=_cursor_decode(page.cursor))
+    found = list(queryset.values_list(*rows.columns, "pk")[: page.limit + 1])
+    more = len(found) > page.limit
+    found = found[: page.limit]
+    keys, custom = _hidden_parts(request, rows.schema)
+    return json_response(
+        {
+            "items": rows.items(found, hidden_keys=keys, hidden_custom=custom),
+            "next_cursor": _cursor_encode(found[-1][-1]) if more and found else None,
+        }
+    )
+
+
+def rows_record(request: HttpRequest, queryset: QuerySet[M], pk: int, rows: Rows) -> HttpResponse:
+    """The record `pk` of `queryset` (narrowed to what the caller may see: 404 otherwise), straight from its row."""
+    found = list(queryset.filter(pk=pk).order_by().values_list(*rows.columns)[:1])
+    if not found:
+        raise Http404
+    keys, custom = _hidden_parts(request, rows.schema)
+    return json_response(rows.items(found, hidden_keys=keys, hidden_custom=custom)[0])
 
 
 # --- filters of CRM records -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool, WithJsonSchema
 
@@ -33,14 +33,16 @@ from crm.core.api import (
     custom_filters,
     hidden_of,
     optional,
-    paginate,
     patch_data,
     record_filter,
     reference,
+    rows_page,
+    rows_record,
     unset,
     with_custom_fields,
 )
 from crm.core.api_access import requires
+from crm.core.rows import Rows
 from crm.core.types import RecordType
 from crm.leads.models import Lead
 from crm.leads.selectors import lead_get, leads_visible_to
@@ -168,15 +170,20 @@ class ConversionOut(Schema):
         return obj.deal.pk if obj.deal else None
 
 
+LEAD_ROWS = Rows(LeadOut, Lead)
+
+
 @router.get("/leads/", response=LeadPage, summary="List leads")
 @requires(Action.VIEW, RecordType.LEAD)
-def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[PageParams]) -> dict[str, Any]:
+def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[PageParams]) -> HttpResponse:
     leads = leads_visible_to(actor(request))
     if filters.status is not None:
         leads = leads.filter(status=filters.status)
-    return paginate(
+    return rows_page(
+        request,
         record_filter(leads, RecordType.LEAD, filters, custom_filters(request), hidden_of(request, RecordType.LEAD)),
         page,
+        LEAD_ROWS,
     )
 
 
@@ -188,8 +195,8 @@ def create_lead(request: HttpRequest, payload: LeadIn) -> Lead:
 
 @router.get("/leads/{lead_id}", response=LeadOut, summary="Read a lead")
 @requires(Action.VIEW, RecordType.LEAD, record="lead_id")
-def read_lead(request: HttpRequest, lead_id: int) -> Lead:
-    return lead_get(actor(request), lead_id)
+def read_lead(request: HttpRequest, lead_id: int) -> HttpResponse:
+    return rows_record(request, leads_visible_to(actor(request)), lead_id, LEAD_ROWS)
 
 
 @router.patch("/leads/{lead_id}", response=LeadOut, summary="Update a lead")

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool
@@ -27,10 +27,12 @@ from crm.core.api import (
     Text,
     actor,
     hidden_of,
-    paginate,
+    rows_page,
+    rows_record,
     unset,
 )
 from crm.core.api_access import requires
+from crm.core.rows import Rows
 from crm.core.types import RecordType
 from crm.products.models import Product
 from crm.products.selectors import product_get, products_visible_to
@@ -87,6 +89,9 @@ class ProductFilters(Schema):
     currency: Text | None = Field(None, max_length=3)
 
 
+PRODUCT_ROWS = Rows(ProductOut, Product)
+
+
 class ProductPage(Schema):
     items: list[ProductOut]
     next_cursor: str | None
@@ -94,7 +99,7 @@ class ProductPage(Schema):
 
 @router.get("/products/", response=ProductPage, summary="List products")
 @requires(Action.VIEW, RecordType.PRODUCT)
-def list_products(request: HttpRequest, filters: Query[ProductFilters], page: Query[PageParams]) -> dict[str, Any]:
+def list_products(request: HttpRequest, filters: Query[ProductFilters], page: Query[PageParams]) -> HttpResponse:
     products = products_visible_to(actor(request))
     if filters.q and filters.q.strip():
         q = filters.q.strip()
@@ -103,7 +108,7 @@ def list_products(request: HttpRequest, filters: Query[ProductFilters], page: Qu
         products = products.filter(is_active=filters.is_active)
     if filters.currency:
         products = products.filter(currency=filters.currency.upper())
-    return paginate(products, page)
+    return rows_page(request, products, page, PRODUCT_ROWS)
 
 
 def _refuse_hidden(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +129,8 @@ def create_product(request: HttpRequest, payload: ProductIn) -> Product:
 
 @router.get("/products/{product_id}", response=ProductOut, summary="Read a product")
 @requires(Action.VIEW, RecordType.PRODUCT, record="product_id")
-def read_product(request: HttpRequest, product_id: int) -> Product:
-    return product_get(actor(request), product_id)
+def read_product(request: HttpRequest, product_id: int) -> HttpResponse:
+    return rows_record(request, products_visible_to(actor(request)), product_id, PRODUCT_ROWS)
 
 
 @router.patch("/products/{product_id}", response=ProductOut, summary="Update a product")

@@ -7,7 +7,8 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants.accounts import consumers, signals
+        from tenants.accounts import consumers, identity, signals
 
         signals.connect()
+        identity.signals_connect()
         consumers.register()

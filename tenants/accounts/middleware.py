@@ -40,7 +40,8 @@ class TwoFactorRequiredMiddleware:
         if user is None or not user.is_authenticated:
             return None
         enrol_url = reverse("accounts:two_factor")
-        if request.path in (enrol_url, reverse("accounts:logout")) or not workspace_requires_two_factor():
+        required = workspace_requires_two_factor(cast(User, user))
+        if request.path in (enrol_url, reverse("accounts:logout")) or not required:
             return None
         if has_two_factor(cast(User, user)):
             # OTPMiddleware (earlier in the chain) says whether this session was verified with a code.

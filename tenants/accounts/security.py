@@ -21,7 +21,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tenants.accounts import policy
+from tenants.accounts import identity, policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User, WorkspaceSecurity, normalize_email
 from tenants.models import Tenant
@@ -43,10 +43,10 @@ def workspace_security() -> WorkspaceSecurity:
     return WorkspaceSecurity.objects.order_by("pk").first() or WorkspaceSecurity()
 
 
-def workspace_requires_two_factor() -> bool:
-    # Read on every signed-in request: one query on a one-row table, so a change applies at once everywhere
-    # and every request costs the same number of queries.
-    return WorkspaceSecurity.objects.filter(require_two_factor=True).exists()
+def workspace_requires_two_factor(user: User | None = None) -> bool:
+    # Read on every signed-in request: from the cache, which a change of the setting invalidates at once (with
+    # the signed-in `user`, in the same round trip as them).
+    return identity.two_factor_required(user)
 
 
 def has_two_factor(user: User) -> bool:

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from tenants.accounts import kinds, policy
+from tenants.accounts import identity, kinds, policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import ApiKey, AuditEvent, Invitation, Role, Scope, Team, User, normalize_email
 from tenants.accounts.roles import ACTIONS, PERMISSIONS, SALES_MANAGER, builtin_role
@@ -147,13 +147,15 @@ def api_key_authenticate(secret: str) -> User | None:
     prefix, _, _ = rest.partition("_")
     if scheme != API_KEY_SCHEME or not prefix:
         return None
-    key = ApiKey.objects.select_related("user").filter(prefix=prefix, revoked_at=None).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _hash(secret.strip())) or not key.user.is_active:
+    # From the cache (identity.py): a revoked key or a deactivated user is refused at the next request.
+    holder = identity.api_key_holder(prefix)
+    if holder is None or not hmac.compare_digest(holder.key_hash, _hash(secret.strip())) or not holder.user.is_active:
         return None
     now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key.user
+    if holder.last_used_at is None or now - holder.last_used_at > LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=holder.key_id).update(last_used_at=now)
+        identity.api_key_used(prefix, holder, now)
+    return holder.user
 
 
 # --- guards shared by the administration services ----------------------------------------------------------

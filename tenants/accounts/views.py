@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -174,7 +175,7 @@ def welcome(request: HttpRequest) -> HttpResponse:
     user = handoff_user(token=request.GET.get("token", ""), schema_name=current_schema())
     if user is None:
         return HttpResponseRedirect(reverse("accounts:login"))
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.PASSWORD_BACKEND)
     return HttpResponseRedirect(reverse("home"))
 
 

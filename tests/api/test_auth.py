@@ -7,6 +7,7 @@ import hashlib
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.companies.models import Company
@@ -125,18 +126,25 @@ def test_a_deactivated_users_session_answers_401(workspace) -> None:
     assert ApiClient(client).get("/companies/").status_code == 401
 
 
-def test_last_used_is_recorded_without_a_write_per_request(workspace) -> None:
+def test_last_used_is_recorded_without_a_write_per_request(workspace, monkeypatch) -> None:
     api = bearer_client(workspace, key_for(workspace))
     api.get("/companies/")
     with inside(workspace):
         first = ApiKey.objects.get().last_used_at
-    api.get("/companies/")
+    with CaptureQueriesContext(connection) as queries:
+        api.get("/companies/")
+    assert not [q for q in queries.captured_queries if "accounts_apikey" in q["sql"]]
     with inside(workspace):
         assert ApiKey.objects.get().last_used_at == first
-        ApiKey.objects.update(last_used_at=timezone.now() - timezone.timedelta(hours=1))
+    # An hour later, the next request records it again (once: the cached key knows it was just recorded).
+    later = first + timezone.timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     api.get("/companies/")
     with inside(workspace):
-        assert ApiKey.objects.get().last_used_at > timezone.now() - timezone.timedelta(minutes=1)
+        assert ApiKey.objects.get().last_used_at == later
+    with CaptureQueriesContext(connection) as queries:
+        api.get("/companies/")
+    assert not [q for q in queries.captured_queries if "accounts_apikey" in q["sql"]]
 
 
 # --- the profile page -------------------------------------------------------------------------------------

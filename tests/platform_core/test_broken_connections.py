@@ -19,7 +19,7 @@ from django.test import RequestFactory
 from django_tenants.utils import tenant_context
 
 from tenants.accounts.services import api_key_create
-from tenants.postgresql_backend.base import connection_looks_usable
+from tenants.backend.base import connection_looks_usable
 from tests.conftest import Workspace
 
 

@@ -195,7 +195,7 @@ def test_the_lookup_uses_the_index_on_the_domain(workspace: Workspace) -> None:
 def test_routing_and_domain_writes_go_on_while_the_cache_is_unreachable(
     workspace: Workspace, settings, monkeypatch
 ) -> None:
-    monkeypatch.setattr(routing, "_cache_down_until", 0.0)  # restored after the test: the cache is tried again
+    monkeypatch.setattr(routing._routes, "_down_until", 0.0)  # restored after the test: the cache is tried again
     nothing_listens = "redis://127.0.0.1:1/0"
     settings.CACHES = {**settings.CACHES, "shared": {**settings.CACHES["shared"], "LOCATION": nothing_listens}}
     assert _served_by(workspace.domain).pk == workspace.tenant.pk
@@ -211,11 +211,13 @@ def test_routing_and_domain_writes_go_on_while_the_cache_is_unreachable(
 @pytest.mark.django_db
 def test_a_new_connection_reads_the_database_s_identity_again(workspace: Workspace, monkeypatch) -> None:
     """A worker outlives a database dropped and created again (a restore): its entries under the old identity
-    must not be used once its connections have been cut and opened again."""
-    where = routing._where(connection)
-    real = routing._database_id()
-    monkeypatch.setitem(routing._database_ids, where, "stale.1")  # as if the database had been recreated
-    assert routing._database_id() == "stale.1"
+    (hosts here, API keys and users too) must not be used once its connections have been cut and opened again."""
+    from tenants import generations
+
+    where = generations._where(connection)
+    real = generations.database_id()
+    monkeypatch.setitem(generations._database_ids, where, "stale.1")  # as if the database had been recreated
+    assert generations.database_id() == "stale.1"
 
     def reconnect() -> None:  # another thread's connection opening, as each worker thread's does after a cut
         from django.db import connection as own
@@ -226,7 +228,7 @@ def test_a_new_connection_reads_the_database_s_identity_again(workspace: Workspa
     thread = threading.Thread(target=reconnect)
     thread.start()
     thread.join()
-    assert routing._database_id() == real
+    assert generations.database_id() == real
     assert _served_by(workspace.domain).pk == workspace.tenant.pk
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -276,7 +277,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 # Django's password validators speak in plain lists.
                 form.add_error("password1", exc)
         else:
-            login(request, person, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, person, backend=settings.PASSWORD_BACKEND)
             return redirect("home")
     status = 422 if request.method == "POST" else 200
     context = {"form": form, "invitation": invitation}
