@@ -355,7 +355,7 @@ def rows_page(request: HttpRequest, queryset: QuerySet[M], page: PageParams, row
     queryset = queryset.order_by("-pk")
     if page.cursor:
         queryset = queryset.filter(pk__lt=_cursor_decode(page.cursor))
-    found = list(queryset.values_list(*rows.columns, "pk")[: page.limit + 1])
+    found = rows.fetch(queryset, "pk", limit=page.limit + 1)
     more = len(found) > page.limit
     found = found[: page.limit]
     keys, custom = _hidden_parts(request, rows.schema)
@@ -369,7 +369,7 @@ def rows_page(request: HttpRequest, queryset: QuerySet[M], page: PageParams, row
 
 def rows_record(request: HttpRequest, queryset: QuerySet[M], pk: int, rows: Rows) -> HttpResponse:
     """The record `pk` of `queryset` (narrowed to what the caller may see: 404 otherwise), straight from its row."""
-    found = list(queryset.filter(pk=pk).order_by().values_list(*rows.columns)[:1])
+    found = rows.fetch(queryset.filter(pk=pk).order_by(), limit=1)
     if not found:
         raise Http404
     keys, custom = _hidden_parts(request, rows.schema)

@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from django.core.exceptions import ImproperlyConfigured
-from django.db.models import ForeignKey, Model
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
+from django.db import connections
+from django.db.models import ForeignKey, JSONField, Model, QuerySet
 from django.http import HttpResponse
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder
@@ -86,6 +87,30 @@ class Rows:
                 positions.append(columns.index(argument))
             self.computed.append((key, function, tuple(positions)))
         self.columns = tuple(columns)
+        # Columns the database driver hands over as text that Django would decode: JSON.
+        json_columns = {f.attname for f in model._meta.concrete_fields if isinstance(f, JSONField)}
+        self.json_positions = tuple(i for i, column in enumerate(columns) if column in json_columns)
+
+    def fetch(self, queryset: QuerySet[Any], *extra: str, limit: int) -> list[Sequence[Any]]:
+        """The rows of `queryset` (its columns, then `extra` ones), at most `limit`: its SQL as the ORM writes
+        it, run on a cursor without the ORM's per-value converters (half the time of a values_list here);
+        JSON decoded as Django would."""
+        try:
+            sql, params = queryset.values_list(*self.columns, *extra)[:limit].query.sql_with_params()
+        except EmptyResultSet:
+            return []
+        with connections[queryset.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            found: list[Any] = cursor.fetchall()
+        if self.json_positions:
+            positions = self.json_positions
+            for index, row in enumerate(found):
+                values = list(row)
+                for p in positions:
+                    if isinstance(values[p], str):
+                        values[p] = orjson.loads(values[p])
+                found[index] = values
+        return found
 
     def item(self, row: Sequence[Any]) -> dict[str, Any]:
         body = dict(zip(self.keys, row, strict=False))
