@@ -7,6 +7,7 @@ import datetime
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Count, F, Model, QuerySet, Sum
@@ -48,7 +49,7 @@ class TimelineEntry:
     # Fields the reader's role hides: their changes are shown as made, without the values.
     hidden: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def change_lines(self) -> list[tuple[str, str, str, bool]]:
         """(label, old, new, concealed) of each field a change touched, as text a person reads."""
         if not isinstance(self.item, ChangeRecord):
