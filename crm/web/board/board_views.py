@@ -21,9 +21,9 @@ from crm.core import formats
 from crm.core.services import StaleVersion
 from crm.core.types import RecordType
 from crm.deals.models import Deal, Pipeline, Stage
-from crm.deals.selectors import deal_get, pipeline_get, pipelines_all, stages_of
+from crm.deals.selectors import deal_get, pipeline_get
 from crm.deals.services import deal_move_to_stage
-from crm.web import links
+from crm.web import fragments, links
 from crm.web.board.forms import MoveForm
 from crm.web.board.selectors import (
     ColumnTotals,
@@ -124,7 +124,7 @@ def _is_fragment_request(request: HttpRequest) -> bool:
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    pipelines = list(pipelines_all().filter(is_active=True))
+    pipelines = fragments.active_pipelines()
     raw_pipeline = request.GET.get("pipeline", "")
     pipeline: Pipeline | None
     if raw_pipeline:
@@ -143,7 +143,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "owner_value": owner_value,
     }
     if pipeline is not None:
-        stages = list(stages_of(pipeline))
+        stages = fragments.stages(pipeline.pk)
         open_stages = [s for s in stages if s.outcome == Stage.Outcome.OPEN]
         deals = board_deals(user, pipeline, owner=owner)
         totals = board_totals(deals, sums=_sums_shown(user))
@@ -174,7 +174,7 @@ def column_more(request: HttpRequest, stage_id: int) -> HttpResponse:
     board_conceal(user, cards)
     context = {
         "column": Column(stage, ColumnTotals(), _cards(cards, user), next_cursor(cards)),
-        **_card_context(list(stages_of(stage.pipeline)), owner_value),
+        **_card_context(fragments.stages(stage.pipeline_id), owner_value),
     }
     return render(request, "crm/board/_column_cards.html", context)
 
@@ -184,7 +184,7 @@ def _card_context(stages: list[Stage], owner_value: str) -> dict[str, object]:
     options = format_html_join(
         "", '<option value="{}" data-outcome="{}">{}</option>', ((s.pk, s.outcome, s.name) for s in stages)
     )
-    shared = {
+    shared: dict[str, object] = {
         "stages": stages,
         "move_url": reverse("deals:board_move"),
         "owner_value": owner_value,
@@ -230,7 +230,7 @@ def deal_move(request: HttpRequest) -> HttpResponse:
     if not _is_fragment_request(request):
         messages.success(request, _("“%(deal)s” moved to %(stage)s.") % {"deal": deal.title, "stage": stage.name})
         return redirect(back)
-    stages = list(stages_of(stage.pipeline))
+    stages = fragments.stages(stage.pipeline_id)
     by_id = {s.pk: s for s in stages}
     changed = [
         by_id[pk]

@@ -24,13 +24,13 @@ from crm.contacts.selectors import contacts_visible_to
 from crm.core import formats
 from crm.core.types import RecordType
 from crm.customfields.models import CustomField
-from crm.customfields.selectors import custom_fields_for
 from crm.deals.models import Deal, Stage
 from crm.deals.selectors import deals_visible_to
 from crm.files.models import Attachment
 from crm.files.selectors import attachments_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.selectors import history_of
+from crm.web import fragments
 from crm.web.access import ACTIVITY_LINKS, change_hidden, conceal_related, hidden_fields
 from tenants.accounts import policy
 from tenants.accounts.models import User
@@ -267,7 +267,7 @@ def custom_values_of(
 ) -> list[CustomValue]:
     """The record's custom field values in display order, formatted by type (one query, two with user fields);
     fields in `hidden` ("cf:<key>") are left out."""
-    definitions = [f for f in custom_fields_for(record_type) if f"cf:{f.key}" not in hidden]
+    definitions = [f for f in fragments.custom_fields(record_type) if f"cf:{f.key}" not in hidden]
     user_ids = {
         values[f.key]
         for f in definitions
