@@ -38,7 +38,8 @@ PIPELINES = "pipelines"
 CUSTOM_FIELDS = "customfields"
 # Tables whose writes replace a scope's version.
 WATCHED = {"deals_pipeline": PIPELINES, "deals_stage": PIPELINES, "customfields_customfield": CUSTOM_FIELDS}
-TTL = 7 * 24 * 3600
+# An hour: a refill costs one small query, and the bound holds even if a bump were ever lost.
+TTL = 3600
 _PREFIX = "crm.web.fragments"
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCAT", "COPY", "ALTER", "DROP", "CREATE")
 
@@ -69,7 +70,8 @@ def bump(scope: str, schema: str) -> None:
         with _keys_of(schema):
             cache.set(_version_key(scope), uuid.uuid4().hex, timeout=TTL)
     except Exception:
-        # Without the bump an entry could outlive its data: say so loudly.
+        # Without the bump an entry could outlive its data: the write that needs it is refused (the on-commit
+        # bump, robust, only logs).
         log.exception("could not invalidate the cached %s of %s", scope, schema)
         raise
 
@@ -92,8 +94,9 @@ def _watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, conte
             db: BaseDatabaseWrapper = context["connection"]
             schema = getattr(db, "schema_name", settings.PUBLIC_SCHEMA_NAME)
             for scope in scopes:
-                bump(scope, schema)
+                # Outside a transaction the statement is committed already, and this bump runs at once.
                 transaction.on_commit(_Bump(scope, schema), using=db.alias, robust=True)
+                bump(scope, schema)
     return result
 
 
