@@ -117,6 +117,9 @@ class TimelinePage:
     entries: list[TimelineEntry]
     # Cursor for the next (older) page, None when this is the last one.
     older_than: datetime.datetime | None
+    # The record's newest files when this is the first page and it read at least as many as the card's file
+    # panel shows: the panel needs no query of its own.
+    newest_files: list[Attachment] | None = None
 
 
 def timeline_of(
@@ -147,11 +150,17 @@ def timeline_of(
     conceal_related(user, shown_activities, {"contact": RecordType.CONTACT, "deal": RecordType.DEAL})
     hidden = hidden_fields(user, record_type)
     entries = [TimelineEntry(a.created_at, "activity", a) for a in shown_activities]
-    entries += [TimelineEntry(f.created_at, "file", f) for f in files[: limit + 1]]
+    shown_files = list(files[: limit + 1])
+    entries += [TimelineEntry(f.created_at, "file", f) for f in shown_files]
     entries += [TimelineEntry(c.at, "change", c, record_type, hidden) for c in changes[: limit + 1]]
     entries.sort(key=lambda e: e.at, reverse=True)
     page = entries[:limit]
-    return TimelinePage(entries=page, older_than=page[-1].at if len(entries) > limit else None)
+    return TimelinePage(
+        entries=page,
+        older_than=page[-1].at if len(entries) > limit else None,
+        # As many as the file panel shows, or all there are.
+        newest_files=shown_files if before is None and limit + 1 >= FILES_CAP else None,
+    )
 
 
 def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Activity | None:
@@ -168,7 +177,12 @@ def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Act
     return activity
 
 
-def files_of(user: User, *, record_type: RecordType, record: Model) -> list[Attachment]:
+def files_of(
+    user: User, *, record_type: RecordType, record: Model, timeline: TimelinePage | None = None
+) -> list[Attachment]:
+    """The record's newest files; taken from the record's first timeline page when given (the same query)."""
+    if timeline is not None and timeline.newest_files is not None:
+        return timeline.newest_files[:FILES_CAP]
     return list(
         attachments_visible_to(user)
         .filter(**{record_type.value: record})
