@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
@@ -168,3 +169,20 @@ def test_the_commit_replaces_the_version_again(workspace, django_capture_on_comm
             callback()
         # A reader that filled the cache from the data as it was before the commit is not served afterwards.
         assert cache.get("crm.web.fragments:pipelines:version") not in (None, written)
+
+
+def test_pages_read_the_database_when_the_cache_is_unreachable(workspace, owner_client, settings) -> None:
+    with tenant_context(workspace.tenant):
+        stage = Stage.objects.filter(outcome=Stage.Outcome.OPEN).order_by("position").first()
+        stage_update(actor=workspace.owner, stage=stage, data={"name": "Read without a cache"})
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    assert "Read without a cache" in _columns(owner_client)
+    assert owner_client.get(reverse("companies:list")).status_code == 200
+    # A change that could not be announced to the cache would leave a stale entry behind: it is refused.
+    with tenant_context(workspace.tenant):
+        with pytest.raises(redis.exceptions.ConnectionError):
+            stage_update(actor=workspace.owner, stage=stage, data={"name": "Not announced"})
+        assert Stage.objects.get(pk=stage.pk).name == "Read without a cache"
