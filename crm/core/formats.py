@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -29,9 +30,18 @@ _GROUPED = re.compile(r"^\d{1,3}(?:X\d{3})+$")
 
 def locale_name(language: str | None = None) -> str:
     """The Babel locale of a Django language code ("ru", "fr", "en", "pt-br" -> "pt_BR")."""
-    code = (language or translation.get_language() or settings.LANGUAGE_CODE).replace("-", "_")
+    return _locale_name(language or translation.get_language() or settings.LANGUAGE_CODE)
+
+
+# Formatting is a pure function of its arguments and the locale; a page formats many values in one locale, and
+# Babel and phonenumbers parse their data on every call. Results are memoized, bounded.
+_MEMO = 8192
+
+
+@lru_cache(maxsize=64)
+def _locale_name(language: str) -> str:
     try:
-        return str(Locale.parse(code))
+        return str(Locale.parse(language.replace("-", "_")))
     except (UnknownLocaleError, ValueError):
         return "en"
 
@@ -52,7 +62,13 @@ def money(amount: Any, currency: str = "", language: str | None = None) -> str:
     number = _as_decimal(amount)
     if number is None:
         return ""
-    loc = locale_name(language)
+    # Keyed by the digits as written: 1500.0 and 1500.00 are equal Decimals but may read differently.
+    return _money(str(number), currency, locale_name(language))
+
+
+@lru_cache(maxsize=_MEMO)
+def _money(digits: str, currency: str, loc: str) -> str:
+    number = Decimal(digits)
     if not currency:
         return format_decimal(number, format="#,##0.00", locale=loc)
     text = format_currency(number, currency, locale=loc, currency_digits=False)
@@ -65,8 +81,13 @@ def number(value: Any, language: str | None = None, *, decimals: int | None = No
     parsed = _as_decimal(value)
     if parsed is None:
         return "" if value is None else str(value)
+    return _number(str(parsed), locale_name(language), decimals)
+
+
+@lru_cache(maxsize=_MEMO)
+def _number(digits: str, loc: str, decimals: int | None) -> str:
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "" if decimals == 0 else ".###")
-    return format_decimal(parsed, format=pattern, locale=locale_name(language), decimal_quantization=False)
+    return format_decimal(Decimal(digits), format=pattern, locale=loc, decimal_quantization=False)
 
 
 def input_number(value: Any, language: str | None = None, *, decimals: int | None = None) -> str:
@@ -148,8 +169,13 @@ def phone(value: Any, region: str | None = None) -> str:
     text = "" if value is None else str(value)
     if not text:
         return ""
+    return _phone(text, region or settings.DEFAULT_PHONE_REGION)
+
+
+@lru_cache(maxsize=_MEMO)
+def _phone(text: str, region: str) -> str:
     try:
-        parsed = phonenumbers.parse(text, region or settings.DEFAULT_PHONE_REGION)
+        parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return text
     if not phonenumbers.is_possible_number(parsed):

@@ -8,7 +8,12 @@ from crm.customfields.models import CustomField
 
 def custom_fields_for(record_type: RecordType) -> list[CustomField]:
     """The workspace's custom fields of one record type, in display order. Definitions are workspace-wide."""
-    return list(CustomField.objects.filter(record_type=record_type))
+    return list(custom_fields_of(record_type))
+
+
+def custom_fields_of(record_type: RecordType) -> QuerySet[CustomField]:
+    """`custom_fields_for` as a queryset (crm.web.fragments caches its rows)."""
+    return CustomField.objects.filter(record_type=record_type)
 
 
 def custom_fields_all() -> QuerySet[CustomField]:

@@ -20,7 +20,7 @@ from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.files.models import Attachment
 from crm.history.models import ChangeRecord
-from crm.web.records.selectors import CARD_LIST_CAP, TIMELINE_PAGE
+from crm.web.records.selectors import CARD_LIST_CAP, FILES_CAP, TIMELINE_PAGE
 from tests.factories import CompanyFactory, ContactFactory, DealFactory, LeadFactory
 from tests.web.records_support import inside
 
@@ -79,6 +79,8 @@ def _grow(company, *, n: int, owner) -> None:
 
 
 def _queries(client, url: str) -> int:
+    # Once first: the workspace's configuration (custom field definitions) is then read from the cache.
+    assert client.get(url).status_code == 200
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
     return len(captured)
@@ -156,3 +158,24 @@ def test_older_timeline_entries_come_as_a_fragment_for_htmx(workspace, owner_cli
     second = response.context["timeline"]
     assert not {(e.kind, e.item.pk) for e in first.entries} & {(e.kind, e.item.pk) for e in second.entries}
     assert max(e.at for e in second.entries) < min(e.at for e in first.entries)
+
+
+@pytest.mark.parametrize("n", [3, FILES_CAP + 5])
+def test_file_panel_shows_the_newest_files_read_with_the_timeline(workspace, owner_client, n) -> None:
+    with inside(workspace):
+        company = CompanyFactory(owner=workspace.owner)
+        now = timezone.now()
+        Attachment.objects.bulk_create(
+            Attachment(
+                file=f"attachments/f{i}.pdf",
+                name=f"panel-file-{i:02d}.pdf",
+                size=10,
+                company=company,
+                created_at=now - datetime.timedelta(minutes=i),
+            )
+            for i in range(n)
+        )
+    html = owner_client.get(reverse("companies:detail", args=[company.pk])).content.decode()
+    panel = html[html.index('data-testid="files"') :]
+    panel = panel[: panel.index("</section>")]
+    assert re.findall(r"panel-file-(\d+)\.pdf", panel) == [f"{i:02d}" for i in range(min(n, FILES_CAP))]

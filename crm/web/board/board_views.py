@@ -11,16 +11,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from crm.core import formats
 from crm.core.services import StaleVersion
 from crm.core.types import RecordType
 from crm.deals.models import Deal, Pipeline, Stage
-from crm.deals.selectors import deal_get, pipeline_get, pipelines_all, stages_of
+from crm.deals.selectors import deal_get, pipeline_get
 from crm.deals.services import deal_move_to_stage
+from crm.web import fragments, links
 from crm.web.board.forms import MoveForm
 from crm.web.board.selectors import (
     ColumnTotals,
@@ -41,8 +44,44 @@ from tenants.accounts.models import User
 class Column:
     stage: Stage
     totals: ColumnTotals
-    cards: list[Deal]
+    cards: list[Card]
     cursor: Cursor | None
+
+
+@dataclass(frozen=True)
+class Card:
+    """A deal as its card on the board shows it, as text ready to print: a board shows a hundred cards, and the
+    template engine spends more on formatting a deal's attributes than on the rest of the page."""
+
+    pk: str
+    stage: str
+    version: str
+    url: str
+    title: str
+    hint: str  # "<company> · <amount>", either part left out when hidden or missing
+    owner: str | None  # the owner's name; None when the deal has no owner
+
+    @classmethod
+    def of(cls, deal: Deal, *, amount_hidden: bool) -> Card:
+        company = deal.company
+        parts = [company.name] if company is not None else []
+        if not amount_hidden:
+            parts.append(formats.money(deal.amount, deal.currency or ""))
+        owner = deal.owner
+        return cls(
+            pk=str(deal.pk),
+            stage=str(deal.stage_id),
+            version=str(deal.version),
+            url=links.record_url("deals:detail", deal.pk),
+            title=deal.title,
+            hint=" · ".join(parts),
+            owner=owner.get_full_name() if owner is not None else None,
+        )
+
+
+def _cards(deals: list[Deal], user: User) -> list[Card]:
+    amount_hidden = not _sums_shown(user)
+    return [Card.of(deal, amount_hidden=amount_hidden) for deal in deals]
 
 
 def _user(request: HttpRequest) -> User:
@@ -85,7 +124,7 @@ def _is_fragment_request(request: HttpRequest) -> bool:
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    pipelines = list(pipelines_all().filter(is_active=True))
+    pipelines = fragments.active_pipelines()
     raw_pipeline = request.GET.get("pipeline", "")
     pipeline: Pipeline | None
     if raw_pipeline:
@@ -104,15 +143,17 @@ def board(request: HttpRequest) -> HttpResponse:
         "owner_value": owner_value,
     }
     if pipeline is not None:
-        stages = list(stages_of(pipeline))
+        stages = fragments.stages(pipeline.pk)
         open_stages = [s for s in stages if s.outcome == Stage.Outcome.OPEN]
         deals = board_deals(user, pipeline, owner=owner)
         totals = board_totals(deals, sums=_sums_shown(user))
         cards = board_cards(deals, [s.pk for s in open_stages])
         board_conceal(user, cards)
         context |= {
-            **_card_context(stages),
-            "columns": [Column(s, totals[s.pk], cards[s.pk], next_cursor(cards[s.pk])) for s in open_stages],
+            **_card_context(stages, owner_value),
+            "columns": [
+                Column(s, totals[s.pk], _cards(cards[s.pk], user), next_cursor(cards[s.pk])) for s in open_stages
+            ],
             "closing_stages": [s for s in stages if s.outcome != Stage.Outcome.OPEN],
         }
     return render(request, "crm/board/board.html", context)
@@ -132,23 +173,24 @@ def column_more(request: HttpRequest, stage_id: int) -> HttpResponse:
     cards = board_cards(deals, [stage.pk], after=cursor)[stage.pk]
     board_conceal(user, cards)
     context = {
-        "column": Column(stage, ColumnTotals(), cards, next_cursor(cards)),
-        **_card_context(list(stages_of(stage.pipeline))),
-        "owner_value": owner_value,
+        "column": Column(stage, ColumnTotals(), _cards(cards, user), next_cursor(cards)),
+        **_card_context(fragments.stages(stage.pipeline_id), owner_value),
     }
     return render(request, "crm/board/_column_cards.html", context)
 
 
-def _card_context(stages: list[Stage]) -> dict[str, object]:
+def _card_context(stages: list[Stage], owner_value: str) -> dict[str, object]:
     """What every card's "Move" form shares, rendered once per page rather than once per card."""
     options = format_html_join(
         "", '<option value="{}" data-outcome="{}">{}</option>', ((s.pk, s.outcome, s.name) for s in stages)
     )
-    return {
+    shared: dict[str, object] = {
         "stages": stages,
         "move_url": reverse("deals:board_move"),
+        "owner_value": owner_value,
         "stage_options": format_html('<option value="" disabled selected>{}</option>{}', _("Move to…"), options),
     }
+    return shared | {"move_fields": render_to_string("crm/board/_move_fields.html", shared)}
 
 
 def _move_error(request: HttpRequest, message: str, *, status: int, back: str) -> HttpResponse:
@@ -188,7 +230,7 @@ def deal_move(request: HttpRequest) -> HttpResponse:
     if not _is_fragment_request(request):
         messages.success(request, _("“%(deal)s” moved to %(stage)s.") % {"deal": deal.title, "stage": stage.name})
         return redirect(back)
-    stages = list(stages_of(stage.pipeline))
+    stages = fragments.stages(stage.pipeline_id)
     by_id = {s.pk: s for s in stages}
     changed = [
         by_id[pk]
@@ -199,12 +241,13 @@ def deal_move(request: HttpRequest) -> HttpResponse:
         board_deals(user, stage.pipeline, owner=owner), stage_ids=[s.pk for s in changed], sums=_sums_shown(user)
     )
     board_conceal(user, [deal])
+    # The card stays on the board only in an open stage and when it still matches the owner filter.
+    shown = deal if stage.outcome == Stage.Outcome.OPEN and (owner is None or deal.owner_id == owner.pk) else None
     context = {
         "heads": [Column(s, totals[s.pk], [], None) for s in changed],
-        # The card stays on the board only in an open stage and when it still matches the owner filter.
-        "deal": deal if stage.outcome == Stage.Outcome.OPEN and (owner is None or deal.owner_id == owner.pk) else None,
-        **_card_context(stages),
-        "owner_value": owner_value,
+        "deal": shown,
+        "card": Card.of(shown, amount_hidden=not _sums_shown(user)) if shown is not None else None,
+        **_card_context(stages, owner_value),
         "message": _("“%(deal)s” moved to %(stage)s.") % {"deal": deal.title, "stage": stage.name},
     }
     return render(request, "crm/board/_move_result.html", context)

@@ -19,6 +19,7 @@ from crm.customfields.models import CustomField
 from crm.deals.models import Deal, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
 from crm.web.access import conceal_related
+from tenants.accounts import kinds
 from tenants.accounts.models import User
 from tenants.accounts.selectors import active_users
 
@@ -104,10 +105,41 @@ def board_cards(
     ids = list(first.union(*rest, all=True)) if rest else list(first)
     if not ids:
         return cards
-    shown = list(Deal.objects.filter(pk__in=ids).select_related("company", "owner").order_by("-created_at", "-id"))
+    shown = list(
+        Deal.objects.filter(pk__in=ids)
+        .select_related("company", "owner")
+        .only(*_CARD_FIELDS, *_company_fields())
+        .order_by("-created_at", "-id")
+    )
     for deal in shown:
         cards[deal.stage_id].append(deal)
     return cards
+
+
+# What a card shows (crm.web.board.board_views.Card) and what "show more" and the move need: a deal's notes,
+# tags and custom fields, its company's and its owner's other columns are not read for a hundred cards.
+_CARD_FIELDS = (
+    "id",
+    "title",
+    "stage_id",
+    "pipeline_id",
+    "version",
+    "amount",
+    "currency",
+    "created_at",
+    "closed_at",
+    "company_id",
+    "owner_id",
+    "owner__id",
+    "owner__full_name",
+    "owner__email",
+)
+
+
+def _company_fields() -> list[str]:
+    """The company's name, and the links that decide who may see it (board_conceal judges it without a query)."""
+    paths = [p for p in kinds.owner_paths(RecordType.COMPANY) if "__" not in p]
+    return ["company__id", "company__name", *(f"company__{p}_id" for p in paths)]
 
 
 def board_conceal(user: User, cards: dict[int, list[Deal]] | list[Deal]) -> None:

@@ -31,11 +31,11 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.core.types import RecordType
 from crm.customfields.models import CustomField
-from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
 from crm.search.models import SearchTerm
 from crm.search.selectors import starts_with_any, terms_visible
 from crm.search.terms import query_readings
+from crm.web import fragments
 from crm.web.access import conceal_related
 from crm.web.lists.selectors import workspace_members
 from crm.web.models import ListPreference
@@ -243,7 +243,7 @@ def context_for(spec: ListSpec, user: User) -> Context:
         members=workspace_members(),
         custom_fields=[
             cf
-            for cf in (custom_fields_for(spec.record_type) if spec.custom_fields else [])
+            for cf in (fragments.custom_fields(spec.record_type) if spec.custom_fields else [])
             if f"cf:{cf.key}" not in hidden
         ],
         hidden=hidden,

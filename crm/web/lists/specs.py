@@ -11,7 +11,6 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +31,7 @@ from crm.leads.models import Lead
 from crm.leads.selectors import leads_visible_to
 from crm.products import services as product_services
 from crm.products.selectors import products_visible_to
+from crm.web.links import detail_url, record_url
 from crm.web.lists.engine import BulkAction, Cell, Choice, Column, Context, Filter, ListSpec, Sort
 from tenants.accounts.models import User
 
@@ -39,11 +39,11 @@ from tenants.accounts.models import User
 
 
 def _link(title: Callable[[Any], str]) -> Callable[[Any], Cell]:
-    return lambda r: Cell("link", title(r), url=r.get_absolute_url())
+    return lambda r: Cell("link", title(r), url=detail_url(r))
 
 
 def _detail_link(namespace: str, title: Callable[[Any], str]) -> Callable[[Any], Cell]:
-    return lambda r: Cell("link", title(r), url=reverse(f"{namespace}:detail", args=[r.pk]))
+    return lambda r: Cell("link", title(r), url=record_url(f"{namespace}:detail", r.pk))
 
 
 def _text(attr: str) -> Callable[[Any], Cell]:
@@ -75,7 +75,7 @@ def _user(attr: str) -> Callable[[Any], Cell]:
 def _related(attr: str) -> Callable[[Any], Cell]:
     def cell(record: Any) -> Cell:
         obj = getattr(record, attr)
-        return Cell("link", str(obj), url=obj.get_absolute_url()) if obj is not None else Cell("text", "")
+        return Cell("link", str(obj), url=detail_url(obj)) if obj is not None else Cell("text", "")
 
     return cell
 
@@ -373,7 +373,7 @@ def _regarding(activity: Activity) -> Cell:
     for name in ("deal", "lead", "contact", "company"):
         obj = getattr(activity, name)
         if obj is not None:
-            return Cell("link", str(obj), url=obj.get_absolute_url())
+            return Cell("link", str(obj), url=detail_url(obj))
     return Cell("text", "")
 
 

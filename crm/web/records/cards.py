@@ -53,12 +53,13 @@ CARDS = {
 
 def card_context(request: HttpRequest, kind: CardKind, record: Model) -> dict[str, Any]:
     user = actor_of(request)
+    timeline = timeline_of(user, record_type=kind.record_type, record=record)
     return {
         "record": record,
         "ns": kind.ns,
-        "timeline": timeline_of(user, record_type=kind.record_type, record=record),
+        "timeline": timeline,
         "next_action": next_action_of(user, record_type=kind.record_type, record=record),
-        "files": files_of(user, record_type=kind.record_type, record=record),
+        "files": files_of(user, record_type=kind.record_type, record=record, timeline=timeline),
         "custom_values": custom_values_of(
             kind.record_type, getattr(record, "custom_fields", {}) or {}, hidden=hidden_fields(user, kind.record_type)
         ),

@@ -7,6 +7,7 @@ import datetime
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Count, F, Model, QuerySet, Sum
@@ -23,13 +24,13 @@ from crm.contacts.selectors import contacts_visible_to
 from crm.core import formats
 from crm.core.types import RecordType
 from crm.customfields.models import CustomField
-from crm.customfields.selectors import custom_fields_for
 from crm.deals.models import Deal, Stage
 from crm.deals.selectors import deals_visible_to
 from crm.files.models import Attachment
 from crm.files.selectors import attachments_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.selectors import history_of
+from crm.web import fragments
 from crm.web.access import ACTIVITY_LINKS, change_hidden, conceal_related, hidden_fields
 from tenants.accounts import policy
 from tenants.accounts.models import User
@@ -48,7 +49,7 @@ class TimelineEntry:
     # Fields the reader's role hides: their changes are shown as made, without the values.
     hidden: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def change_lines(self) -> list[tuple[str, str, str, bool]]:
         """(label, old, new, concealed) of each field a change touched, as text a person reads."""
         if not isinstance(self.item, ChangeRecord):
@@ -116,6 +117,9 @@ class TimelinePage:
     entries: list[TimelineEntry]
     # Cursor for the next (older) page, None when this is the last one.
     older_than: datetime.datetime | None
+    # The record's newest files when this is the first page and it read at least as many as the card's file
+    # panel shows: the panel needs no query of its own.
+    newest_files: list[Attachment] | None = None
 
 
 def timeline_of(
@@ -146,11 +150,17 @@ def timeline_of(
     conceal_related(user, shown_activities, {"contact": RecordType.CONTACT, "deal": RecordType.DEAL})
     hidden = hidden_fields(user, record_type)
     entries = [TimelineEntry(a.created_at, "activity", a) for a in shown_activities]
-    entries += [TimelineEntry(f.created_at, "file", f) for f in files[: limit + 1]]
+    shown_files = list(files[: limit + 1])
+    entries += [TimelineEntry(f.created_at, "file", f) for f in shown_files]
     entries += [TimelineEntry(c.at, "change", c, record_type, hidden) for c in changes[: limit + 1]]
     entries.sort(key=lambda e: e.at, reverse=True)
     page = entries[:limit]
-    return TimelinePage(entries=page, older_than=page[-1].at if len(entries) > limit else None)
+    return TimelinePage(
+        entries=page,
+        older_than=page[-1].at if len(entries) > limit else None,
+        # As many as the file panel shows, or all there are.
+        newest_files=shown_files if before is None and limit + 1 >= FILES_CAP else None,
+    )
 
 
 def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Activity | None:
@@ -167,7 +177,12 @@ def next_action_of(user: User, *, record_type: RecordType, record: Model) -> Act
     return activity
 
 
-def files_of(user: User, *, record_type: RecordType, record: Model) -> list[Attachment]:
+def files_of(
+    user: User, *, record_type: RecordType, record: Model, timeline: TimelinePage | None = None
+) -> list[Attachment]:
+    """The record's newest files; taken from the record's first timeline page when given (the same query)."""
+    if timeline is not None and timeline.newest_files is not None:
+        return timeline.newest_files[:FILES_CAP]
     return list(
         attachments_visible_to(user)
         .filter(**{record_type.value: record})
@@ -266,7 +281,7 @@ def custom_values_of(
 ) -> list[CustomValue]:
     """The record's custom field values in display order, formatted by type (one query, two with user fields);
     fields in `hidden` ("cf:<key>") are left out."""
-    definitions = [f for f in custom_fields_for(record_type) if f"cf:{f.key}" not in hidden]
+    definitions = [f for f in fragments.custom_fields(record_type) if f"cf:{f.key}" not in hidden]
     user_ids = {
         values[f.key]
         for f in definitions

@@ -31,3 +31,11 @@ def phone(value: Any) -> str:
 def phones(values: Any) -> str:
     """A list of phones, formatted, separated by commas."""
     return ", ".join(formats.phone(v) for v in values or ())
+
+
+@register.filter(expects_localtime=True)
+def isoformat(value: Any) -> str:
+    """`{{ value|date:"c" }}` (ISO 8601 in the reader's time zone) without parsing a format per value."""
+    if value in (None, "") or not hasattr(value, "isoformat"):
+        return ""
+    return str(value.isoformat())
