@@ -198,9 +198,13 @@ CACHES = {
         # Every key carries the schema of the tenant it belongs to.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        # Sessions and page data are read from it on every request: a Redis that stops answering must not hold
+        # a request longer than this (the readers fall back to the database).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     },
-    # Keys that are the same whatever schema the connection is on, for data of the public schema: the host ->
-    # tenant routing (tenants/routing.py). Same Redis, so every worker sees a change at once.
+    # Keys that are the same whatever schema the connection is on, for data of the public schema and entries
+    # that name their workspace themselves: the host -> tenant routing (tenants/routing.py) and who is asking
+    # (tenants/accounts/identity.py). Same Redis, so every worker sees a change at once.
     "shared": {
         "BACKEND": "platform_core.cache.RedisCache",
         "LOCATION": REDIS_URL,
