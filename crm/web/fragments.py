@@ -76,14 +76,13 @@ def bump(scope: str, schema: str) -> None:
         raise
 
 
-class _Bump:
+def _bump_after_commit(scope: str, schema: str) -> Callable[[], None]:
     """The on-commit callback of a write to a watched table."""
 
-    def __init__(self, scope: str, schema: str) -> None:
-        self.scope, self.schema = scope, schema
+    def fragments_invalidate_after_commit() -> None:
+        bump(scope, schema)
 
-    def __call__(self) -> None:
-        bump(self.scope, self.schema)
+    return fragments_invalidate_after_commit
 
 
 def _watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -95,7 +94,7 @@ def _watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, conte
             schema = getattr(db, "schema_name", settings.PUBLIC_SCHEMA_NAME)
             for scope in scopes:
                 # Outside a transaction the statement is committed already, and this bump runs at once.
-                transaction.on_commit(_Bump(scope, schema), using=db.alias, robust=True)
+                transaction.on_commit(_bump_after_commit(scope, schema), using=db.alias, robust=True)
                 bump(scope, schema)
     return result
 
