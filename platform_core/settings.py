@@ -318,6 +318,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TENANT_CACHE_SECONDS = 0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker keeps LOGGING below (every line names its tenant) instead of installing its own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Events: the sweep re-queues delivery for workspaces with pending events (a commit queues it at once), the
 # prune drops delivered events older than the retention and finds any workspace the sweep lost track of.
 EVENTS_ENABLED: bool = env.bool("EVENTS_ENABLED", default=True)

@@ -79,3 +79,21 @@ def test_the_filter_never_refuses_a_record_and_says_so_outside_a_request() -> No
     assert TenantLogFilter().filter(record) is True
     assert record.tenant == "public"  # type: ignore[attr-defined]
     assert record.host == "-"  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
+def test_a_task_s_log_lines_name_its_workspace_too(workspace) -> None:
+    """The Celery worker keeps the project's logging (it does not hijack the root logger), so a failing task's
+    traceback, logged by celery.app.trace, says which workspace it ran in."""
+    from django_tenants.utils import tenant_context
+
+    from platform_core.celery import app
+
+    assert app.conf.worker_hijack_root_logger is False
+    (handler,) = [h for h in logging.getLogger().handlers if any(isinstance(f, TenantLogFilter) for f in h.filters)]
+    with tenant_context(workspace.tenant):
+        record = logging.getLogger("celery.app.trace").makeRecord(
+            "celery.app.trace", logging.ERROR, __file__, 1, "Task failed", None, None
+        )
+        assert handler.filter(record)
+    assert f"[tenant={workspace.schema} host=-] Task failed" in handler.format(record)
