@@ -65,6 +65,15 @@ def signals_connect() -> None:
     connection_created.connect(_connection_opened, dispatch_uid="generations-connection-opened")
 
 
+_namespaces: list[Generations] = []
+
+
+def all_retry_now() -> None:
+    """Every namespace asks the cache again from the next read on (after an outage that is known to be over)."""
+    for namespace in _namespaces:
+        namespace.retry_now()
+
+
 class Generations:
     """Entries of one namespace ("identity"), grouped in scopes (a workspace's schema) that writes invalidate."""
 
@@ -74,6 +83,7 @@ class Generations:
         self.token_seconds = 2 * entry_seconds
         self._down_until = 0.0
         self._trouble_logged_at = -60.0
+        _namespaces.append(self)
 
     def _cache(self) -> BaseCache:
         return caches[CACHE_ALIAS]
@@ -116,15 +126,27 @@ class Generations:
         except RedisError:
             self._trouble("entries are not stored")
 
-    def invalidate(self, scope: str) -> None:
-        """Every entry of `scope` read before now is stale: now, and again when the current transaction commits."""
-        self._token_replace(scope)
+    def invalidate(self, scope: str, *, strict: bool = False) -> None:
+        """Every entry of `scope` read before now is stale: now, and again when the current transaction commits.
+        `strict`: when the cache cannot be told now, raise (the caller's write is refused) instead of logging."""
+        if strict:
+            self._cache().set(self._key(scope, "gen"), secrets.token_hex(8), timeout=self.token_seconds)
+        else:
+            self._token_replace(scope)
         if connection.in_atomic_block:
 
             def generation_replace_after_commit() -> None:
                 self._token_replace(scope)
 
             transaction.on_commit(generation_replace_after_commit)
+
+    def generation(self, scope: str) -> Any:
+        """The scope's current generation token (None: never written, or not for a while)."""
+        return self._cache().get(self._key(scope, "gen"))
+
+    def retry_now(self) -> None:
+        """Ask the cache again from the next read on, even within CACHE_RETRY_SECONDS of an error."""
+        self._down_until = 0.0
 
     def _token_replace(self, scope: str) -> None:
         try:

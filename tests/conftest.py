@@ -56,6 +56,16 @@ def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> It
 
 
 @pytest.fixture(autouse=True)
+def _caches_asked_again_after_each_test() -> Iterator[None]:
+    """A test that makes Redis unreachable leaves the cached lookups reading the database for a few seconds:
+    the next test starts with them asking the cache again."""
+    yield
+    from tenants.generations import all_retry_now
+
+    all_retry_now()
+
+
+@pytest.fixture(autouse=True)
 def _public_schema_between_tests() -> Iterator[None]:
     yield
     connection.set_schema_to_public()

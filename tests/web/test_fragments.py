@@ -7,7 +7,6 @@ import re
 
 import pytest
 import redis
-from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 from django_tenants.utils import tenant_context
@@ -143,8 +142,9 @@ def test_an_entry_of_an_earlier_workspace_with_the_same_schema_is_not_served(wor
         assert fragments.cached("pipelines", "probe", lambda: "mine") == "mine"
         # Entries keep the workspace's id: one written for another workspace under this schema name (a deleted
         # workspace whose schema name came back) is read as missing.
-        version = cache.get("crm.web.fragments:pipelines:version")
-        cache.set("crm.web.fragments:pipelines:probe", (version, workspace.tenant.pk + 10_000, "theirs"))
+        scope = fragments.scope_of("pipelines", workspace.schema)
+        _found, _entry, generation = fragments._fragments.get(scope, "probe")
+        fragments._fragments.put(scope, "probe", generation, (workspace.tenant.pk + 10_000, "theirs"))
         assert fragments.cached("pipelines", "probe", lambda: "mine again") == "mine again"
         assert fragments.cached("pipelines", "probe", lambda: "not computed") == "mine again"
 
@@ -163,12 +163,13 @@ def test_the_commit_replaces_the_version_again(workspace, django_capture_on_comm
         stage = Stage.objects.order_by("position").first()
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             stage_update(actor=workspace.owner, stage=stage, data={"name": "Before commit"})
-        written = cache.get("crm.web.fragments:pipelines:version")
+        scope = fragments.scope_of("pipelines", workspace.schema)
+        written = fragments._fragments.generation(scope)
         assert written is not None
         for callback in callbacks:
             callback()
         # A reader that filled the cache from the data as it was before the commit is not served afterwards.
-        assert cache.get("crm.web.fragments:pipelines:version") not in (None, written)
+        assert fragments._fragments.generation(scope) not in (None, written)
 
 
 def test_pages_read_the_database_when_the_cache_is_unreachable(workspace, owner_client, settings) -> None:
@@ -178,6 +179,7 @@ def test_pages_read_the_database_when_the_cache_is_unreachable(workspace, owner_
     settings.CACHES = {
         **settings.CACHES,
         "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"},
+        "shared": {**settings.CACHES["shared"], "LOCATION": "redis://127.0.0.1:1/0"},
     }
     assert "Read without a cache" in _columns(owner_client)
     assert owner_client.get(reverse("companies:list")).status_code == 200
