@@ -56,6 +56,7 @@ SHARED_APPS = [
     "ninja",
     "platform_core",
     "platform_core.public_site",
+    "infra.backups",
 ]
 # What every workspace schema holds. Each table here is repeated in every schema (10,000 workspaces: 10,000
 # copies in one catalog), so an app is a tenant app only when its rows belong to one workspace:
@@ -112,6 +113,9 @@ SCHEMA_TEMPLATE_NAME: str = env.str("SCHEMA_TEMPLATE_NAME", default="kontor_temp
 # to pgserver's own binaries), else `pg_dump` on PATH. It must not be older than the server.
 PG_BIN_DIR: str = env.str("PG_BIN_DIR", default="")
 PG_DUMP: str = env.str("PG_DUMP", default=str(Path(PG_BIN_DIR) / "pg_dump") if PG_BIN_DIR else "pg_dump")
+# Backups restore through pg_restore (to SQL) and psql, from the same place as pg_dump.
+PG_RESTORE: str = env.str("PG_RESTORE", default=str(Path(PG_BIN_DIR) / "pg_restore") if PG_BIN_DIR else "pg_restore")
+PSQL: str = env.str("PSQL", default=str(Path(PG_BIN_DIR) / "psql") if PG_BIN_DIR else "psql")
 
 MIDDLEWARE = [
     # Static files first: served by the WSGI server's process without a tenant lookup or a database query.
@@ -334,6 +338,41 @@ CELERY_BEAT_SCHEDULE = {
     "events-sweep": {"task": "tenants.events.tasks.sweep", "schedule": EVENTS_SWEEP_SECONDS},
     "events-prune": {"task": "tenants.events.tasks.prune", "schedule": 3600.0},
 }
+
+# Backups (infra.backups): every workspace's schema and files, encrypted, stored, restored and verified.
+# Master keys wrap each backup's own data key: "id:base64 of 32 bytes", comma-separated, the first one for new
+# backups; the others still open the backups they wrapped, so a key rotates without re-encrypting anything.
+# Development derives one from SECRET_KEY; production refuses to start without real ones.
+BACKUP_MASTER_KEYS: str = env.str("BACKUP_MASTER_KEYS", default="")
+if PRODUCTION and not BACKUP_MASTER_KEYS:
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs BACKUP_MASTER_KEYS (id:base64 of 32 random bytes) in the environment."
+    )
+# Where backups go: this directory, or an S3-compatible bucket when BACKUP_S3_BUCKET is set.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / ".data" / "backups")))
+BACKUP_S3_BUCKET: str = env.str("BACKUP_S3_BUCKET", default="")
+BACKUP_S3_PREFIX: str = env.str("BACKUP_S3_PREFIX", default="kontor-backups")
+BACKUP_S3_ENDPOINT_URL: str = env.str("BACKUP_S3_ENDPOINT_URL", default="")
+BACKUP_S3_REGION: str = env.str("BACKUP_S3_REGION", default="us-east-1")
+BACKUP_S3_ACCESS_KEY_ID: str = env.str("BACKUP_S3_ACCESS_KEY_ID", default="")
+BACKUP_S3_SECRET_ACCESS_KEY: str = env.str("BACKUP_S3_SECRET_ACCESS_KEY", default="")
+# Retention: the newest backup of each of the last N days, ISO weeks and months is kept.
+BACKUP_KEEP_DAILY: int = env.int("BACKUP_KEEP_DAILY", default=7)
+BACKUP_KEEP_WEEKLY: int = env.int("BACKUP_KEEP_WEEKLY", default=4)
+BACKUP_KEEP_MONTHLY: int = env.int("BACKUP_KEEP_MONTHLY", default=12)
+# Scheduling: beat looks every BACKUP_SCHEDULE_SECONDS for workspaces whose slot of the day has come (each has its
+# own, so a fleet's backups spread over the day), and restores each latest backup once in BACKUP_VERIFY_DAYS.
+BACKUP_SCHEDULE_SECONDS: float = env.float("BACKUP_SCHEDULE_SECONDS", default=900.0)
+BACKUP_VERIFY_DAYS: int = env.int("BACKUP_VERIFY_DAYS", default=7)
+# Full exports of a workspace (ZIP), kept outside MEDIA_ROOT, downloadable for EXPORT_LINK_HOURS.
+EXPORT_DIR = Path(env.str("EXPORT_DIR", default=str(BASE_DIR / ".data" / "exports")))
+EXPORT_LINK_HOURS: int = env.int("EXPORT_LINK_HOURS", default=24)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "backups-schedule": {"task": "infra.backups.tasks.schedule", "schedule": BACKUP_SCHEDULE_SECONDS},
+        "backups-prune": {"task": "infra.backups.tasks.prune", "schedule": 3600.0},
+    }
+)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

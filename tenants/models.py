@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
@@ -32,6 +34,9 @@ class Tenant(TenantMixin):
     # as the schema's DDL by provisioning and the fleet migration: a fleet already at the target is recognised
     # from this table alone, without opening one schema. Empty = unknown, read the schema itself.
     migration_state = models.CharField(max_length=64, blank=True, default="")
+    # Never changes, whatever the schema or subdomain becomes: what a workspace's backups are bound to and their
+    # keys derived from (infra.backups).
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     # Provisioning creates, renames and drops schemas itself, inside the caller's transaction.
     auto_create_schema = False

@@ -1,0 +1,1 @@
+"""Operations of the platform: per-workspace backups and restores, exports, and the cryptography they use."""
