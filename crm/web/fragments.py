@@ -49,6 +49,8 @@ def scope_of(scope: str, schema: str) -> str:
 
 def _watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
     result = execute(sql, params, many, context)
+    if not isinstance(sql, str):  # a psycopg sql.Composed
+        sql = sql.as_string(context["connection"].connection)
     if sql.lstrip()[:8].upper().startswith(_WRITES):
         scopes = {scope for table, scope in WATCHED.items() if table in sql}
         if scopes:
@@ -119,3 +121,9 @@ def stages(pipeline_id: int) -> list[Stage]:
     from crm.deals.selectors import stages_of
 
     return _rows(Stage, f"stages:{int(pipeline_id)}", lambda: stages_of(Pipeline(pk=pipeline_id)), PIPELINES)
+
+
+def workspace_forget(schema: str) -> None:
+    """Every fragment cached for the workspace of `schema` is stale (its schema was replaced by a restore)."""
+    for scope in set(WATCHED.values()):
+        _fragments.invalidate(scope_of(scope, schema))

@@ -77,7 +77,7 @@ def _pg_dump_major(path: str) -> int:
     return int(match.group(1))
 
 
-def _pg_dump_check() -> str:
+def pg_dump_checked() -> str:
     """The pg_dump program to run, refused with a clear error when missing or older than the server."""
     path = pg_dump_path()
     major = _pg_dump_major(path)
@@ -92,13 +92,13 @@ def _pg_dump_check() -> str:
     return path
 
 
-def _pg_environment() -> dict[str, str]:
+def pg_environment(application: str = "kontor schema script") -> dict[str, str]:
     """libpq's environment for the default database: the password never appears on a command line."""
     db = connection.settings_dict
     # Only the settings' database: a PGHOST or PGDATABASE inherited from the shell must not redirect the dump.
     inherited = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSERVICE", "PGOPTIONS")
     env = {k: v for k, v in os.environ.items() if k not in inherited}
-    env["PGAPPNAME"] = "kontor schema script"
+    env["PGAPPNAME"] = application
     values = {
         "PGHOST": db.get("HOST") or "",
         "PGPORT": str(db.get("PORT") or ""),
@@ -115,7 +115,7 @@ def schema_dump(schema_name: str) -> str:
     """`pg_dump` of one schema: DDL, rows as multi-row INSERTs, sequence positions. Only this schema's tables are
     locked (ACCESS SHARE, waiting at most _LOCK_WAIT_TIMEOUT_MS), so it does not need a lock slot per table of the
     fleet as a whole-database dump does."""
-    program = _pg_dump_check()
+    program = pg_dump_checked()
     pattern = '"' + schema_name.replace('"', '""') + '"'  # quoted: an exact name, not a pattern
     command = [
         program,
@@ -134,7 +134,7 @@ def schema_dump(schema_name: str) -> str:
     ]
     try:
         result = subprocess.run(
-            command, capture_output=True, env=_pg_environment(), timeout=_DUMP_TIMEOUT_SECONDS, check=False
+            command, capture_output=True, env=pg_environment(), timeout=_DUMP_TIMEOUT_SECONDS, check=False
         )
     except FileNotFoundError as exc:
         raise SchemaScriptError(f"pg_dump not found ({program})") from exc

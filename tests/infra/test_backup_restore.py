@@ -1,0 +1,217 @@
+"""Backups and restores of whole workspaces against the real PostgreSQL, pg_dump, pg_restore and psql."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test import override_settings
+from django_tenants.utils import schema_exists, tenant_context
+
+from crm.companies.models import Company
+from infra.backups.models import Backup, Restore
+from infra.backups.services import (
+    REPLACED_PREFIX,
+    SCRATCH_PREFIX,
+    BackupError,
+    backup_create,
+    backup_verify,
+    media_dir,
+    restore_confirm,
+    restore_copy,
+    restore_in_place,
+)
+from infra.backups.storage import backup_storage
+from tenants.accounts.models import AuditEvent
+from tenants.models import Tenant
+from tests.conftest import Workspace
+from tests.infra.backup_support import FILE_BYTES, files_fingerprint, schema_fingerprint, seeded
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> Iterator[Path]:
+    with override_settings(BACKUP_DIR=tmp_path / "backups", MEDIA_ROOT=tmp_path / "media", BACKUP_S3_BUCKET=""):
+        yield tmp_path
+
+
+@pytest.fixture
+def seeded_ws(committed_db: Callable[..., Workspace], places: Path) -> Workspace:
+    ws = committed_db()
+    seeded(ws)
+    return ws
+
+
+def _scratch_schemas() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kontor\\_restore\\_%%' OR nspname LIKE 'kontor\\_hold\\_%%'"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _live(ws: Workspace) -> tuple[dict[str, str], dict[str, str]]:
+    return schema_fingerprint(ws.schema), files_fingerprint(media_dir(ws.schema))
+
+
+def _edit_live(ws: Workspace) -> None:
+    with tenant_context(ws.tenant):
+        Company.objects.filter(name="Backed Up Ltd").update(name="Changed after the backup")
+        Company.objects.exclude(name="Changed after the backup").first().delete()
+    connection.set_schema_to_public()
+
+
+def _artifact(backup: Backup, kind: str) -> Path:
+    return Path(settings.BACKUP_DIR) / backup.manifest["artifacts"][kind]["name"]
+
+
+def test_round_trip_in_place_restores_every_row_and_file(seeded_ws: Workspace) -> None:
+    before = _live(seeded_ws)
+    assert before[1], "the seeded workspace has an uploaded file"
+    backup = backup_create(tenant=seeded_ws.tenant)
+    assert backup.status == Backup.Status.DONE and backup.files == 1
+    assert backup.rows == sum(int(v.split(":")[0]) for v in before[0].values())
+    assert backup.manifest["tables"]["accounts_auditevent"] > 0
+    assert backup.manifest["needs"]["functions"][0]["signature"] == "kontor_append_only()"
+
+    _edit_live(seeded_ws)
+    assert _live(seeded_ws) != before
+
+    restore = restore_in_place(tenant=seeded_ws.tenant, backup=backup, operator="ops")
+    assert _live(seeded_ws) == before
+    assert restore.status == Restore.Status.DONE and schema_exists(restore.replaced_schema)
+    assert restore.replaced_schema.startswith(REPLACED_PREFIX)
+    assert not _scratch_schemas()
+    # The audit log is append-only again in the restored schema: the trigger came back with it.
+    with tenant_context(seeded_ws.tenant), pytest.raises(Exception, match="append-only"):
+        AuditEvent.objects.update(action="rewritten")
+    connection.set_schema_to_public()
+
+    restore_confirm(restore=restore)
+    assert not schema_exists(restore.replaced_schema)
+    assert not Path(restore.replaced_media or "/nonexistent").exists()
+
+
+def test_the_stored_dump_is_neither_clear_nor_compressible_text(seeded_ws: Workspace) -> None:
+    backup = backup_create(tenant=seeded_ws.tenant)
+    dump = _artifact(backup, "dump").read_bytes()
+    files = _artifact(backup, "files").read_bytes()
+    assert b"Backed Up Ltd" not in dump and b"PGDMP" not in dump
+    assert FILE_BYTES[:20] not in files
+    manifest = json.loads((Path(settings.BACKUP_DIR) / f"{backup.storage_prefix}.manifest.json").read_text())
+    assert manifest["seal"] and manifest["workspace"]["uid"] == str(seeded_ws.tenant.uid)
+
+
+def _refused(ws: Workspace, backup: Backup, match: str) -> None:
+    before = _live(ws)
+    with pytest.raises(BackupError, match=match):
+        restore_in_place(tenant=ws.tenant, backup=backup)
+    assert _live(ws) == before
+    assert not _scratch_schemas()
+    assert not Restore.objects.filter(backup=backup).exclude(status=Restore.Status.FAILED).exists()
+
+
+def test_a_tampered_byte_is_refused_and_nothing_changes(seeded_ws: Workspace) -> None:
+    backup = backup_create(tenant=seeded_ws.tenant)
+    path = _artifact(backup, "dump")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    _refused(seeded_ws, backup, "was modified")
+
+
+def test_a_truncated_backup_is_refused(seeded_ws: Workspace) -> None:
+    backup = backup_create(tenant=seeded_ws.tenant)
+    path = _artifact(backup, "dump")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size - 100])
+    _refused(seeded_ws, backup, "truncated")
+
+
+def test_the_wrong_master_key_is_refused(seeded_ws: Workspace) -> None:
+    backup = backup_create(tenant=seeded_ws.tenant)
+    with override_settings(BACKUP_MASTER_KEYS="other:" + "A" * 43 + "="):
+        _refused(seeded_ws, backup, "no master key")
+
+
+def test_another_workspaces_backup_is_refused(seeded_ws: Workspace, committed_db: Callable[..., Workspace]) -> None:
+    other = committed_db()
+    backup = backup_create(tenant=other.tenant)
+    before = _live(seeded_ws)
+    with pytest.raises(BackupError, match="another workspace"):
+        restore_in_place(tenant=seeded_ws.tenant, backup=backup)
+    assert _live(seeded_ws) == before
+
+
+def test_an_edited_manifest_is_refused(seeded_ws: Workspace) -> None:
+    backup = backup_create(tenant=seeded_ws.tenant)
+    name = Path(settings.BACKUP_DIR) / f"{backup.storage_prefix}.manifest.json"
+    manifest = json.loads(name.read_text())
+    manifest["tables"]["companies_company"] += 1
+    name.write_text(json.dumps(manifest))
+    _refused(seeded_ws, backup, "does not match its seal")
+
+
+def test_row_counts_that_do_not_match_roll_the_load_back(seeded_ws: Workspace) -> None:
+    """A manifest sealed with the right key whose counts differ from the dump: refused inside the transaction."""
+    from infra.backups.crypto import seal_manifest
+
+    backup = backup_create(tenant=seeded_ws.tenant)
+    name = Path(settings.BACKUP_DIR) / f"{backup.storage_prefix}.manifest.json"
+    manifest = json.loads(name.read_text())
+    manifest.pop("seal")
+    manifest["tables"]["companies_company"] += 1
+    name.write_text(json.dumps(seal_manifest(manifest, workspace_uid=str(seeded_ws.tenant.uid))))
+    _refused(seeded_ws, backup, "companies_company has")
+
+
+def test_restore_as_a_copy_makes_a_new_workspace(seeded_ws: Workspace) -> None:
+    before = _live(seeded_ws)
+    backup = backup_create(tenant=seeded_ws.tenant)
+    _edit_live(seeded_ws)
+    edited = _live(seeded_ws)
+    restore, copy = restore_copy(
+        tenant=seeded_ws.tenant, backup=backup, subdomain=f"{seeded_ws.domain.split('.')[0]}-copy"
+    )
+    try:
+        assert restore.status == Restore.Status.DONE
+        assert schema_fingerprint(copy.schema_name) == before[0]
+        assert files_fingerprint(media_dir(copy.schema_name)) == before[1]
+        assert _live(seeded_ws) == edited  # the original is untouched
+        assert copy.uid != seeded_ws.tenant.uid
+    finally:
+        copy.delete(force_drop=True)
+
+
+def test_verification_passes_then_fails_on_damage(seeded_ws: Workspace) -> None:
+    backup = backup_create(tenant=seeded_ws.tenant)
+    assert backup_verify(backup=backup)
+    backup.refresh_from_db()
+    assert backup.verification == Backup.Verification.PASSED and backup.verified_at
+    assert not _scratch_schemas()
+    path = _artifact(backup, "files")
+    path.write_bytes(path.read_bytes()[:-1])
+    assert not backup_verify(backup=backup)
+    backup.refresh_from_db()
+    assert backup.verification == Backup.Verification.FAILED and backup.verification_message
+
+
+def test_commands(seeded_ws: Workspace, capsys: Any) -> None:
+    sub = seeded_ws.domain.split(".")[0]
+    call_command("backup_workspace", sub)
+    assert "backup " in capsys.readouterr().out
+    call_command("restore_workspace", sub, "--list")
+    assert "done" in capsys.readouterr().out
+    call_command("restore_workspace", sub, "--verify")
+    assert "passed" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="say what to do"):
+        call_command("restore_workspace", sub)
+    with pytest.raises(CommandError, match="no workspace"):
+        call_command("restore_workspace", "nope-nope")
+    with pytest.raises(CommandError, match="not a backup"):
+        call_command("restore_workspace", sub, "--verify", "--backup", "x\x00y")
