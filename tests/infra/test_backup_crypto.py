@@ -507,3 +507,22 @@ def test_manifest_seals_survive_rotation() -> None:
         pytest.raises(BackupCryptoError, match="no master key 'k1' to check this manifest"),
     ):
         check_manifest(sealed, workspace_uid=UID)
+
+
+def rewrite_header(blob: bytes, old: bytes, new: bytes) -> bytes:
+    end = header_length(blob)
+    text = blob[len(MAGIC) + 4 : end].replace(old, new)
+    return MAGIC + struct.pack(">I", len(text)) + text + blob[end:]
+
+
+def test_a_backup_of_a_newer_format_says_so() -> None:
+    newer = rewrite_header(encrypt(b"data"), b'"version":1', b'"version":2')
+    with pytest.raises(BackupCryptoError, match=r"made by a newer version of Kontor \(backup format 2\)"):
+        decrypt(newer)
+
+
+def test_a_header_that_is_not_canonical_is_damaged() -> None:
+    blob = encrypt(b"data")
+    for old, new in [(b'"version":1', b'"version": 1'), (b'{"backup_id"', b'{"extra":1,"backup_id"'), (b"}", b"")]:
+        with pytest.raises(BackupCryptoError, match="the backup header is damaged"):
+            read_header(io.BytesIO(rewrite_header(blob, old, new)))
