@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet install lock clean chromium gettext translations messages
+.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups install lock clean chromium gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -74,6 +74,10 @@ bench-fleet: $(STAMP)
 # e.g. make bench-hotpath BENCH_ARGS="--scale 0.01" for a quick run, "--reuse" to keep the seeded data.
 bench-hotpath: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/hotpath.py $(BENCH_ARGS)
+
+# Backup and restore of bench/crm.py's full-size workspace beside plain pg_dump / pg_restore (bench/backups.py).
+bench-backups: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/backups.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml

@@ -28,10 +28,18 @@ class PgError(RuntimeError):
     """A client program or a statement of the backup or restore failed; the message says which and why."""
 
 
-def connect(application: str) -> psycopg.Connection[Any]:
-    """A connection of its own to the default database (not Django's: a dump holds a transaction open for its whole
-    duration, a restore is a separate session)."""
+def environment(application: str, database: str | None = None) -> dict[str, str]:
+    """libpq's environment for the client programs: the default database, or `database` on the same server."""
     env = pg_environment(application)
+    if database:
+        env["PGDATABASE"] = database
+    return env
+
+
+def connect(application: str, database: str | None = None) -> psycopg.Connection[Any]:
+    """A connection of its own to the default database (not Django's: a dump holds a transaction open for its whole
+    duration, a restore is a separate session), or to `database` on the same server."""
+    env = environment(application, database)
     keys = {"PGHOST": "host", "PGPORT": "port", "PGUSER": "user", "PGPASSWORD": "password", "PGDATABASE": "dbname"}
     params = {keys[k]: v for k, v in env.items() if k in keys}
     params["application_name"] = application
@@ -64,6 +72,12 @@ class SchemaFacts:
     @property
     def rows(self) -> int:
         return sum(self.tables.values())
+
+
+def schemas_existing(names: list[str], database: str | None = None) -> set[str]:
+    with connect("kontor restore", database) as conn:
+        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [names]).fetchall()
+    return {row[0] for row in rows}
 
 
 def schema_tables(cursor: psycopg.Cursor[Any], schema: str) -> list[str]:
@@ -180,14 +194,16 @@ def psql_command() -> list[str]:
     return [psql_program(), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--no-align", "--tuples-only"]
 
 
-def spawn(command: list[str], *, application: str, stdin: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    command: list[str], *, application: str, stdin: int | IO[bytes] | None = None, database: str | None = None
+) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
             command,
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=pg_environment(application),
+            env=environment(application, database),
         )
     except FileNotFoundError as exc:
         raise PgError(f"{command[0]} not found: install the PostgreSQL client tools or set PG_BIN_DIR") from exc

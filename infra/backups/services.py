@@ -442,25 +442,33 @@ def _check_stored(manifest: dict[str, Any], kind: str, stored: _Hashing) -> None
         raise BackupError(_("The backup's %(kind)s does not match its manifest (size or sha256).") % {"kind": kind})
 
 
-def _load(*, manifest: dict[str, Any], target: str, commit: bool) -> None:
+def load(*, manifest: dict[str, Any], target: str, commit: bool, database: str | None = None) -> None:
     """Restore the backup's dump as schema `target` in one transaction that commits (commit=False: rolls back)
     only when every chunk authenticated, the ciphertext matched the manifest, pg_restore succeeded and the tables
-    and their row counts are the manifest's. On any failure nothing is left behind."""
-    if schema_exists(target):
-        raise BackupError(_("The schema %(schema)s already exists.") % {"schema": target})
+    and their row counts are the manifest's. On any failure nothing is left behind. `database`: another database
+    on the same server (a fresh one: what the schema needs from outside it is created first)."""
     source = manifest["workspace"]["schema"]
-    hold = _unique_schema(_HOLD_PREFIX) if source != target and schema_exists(source) else None
+    existing = pg.schemas_existing([source, target], database)
+    if target in existing:
+        raise BackupError(_("The schema %(schema)s already exists.") % {"schema": target})
+    hold = _unique_schema(_HOLD_PREFIX) if source != target and source in existing else None
     storage = backup_storage()
     ciphertext = _open_artifact(storage, manifest, "dump")
     stored = _Hashing(ciphertext)
     psql = restore = None
     try:
+        try:  # the header is checked here, before any program starts: workspace, backup, format, key
+            chunks = decrypt_stream(
+                stored, workspace_uid=manifest["workspace"]["uid"], backup_id=manifest["backup_id"], format=FORMAT_DUMP
+            )
+        except BackupCryptoError as exc:
+            raise BackupError(str(exc)) from exc
         psql = subprocess.Popen(
             pg.psql_command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env=pg.pg_environment("kontor restore"),
+            env=pg.environment("kontor restore", database),
         )
         psql_errors = _drain(psql.stderr)
         restore = pg.spawn(pg.restore_command(), application="kontor restore", stdin=subprocess.PIPE)
@@ -470,12 +478,7 @@ def _load(*, manifest: dict[str, Any], target: str, commit: bool) -> None:
 
         def feed() -> None:
             try:
-                for chunk in decrypt_stream(
-                    stored,
-                    workspace_uid=manifest["workspace"]["uid"],
-                    backup_id=manifest["backup_id"],
-                    format=FORMAT_DUMP,
-                ):
+                for chunk in chunks:  # each one authenticated before it is handed over
                     restore_in.write(chunk)
             finally:
                 with contextlib.suppress(OSError):
@@ -487,7 +490,14 @@ def _load(*, manifest: dict[str, Any], target: str, commit: bool) -> None:
             psql.stdin.write(_prologue(manifest, hold=hold).encode())
             shutil.copyfileobj(restore.stdout, psql.stdin, _BLOCK)
         except BrokenPipeError:
-            pass  # psql stopped on an error: its message is read below
+            # psql stopped on an error (its transaction is rolled back): stop pg_restore, which would wait forever
+            # for its output to be read, and report psql's message.
+            pg.stop(restore)
+            feeder.join()
+            psql.wait()
+            raise BackupError(
+                _("The restore was refused: %(error)s") % {"error": _psql_error(_stderr_text(psql_errors))}
+            ) from None
         feeder.join()
         restore_code = restore.wait()
         if isinstance(feeder.error, BackupCryptoError):
@@ -614,7 +624,7 @@ def _load_all(*, manifest: dict[str, Any]) -> Loaded:
     scratch = _unique_schema(SCRATCH_PREFIX)
     files_dir = Path(settings.MEDIA_ROOT) / ".restore" / scratch
     try:
-        _load(manifest=manifest, target=scratch, commit=True)
+        load(manifest=manifest, target=scratch, commit=True)
         files_dir.mkdir(parents=True, mode=0o700)
         _files_load(manifest=manifest, directory=files_dir)
     except BaseException:
@@ -741,6 +751,101 @@ def restore_copy(*, tenant: Tenant, backup: Backup, subdomain: str, operator: st
     return restore, copy
 
 
+def _manifest_checked(manifest: Any) -> dict[str, Any]:
+    """A manifest read from the storage alone (no Backup row: a database rebuilt after a disaster)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("workspace"), dict):
+        raise BackupError(_("The backup's manifest is not valid JSON."))
+    uid = str(manifest["workspace"].get("uid", ""))
+    try:
+        check_manifest(manifest, workspace_uid=uid)
+    except BackupCryptoError as exc:
+        raise BackupError(str(exc)) from exc
+    if manifest.get("version") != MANIFEST_VERSION:
+        raise BackupError(_("The manifest does not match this backup."))
+    return manifest
+
+
+def backup_recover(*, manifest_name: str, subdomain: str, operator: str = "") -> tuple[Restore, Tenant]:
+    """Bring a workspace back from the storage alone into a database that does not have it (a new server after a
+    disaster): the workspace gets its uid back, so its older backups stay readable, and its backup is recorded."""
+    subdomain = normalize_subdomain(subdomain)
+    errors = subdomain_errors(subdomain)
+    if errors:
+        raise BackupError(" ".join(str(e) for e in errors))
+    if not manifest_name.endswith(".manifest.json"):
+        raise BackupError(_("Name the backup by its manifest (…/<time>-<id>.manifest.json)."))
+    try:
+        manifest = _manifest_checked(json.loads(backup_storage().read_bytes(manifest_name)))
+    except (BackupStorageError, OSError) as exc:
+        raise BackupError(_("The backup's manifest cannot be read: %(error)s") % {"error": exc}) from exc
+    except ValueError as exc:
+        raise BackupError(_("The backup's manifest is not valid JSON.")) from exc
+    uid = uuid.UUID(manifest["workspace"]["uid"])
+    if Tenant.objects.filter(uid=uid).exists():
+        raise BackupError(_("This workspace exists here: restore it in place or as a copy instead."))
+    unknown = set(manifest["migrations"]["applied"]) - _known_migrations()
+    if unknown:
+        raise BackupError(
+            _("This backup was made by a newer Kontor (unknown migrations: %(names)s).")
+            % {"names": ", ".join(sorted(unknown)[:5])}
+        )
+    schema = schema_name_for(subdomain)
+    restore = _restore_row(mode=Restore.Mode.COPY, target_schema=schema, operator=operator, message=manifest_name)
+    try:
+        loaded = _load_all(manifest=manifest)
+    except BackupError as exc:
+        _restore_failed(restore, exc)
+        raise
+    try:
+        state = _migrate_forward(loaded.schema, manifest)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER SCHEMA {_ident(loaded.schema)} RENAME TO {_ident(schema)}")
+            tenant = Tenant.objects.create(
+                uid=uid,
+                schema_name=schema,
+                name=manifest["workspace"].get("name", ""),
+                kind=Tenant.Kind.WORKSPACE,
+                activated_at=timezone.now(),
+                migration_state=state,
+            )
+            Domain.objects.create(domain=workspace_domain_for(subdomain), tenant=tenant, is_primary=True)
+            artifacts = manifest["artifacts"]
+            backup = Backup.objects.create(
+                id=uuid.UUID(manifest["backup_id"]),
+                tenant=tenant,
+                schema_name=manifest["workspace"]["schema"],
+                workspace_uid=uid,
+                created_at=datetime.datetime.fromisoformat(manifest["created_at"]),
+                finished_at=datetime.datetime.fromisoformat(manifest["created_at"]),
+                status=Backup.Status.DONE,
+                storage_prefix=manifest_name.removesuffix(".manifest.json"),
+                key_id=manifest["seal"]["key_id"],
+                size=artifacts["dump"]["size"] + artifacts["files"]["size"],
+                plain_size=artifacts["dump"]["plain_size"] + artifacts["files"]["plain_size"],
+                rows=manifest["rows"],
+                files=artifacts["files"]["count"],
+                manifest=manifest,
+            )
+            Restore.objects.filter(pk=restore.pk).update(
+                backup=backup, tenant=tenant, status=Restore.Status.DONE, finished_at=timezone.now()
+            )
+    except BaseException as exc:
+        _schema_drop(loaded.schema)
+        shutil.rmtree(loaded.files_dir, ignore_errors=True)
+        _restore_failed(restore, exc)
+        raise
+    loaded.files_dir.rename(media_dir(schema))
+    restore.refresh_from_db()
+    logger.warning("workspace %s recovered from %s by %s", schema, manifest_name, operator or "-")
+    return restore, tenant
+
+
+def manifests_stored() -> list[str]:
+    """Every manifest in the backup storage, oldest first within a workspace (names sort by time)."""
+    return [name for name in backup_storage().list("") if name.endswith(".manifest.json")]
+
+
 # --- verification and retention ----------------------------------------------------------------------------------
 
 
@@ -751,7 +856,7 @@ def backup_verify(*, backup: Backup) -> bool:
     restore = _restore_row(backup=backup, tenant=backup.tenant, mode=Restore.Mode.VERIFY, target_schema="")
     try:
         manifest = manifest_read(backup, workspace_uid=str(backup.workspace_uid))
-        _load(manifest=manifest, target=_unique_schema(SCRATCH_PREFIX), commit=False)
+        load(manifest=manifest, target=_unique_schema(SCRATCH_PREFIX), commit=False)
         _files_load(manifest=manifest, directory=None)
     except BackupError as exc:
         now = timezone.now()

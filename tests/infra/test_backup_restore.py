@@ -19,7 +19,6 @@ from crm.companies.models import Company
 from infra.backups.models import Backup, Restore
 from infra.backups.services import (
     REPLACED_PREFIX,
-    SCRATCH_PREFIX,
     BackupError,
     backup_create,
     backup_verify,
@@ -28,9 +27,7 @@ from infra.backups.services import (
     restore_copy,
     restore_in_place,
 )
-from infra.backups.storage import backup_storage
 from tenants.accounts.models import AuditEvent
-from tenants.models import Tenant
 from tests.conftest import Workspace
 from tests.infra.backup_support import FILE_BYTES, files_fingerprint, schema_fingerprint, seeded
 
@@ -215,3 +212,60 @@ def test_commands(seeded_ws: Workspace, capsys: Any) -> None:
         call_command("restore_workspace", "nope-nope")
     with pytest.raises(CommandError, match="not a backup"):
         call_command("restore_workspace", sub, "--verify", "--backup", "x\x00y")
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """An empty database on the same server: no Kontor tables, no audit trigger function."""
+    import psycopg
+
+    from infra.backups import pg
+
+    name = f"{connection.settings_dict['NAME']}_fresh"
+    with pg.connect("kontor tests", "postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with pg.connect("kontor tests", "postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert psycopg
+
+
+def test_a_restore_into_a_fresh_database_brings_what_the_schema_needs(seeded_ws: Workspace, fresh_database: str) -> None:
+    from infra.backups import pg
+    from infra.backups.services import load, manifest_read
+
+    backup = backup_create(tenant=seeded_ws.tenant)
+    manifest = manifest_read(backup, workspace_uid=str(seeded_ws.tenant.uid))
+    load(manifest=manifest, target=seeded_ws.schema, commit=True, database=fresh_database)
+    with pg.connect("kontor tests", fresh_database) as conn:
+        assert conn.execute("SELECT to_regprocedure('public.kontor_append_only()') IS NOT NULL").fetchone() == (True,)
+        rows = conn.execute(f'SELECT count(*) FROM "{seeded_ws.schema}".companies_company').fetchone()
+        assert rows == (manifest["tables"]["companies_company"],)
+        with pytest.raises(Exception, match="append-only"):
+            conn.execute(f"UPDATE \"{seeded_ws.schema}\".accounts_auditevent SET action = 'x'")
+
+
+def test_a_workspace_comes_back_from_the_storage_alone(seeded_ws: Workspace, capsys: Any) -> None:
+    from infra.backups.services import backup_recover
+
+    before = _live(seeded_ws)
+    backup = backup_create(tenant=seeded_ws.tenant)
+    uid, subdomain = seeded_ws.tenant.uid, seeded_ws.domain.split(".")[0]
+    manifest_name = f"{backup.storage_prefix}.manifest.json"
+    call_command("restore_workspace", "--catalog")
+    assert manifest_name in capsys.readouterr().out
+    seeded_ws.tenant.delete(force_drop=True)  # the database lost it; the storage has it
+    Backup.objects.filter(pk=backup.pk).delete()
+    import shutil
+
+    shutil.rmtree(media_dir(seeded_ws.schema), ignore_errors=True)
+
+    with pytest.raises(BackupError, match="manifest"):
+        backup_recover(manifest_name=manifest_name.replace(".manifest.json", ".dump"), subdomain=subdomain)
+    restore, tenant = backup_recover(manifest_name=manifest_name, subdomain=subdomain, operator="ops")
+    assert tenant.uid == uid and tenant.schema_name == seeded_ws.schema
+    assert _live(seeded_ws) == before
+    assert Backup.objects.get(pk=backup.pk).tenant == tenant  # its backups are its own again
+    with pytest.raises(BackupError, match="exists here"):
+        backup_recover(manifest_name=manifest_name, subdomain=f"{subdomain}-again")

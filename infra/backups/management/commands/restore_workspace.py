@@ -5,6 +5,9 @@
     manage.py restore_workspace acme --into acme-copy [--backup ID]   as a new workspace, for inspection
     manage.py restore_workspace acme --yes [--backup ID]          replace the workspace (the replaced schema is kept)
     manage.py restore_workspace --confirm RESTORE_ID              drop what a restore replaced
+    manage.py restore_workspace --catalog                         every backup manifest in the storage
+    manage.py restore_workspace acme --recover MANIFEST           from the storage alone, into a database that
+                                                                  does not have the workspace (after a disaster)
 
 Without --backup, the latest completed backup. Everything is checked before the live workspace is touched.
 """
@@ -19,7 +22,15 @@ from django.template.defaultfilters import filesizeformat
 
 from infra.backups.management.workspaces import workspace_named
 from infra.backups.models import Backup, Restore
-from infra.backups.services import BackupError, backup_verify, restore_confirm, restore_copy, restore_in_place
+from infra.backups.services import (
+    BackupError,
+    backup_recover,
+    backup_verify,
+    manifests_stored,
+    restore_confirm,
+    restore_copy,
+    restore_in_place,
+)
 from tenants.models import Tenant
 
 
@@ -41,6 +52,8 @@ class Command(BaseCommand):
         parser.add_argument("--into", metavar="SUBDOMAIN", help="restore as a new workspace at this address")
         parser.add_argument("--yes", action="store_true", help="replace the live workspace")
         parser.add_argument("--confirm", metavar="RESTORE_ID", help="drop the schema and files a restore replaced")
+        parser.add_argument("--catalog", action="store_true", help="list the manifests in the backup storage")
+        parser.add_argument("--recover", metavar="MANIFEST", help="bring the workspace back from the storage alone")
         parser.add_argument("--operator", default="", help="who is restoring (recorded)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -54,8 +67,21 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
             self.stdout.write(f"restore {restore.id} confirmed: {restore.replaced_schema or '-'} dropped")
             return
+        if options["catalog"]:
+            for name in manifests_stored():
+                self.stdout.write(name)
+            return
         if not options["subdomain"]:
             raise CommandError("name the workspace")
+        if options["recover"]:
+            try:
+                restore, tenant = backup_recover(
+                    manifest_name=options["recover"], subdomain=options["subdomain"], operator=options["operator"]
+                )
+            except BackupError as exc:
+                raise CommandError(f"refused, nothing was changed: {exc}") from exc
+            self.stdout.write(f"workspace {tenant.schema_name} recovered from {options['recover']} ({restore.id})")
+            return
         tenant = workspace_named(options["subdomain"])
         if options["list"]:
             self._list(tenant)
