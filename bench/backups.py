@@ -24,6 +24,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,9 @@ def main() -> int:
     memory: dict[str, float] = {}
     with override_settings(BACKUP_DIR=work / "backups", MEDIA_ROOT=work / "media"):
         for label, tenant in (("small", small), ("big", big)):
-            seconds, peak, backup = _peak(lambda tenant=tenant: backup_create(tenant=tenant))
+            seconds, peak, backup = _peak(partial(backup_create, tenant=tenant))
             memory[f"backup {label}"] = peak
-            seconds, peak, restore = _peak(
-                lambda tenant=tenant, backup=backup: restore_in_place(tenant=tenant, backup=backup)
-            )
+            seconds, peak, restore = _peak(partial(restore_in_place, tenant=tenant, backup=backup))
             memory[f"restore {label}"] = peak
             restore_confirm(restore=restore)
             sizes[f"{label} rows"] = backup.rows
@@ -129,7 +128,7 @@ def main() -> int:
             sizes["backup"] = backup.manifest["artifacts"]["dump"]["size"]
             seconds, _ = _timed(plain_restore)
             results["plain restore"].append(seconds)
-            seconds, restore = _timed(lambda backup=backup: restore_in_place(tenant=big, backup=backup))
+            seconds, restore = _timed(partial(restore_in_place, tenant=big, backup=backup))
             results["restore"].append(seconds)
             restore_confirm(restore=restore)
             print(

@@ -14,6 +14,7 @@ from typing import IO, Any
 import psycopg
 from django.conf import settings
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tenants.fleet.script import pg_dump_checked, pg_environment
 from tenants.fleet.state import migration_fingerprint
@@ -43,7 +44,7 @@ def connect(application: str, database: str | None = None) -> psycopg.Connection
     keys = {"PGHOST": "host", "PGPORT": "port", "PGUSER": "user", "PGPASSWORD": "password", "PGDATABASE": "dbname"}
     params = {keys[k]: v for k, v in env.items() if k in keys}
     params["application_name"] = application
-    return psycopg.connect(**params, autocommit=True)
+    return psycopg.connect(make_conninfo(**params), autocommit=True)
 
 
 def pg_restore_program() -> str:

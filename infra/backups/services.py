@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -107,6 +107,16 @@ class _Hashing:
         self.size += len(data)
         self.sha256.update(data)
         return data
+
+
+def _encrypted(plain: _Counting, format: str, bind: dict[str, str]) -> Iterator[bytes]:
+    return encrypt_stream(
+        cast(BinaryIO, plain),
+        workspace_uid=bind["workspace_uid"],
+        backup_id=bind["backup_id"],
+        created_at=bind["created_at"],
+        format=format,
+    )
 
 
 def _hashed(chunks: Iterable[bytes], into: _Hashing) -> Iterator[bytes]:
@@ -196,8 +206,8 @@ def _store_dump(
     try:
         assert dump.stdout is not None
         plain = _Counting(dump.stdout)
-        stored = _Hashing(plain)  # only its counters: the ciphertext is hashed as it is written
-        written = storage.write(name, _hashed(encrypt_stream(plain, format=FORMAT_DUMP, **bind), stored))
+        stored = _Hashing(cast(IO[bytes], plain))  # only its counters: the ciphertext is hashed as it is written
+        written = storage.write(name, _hashed(_encrypted(plain, FORMAT_DUMP, bind), stored))
         code = dump.wait()
     finally:
         pg.stop(dump)
@@ -222,9 +232,9 @@ def _store_files(storage: BackupStorage, name: str, *, directory: Path, bind: di
         tar = _Worker(lambda: _files_tar(directory, sink))
         tar.start()
         plain = _Counting(reader)
-        stored = _Hashing(plain)
+        stored = _Hashing(cast(IO[bytes], plain))
         try:
-            written = storage.write(name, _hashed(encrypt_stream(plain, format=FORMAT_FILES, **bind), stored))
+            written = storage.write(name, _hashed(_encrypted(plain, FORMAT_FILES, bind), stored))
         finally:
             tar.join()
             with contextlib.suppress(OSError):
@@ -459,7 +469,10 @@ def load(*, manifest: dict[str, Any], target: str, commit: bool, database: str |
     try:
         try:  # the header is checked here, before any program starts: workspace, backup, format, key
             chunks = decrypt_stream(
-                stored, workspace_uid=manifest["workspace"]["uid"], backup_id=manifest["backup_id"], format=FORMAT_DUMP
+                cast(BinaryIO, stored),
+                workspace_uid=manifest["workspace"]["uid"],
+                backup_id=manifest["backup_id"],
+                format=FORMAT_DUMP,
             )
         except BackupCryptoError as exc:
             raise BackupError(str(exc)) from exc
@@ -537,7 +550,7 @@ def _files_load(*, manifest: dict[str, Any], directory: Path | None) -> int:
             def feed() -> None:
                 try:
                     for chunk in decrypt_stream(
-                        stored,
+                        cast(BinaryIO, stored),
                         workspace_uid=manifest["workspace"]["uid"],
                         backup_id=manifest["backup_id"],
                         format=FORMAT_FILES,

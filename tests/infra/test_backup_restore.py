@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def seeded_ws(committed_db: Callable[..., Workspace], places: Path) -> Workspace
 def _scratch_schemas() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kontor\\_restore\\_%%' OR nspname LIKE 'kontor\\_hold\\_%%'"
+            "SELECT nspname FROM pg_namespace "
+            "WHERE nspname LIKE 'kontor\\_restore\\_%%' OR nspname LIKE 'kontor\\_hold\\_%%'"
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -231,7 +233,9 @@ def fresh_database() -> Iterator[str]:
     assert psycopg
 
 
-def test_a_restore_into_a_fresh_database_brings_what_the_schema_needs(seeded_ws: Workspace, fresh_database: str) -> None:
+def test_a_restore_into_a_fresh_database_brings_what_the_schema_needs(
+    seeded_ws: Workspace, fresh_database: str
+) -> None:
     from infra.backups import pg
     from infra.backups.services import load, manifest_read
 
@@ -257,15 +261,41 @@ def test_a_workspace_comes_back_from_the_storage_alone(seeded_ws: Workspace, cap
     assert manifest_name in capsys.readouterr().out
     seeded_ws.tenant.delete(force_drop=True)  # the database lost it; the storage has it
     Backup.objects.filter(pk=backup.pk).delete()
-    import shutil
-
     shutil.rmtree(media_dir(seeded_ws.schema), ignore_errors=True)
 
     with pytest.raises(BackupError, match="manifest"):
         backup_recover(manifest_name=manifest_name.replace(".manifest.json", ".dump"), subdomain=subdomain)
     restore, tenant = backup_recover(manifest_name=manifest_name, subdomain=subdomain, operator="ops")
+    assert restore.status == Restore.Status.DONE and restore.backup_id == backup.pk
     assert tenant.uid == uid and tenant.schema_name == seeded_ws.schema
     assert _live(seeded_ws) == before
     assert Backup.objects.get(pk=backup.pk).tenant == tenant  # its backups are its own again
     with pytest.raises(BackupError, match="exists here"):
         backup_recover(manifest_name=manifest_name, subdomain=f"{subdomain}-again")
+
+
+def test_round_trip_through_an_s3_compatible_store(
+    committed_db: Callable[..., Workspace], places: Path, s3_endpoint: str, s3_bucket: str
+) -> None:
+    from tests.infra.conftest import S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, s3_client
+
+    ws = committed_db()
+    seeded(ws)
+    before = _live(ws)
+    s3 = {
+        "BACKUP_S3_BUCKET": s3_bucket,
+        "BACKUP_S3_PREFIX": "kontor",
+        "BACKUP_S3_ENDPOINT_URL": s3_endpoint,
+        "BACKUP_S3_REGION": S3_REGION,
+        "BACKUP_S3_ACCESS_KEY_ID": S3_ACCESS_KEY_ID,
+        "BACKUP_S3_SECRET_ACCESS_KEY": S3_SECRET_ACCESS_KEY,
+    }
+    with override_settings(**s3):
+        backup = backup_create(tenant=ws.tenant)
+        keys = {o["Key"] for o in s3_client(s3_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]}
+        assert keys == {f"kontor/{backup.storage_prefix}{suffix}" for suffix in (".dump", ".files", ".manifest.json")}
+        assert not (places / "backups").exists()  # nothing went to the local directory
+        _edit_live(ws)
+        restore_in_place(tenant=ws.tenant, backup=backup)
+        assert _live(ws) == before
+        assert backup_verify(backup=backup)
