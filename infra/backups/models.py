@@ -20,8 +20,6 @@ class Backup(models.Model):
     class Trigger(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")
         MANUAL = "manual", _("Manual")
-        # Taken of the live workspace just before a restore replaces it.
-        BEFORE_RESTORE = "before_restore", _("Before a restore")
 
     class Verification(models.TextChoices):
         PENDING = "pending", _("Not verified yet")

@@ -439,17 +439,25 @@ def _psql_error(stderr: str) -> str:
     return stderr[-2000:]
 
 
+def _artifact_label(kind: str) -> str:
+    return _("database dump") if kind == "dump" else _("files")
+
+
 def _open_artifact(storage: BackupStorage, manifest: dict[str, Any], kind: str) -> IO[bytes]:
     try:
         return storage.open(manifest["artifacts"][kind]["name"])
     except (BackupStorageError, OSError) as exc:
-        raise BackupError(_("The backup's %(kind)s cannot be read: %(error)s") % {"kind": kind, "error": exc}) from exc
+        raise BackupError(
+            _("The backup's %(kind)s cannot be read: %(error)s") % {"kind": _artifact_label(kind), "error": exc}
+        ) from exc
 
 
 def _check_stored(manifest: dict[str, Any], kind: str, stored: _Hashing) -> None:
     expected = manifest["artifacts"][kind]
     if stored.size != expected["size"] or stored.sha256.hexdigest() != expected["sha256"]:
-        raise BackupError(_("The backup's %(kind)s does not match its manifest (size or sha256).") % {"kind": kind})
+        raise BackupError(
+            _("The backup's %(kind)s does not match its manifest (size or sha256).") % {"kind": _artifact_label(kind)}
+        )
 
 
 def load(*, manifest: dict[str, Any], target: str, commit: bool, database: str | None = None) -> None:

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField()),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('status', models.CharField(choices=[('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='running', max_length=16)),
-                ('trigger', models.CharField(choices=[('scheduled', 'Scheduled'), ('manual', 'Manual'), ('before_restore', 'Before a restore')], default='scheduled', max_length=16)),
+                ('trigger', models.CharField(choices=[('scheduled', 'Scheduled'), ('manual', 'Manual')], default='scheduled', max_length=16)),
                 ('storage_prefix', models.CharField(blank=True, default='', max_length=255)),
                 ('key_id', models.CharField(blank=True, default='', max_length=64)),
                 ('size', models.BigIntegerField(default=0)),
