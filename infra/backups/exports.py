@@ -59,6 +59,8 @@ PROGRESS_EVERY = 1.0
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SIGNING_SALT = "infra.backups.export-download"
 ACTIVE = (Export.Status.QUEUED, Export.Status.RUNNING)
+# A file in EXPORT_DIR that no finished export owns is removed once it is this old.
+ORPHAN_SECONDS = 24 * 3600
 
 # The accounts' tables, in this order; then every CRM model but these (derived data, personal screen settings).
 _ACCOUNT_MODELS = ("accounts.User", "accounts.Role", "accounts.Team", "accounts.Invitation", "accounts.AuditEvent")
@@ -550,8 +552,8 @@ def export_request(*, actor: User, tenant: Tenant) -> Export:
 
 
 @transaction.atomic
-def export_download(*, actor: User, export: Export) -> Path:
-    """Record that `actor` downloads the export; the file to send."""
+def export_download(*, actor: User, export: Export) -> None:
+    """Record that `actor` downloads the export (called once the file is open and about to be sent)."""
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_BACKUPS)
     audit_record(
         actor=actor,
@@ -561,7 +563,6 @@ def export_download(*, actor: User, export: Export) -> Path:
         target_label=_("Full export of the workspace"),
         details={"what": "workspace", "step": "downloaded", "size": export.size},
     )
-    return export_path(export)
 
 
 def exports_expire(*, now: datetime.datetime | None = None) -> int:
@@ -585,14 +586,15 @@ def _sweep_orphans(now: datetime.datetime) -> int:
     live = {str(pk) for pk in Export.objects.filter(status=Export.Status.DONE).values_list("pk", flat=True)}
     removed = 0
     for path in root.glob("*/*"):
-        stem = path.name.removesuffix(".zip")
-        if path.suffix == ".zip" and stem in live:
+        if path.suffix == ".zip" and path.name.removesuffix(".zip") in live:
             continue
-        if path.suffix == ".part" or path.name.endswith(".jsonl") or path.name.startswith("tmp"):
-            # A build in progress writes these: only old ones are left behind by a crash.
-            age = now.timestamp() - path.stat().st_mtime
-            if age < 24 * 3600:
+        # A build in progress has its files here before its row says done: only old strays are removed (a
+        # deleted workspace's exports, what a crashed build left).
+        try:
+            if now.timestamp() - path.stat().st_mtime < ORPHAN_SECONDS or not path.is_file():
                 continue
+        except OSError:
+            continue
         path.unlink(missing_ok=True)
         removed += 1
     return removed

@@ -99,11 +99,11 @@ def export_download(request: HttpRequest, export_id: str, token: str) -> HttpRes
         export = selectors.export_for_download(tenant=tenant, export_id=export_id, token=token)
     except selectors.ExportGone:
         return render(request, "backups/link_expired.html", status=410)
-    path = exports.export_download(actor=cast(User, request.user), export=export)
     try:
-        handle = path.open("rb")
-    except OSError:
+        handle = exports.export_path(export).open("rb")
+    except OSError:  # removed by the cleanup since the check
         return render(request, "backups/link_expired.html", status=410)
+    exports.export_download(actor=cast(User, request.user), export=export)
     response = FileResponse(
         handle, as_attachment=True, filename=exports.download_name(export), content_type="application/zip"
     )

@@ -388,9 +388,53 @@ def test_a_link_older_than_its_lifetime_is_refused(
     assert response.status_code == 410
 
 
-def test_cleanup_removes_files_no_export_owns(dirs) -> None:
+def test_cleanup_removes_old_files_no_export_owns(dirs) -> None:
     stray = dirs / "exports" / "gone_schema"
     stray.mkdir(parents=True)
-    (stray / "3f0c1d2e-0000-0000-0000-000000000000.zip").write_bytes(b"PK")
+    old, fresh = stray / "3f0c1d2e-0000-0000-0000-000000000000.zip", stray / ".abc.part"
+    old.write_bytes(b"PK")
+    fresh.write_bytes(b"PK")  # a build in progress
+    day_ago = timezone.now().timestamp() - exports.ORPHAN_SECONDS - 60
+    os.utime(old, (day_ago, day_ago))
     exports.exports_expire()
-    assert not list(stray.iterdir())
+    assert list(stray.iterdir()) == [fresh]
+
+
+def test_every_registered_kind_is_exported_and_progress_is_not_written_per_row(
+    workspace, owner_client, django_capture_on_commit_callbacks
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.companies.models import Company
+    from tenants.accounts import kinds
+
+    assert {k.model for k in kinds.all_kinds()} <= {s.model for s in exports.sections()}
+    with inside(workspace):
+        Company.objects.bulk_create([Company(name=f"Bulk {i}") for i in range(500)])
+    with django_capture_on_commit_callbacks(execute=False):
+        export = _request(owner_client)
+    with CaptureQueriesContext(connection) as queries:
+        export = _build(workspace, export)
+    assert export.status == Export.Status.DONE and export.progress == 100
+    writes = [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "backups_export"')]
+    # A write per section at most (and one a second), not one per row.
+    assert len(writes) < len(exports.sections()) + 10
+
+
+def test_a_seeded_workspace_exports_every_row(workspace, owner_client, django_capture_on_commit_callbacks) -> None:
+    from crm.seed import SeedSize, seed_workspace
+
+    with inside(workspace):
+        report = seed_workspace(size=SeedSize.for_companies(120), owner_ids=[workspace.owner.pk], seed=3)
+    with django_capture_on_commit_callbacks(execute=False):
+        export = _request(owner_client)
+    export = _build(workspace, export)
+    assert export.status == Export.Status.DONE
+    with zipfile.ZipFile(exports.export_path(export)) as zf:
+        rows = {s["name"]: s["rows"] for s in json.loads(zf.read("manifest.json"))["sections"]}
+        for name in ("companies", "contacts", "deals", "activities", "leads"):
+            assert len(_csv(zf, f"{name}.csv")) == rows[name]
+            assert len(_jsonl(zf, f"{name}.jsonl")) == rows[name]
+    for name in ("companies", "contacts", "deals", "leads", "activities"):
+        assert rows[name] == report.rows[name], name
