@@ -137,7 +137,7 @@ def _label_fields(model: type[models.Model]) -> tuple[str, ...]:
 def sections() -> list[Section]:
     """What an export holds, in order: people and access, then the records (registered kinds first)."""
     kind_of = {k.model._meta.label_lower: k.key for k in kinds.all_kinds()}
-    order = {label: i for i, label in enumerate([*_FILE_NAMES, *kind_of])}
+    order = {label: i for i, label in enumerate(dict.fromkeys([*_FILE_NAMES, *kind_of]))}
     crm_models = [
         m
         for config in apps.get_app_configs()

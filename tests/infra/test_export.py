@@ -126,6 +126,8 @@ def test_the_export_holds_every_kind_with_custom_fields_history_files_and_no_sec
             history = ChangeRecord.objects.count()
             audit = AuditEvent.objects.count()
         assert rows == expected
+        first = ["users", "roles", "teams", "invitations", "audit_log", "companies", "contacts", "leads"]
+        assert list(rows)[:8] == first
         for kind in (
             "users", "roles", "teams", "audit_log", "companies", "contacts", "leads", "deals", "activities",
             "products", "files", "pipelines", "stages", "deal_line_items", "custom_fields", "history",
