@@ -36,7 +36,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import OuterRef
@@ -47,7 +47,7 @@ from django.utils.translation import gettext as _
 from infra.backups.models import Export
 from tenants.accounts import kinds, policy
 from tenants.accounts.audit import audit_record
-from tenants.accounts.models import AuditEvent, User
+from tenants.accounts.models import AuditEvent, Scope, User
 from tenants.context import current_schema
 from tenants.models import Tenant
 
@@ -522,10 +522,28 @@ def _build_into(out: IO[bytes], export: Export, tenant: Tenant, tz: datetime.tzi
 # --- services ---------------------------------------------------------------------------------------------------
 
 
+def may_export_all(user: User) -> bool:
+    """May `user` have a full export? It holds everything, so the permission is not enough on its own: the role
+    must also export every record of every kind with no field hidden, and see the audit log (a custom role given
+    the permission must not read through an export what its own pages hide)."""
+    Perm = policy.WorkspacePermission
+    if not (policy.has_permission(user, Perm.MANAGE_BACKUPS) and policy.has_permission(user, Perm.VIEW_AUDIT_LOG)):
+        return False
+    return all(
+        policy.scope_of(user, policy.Action.EXPORT, kind.key) == Scope.ALL and not policy.hidden_fields(user, kind.key)
+        for kind in kinds.all_kinds()
+    )
+
+
+def _require_export_all(user: User) -> None:
+    if not may_export_all(user):
+        raise PermissionDenied
+
+
 @transaction.atomic
 def export_request(*, actor: User, tenant: Tenant) -> Export:
     """Ask for a full export of the workspace; the ZIP is built by a task queued after commit. One at a time."""
-    policy.require_permission(actor, policy.WorkspacePermission.MANAGE_BACKUPS)
+    _require_export_all(actor)
     # Two clicks at once must not both pass the check below: requests of one workspace queue on its row.
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     if Export.objects.filter(tenant=tenant, status__in=ACTIVE).exists():
@@ -554,7 +572,7 @@ def export_request(*, actor: User, tenant: Tenant) -> Export:
 @transaction.atomic
 def export_download(*, actor: User, export: Export) -> None:
     """Record that `actor` downloads the export (called once the file is open and about to be sent)."""
-    policy.require_permission(actor, policy.WorkspacePermission.MANAGE_BACKUPS)
+    _require_export_all(actor)
     audit_record(
         actor=actor,
         action=AuditEvent.Action.EXPORT,

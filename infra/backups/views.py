@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -57,9 +57,11 @@ def _expired(export: Export) -> bool:
     return export.expires_at is not None and export.expires_at <= timezone.now()
 
 
-def _export_context(tenant: Tenant) -> dict[str, Any]:
-    active = selectors.export_active(tenant)
-    return {"active": active, "exports": _export_rows(tenant)}
+def _export_context(request: HttpRequest) -> dict[str, Any]:
+    tenant = _tenant(request)
+    if not exports.may_export_all(cast(User, request.user)):
+        return {"may_export": False}
+    return {"may_export": True, "active": selectors.export_active(tenant), "exports": _export_rows(tenant)}
 
 
 @_requires_backups
@@ -67,7 +69,7 @@ def _export_context(tenant: Tenant) -> dict[str, Any]:
 @never_cache
 def page(request: HttpRequest) -> HttpResponse:
     tenant = _tenant(request)
-    context = {"backups": selectors.backups_of(tenant), **_export_context(tenant)}
+    context = {"backups": selectors.backups_of(tenant), **_export_context(request)}
     return render(request, "backups/page.html", context)
 
 
@@ -76,7 +78,7 @@ def page(request: HttpRequest) -> HttpResponse:
 @never_cache
 def export_status(request: HttpRequest) -> HttpResponse:
     """The export section alone: polled by the page every 2 s while an export is being built."""
-    return render(request, "backups/_exports.html", _export_context(_tenant(request)))
+    return render(request, "backups/_exports.html", _export_context(request))
 
 
 @_requires_backups
@@ -95,6 +97,8 @@ def export_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def export_download(request: HttpRequest, export_id: str, token: str) -> HttpResponseBase:
     tenant = _tenant(request)
+    if not exports.may_export_all(cast(User, request.user)):
+        raise PermissionDenied
     try:
         export = selectors.export_for_download(tenant=tenant, export_id=export_id, token=token)
     except selectors.ExportGone:

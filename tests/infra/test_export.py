@@ -440,3 +440,41 @@ def test_a_seeded_workspace_exports_every_row(workspace, owner_client, django_ca
             assert len(_jsonl(zf, f"{name}.jsonl")) == rows[name]
     for name in ("companies", "contacts", "deals", "leads", "activities"):
         assert rows[name] == report.rows[name], name
+
+
+def test_a_role_with_the_permission_but_hidden_fields_gets_no_export(
+    workspace, owner_client, django_capture_on_commit_callbacks
+) -> None:
+    """The permission alone does not open a full export: a custom role that hides deal amounts would read them
+    in it. The page says why; the request and the download are refused and leave nothing."""
+    from tenants.accounts.models import Role
+    from tenants.accounts.roles import ADMIN, builtin_definitions
+
+    with django_capture_on_commit_callbacks(execute=False):
+        export = _request(owner_client)
+    export = _build(workspace, export)
+    url = reverse("backups:export_download", args=[export.pk, exports.download_token(export)])
+    admin = builtin_definitions()[ADMIN]
+    with inside(workspace):
+        role = Role.objects.create(
+            name="Backup keeper",
+            grants=admin["grants"],
+            permissions=["manage_backups", "view_audit_log"],
+            hidden_fields={"deal": ["amount"]},
+        )
+        keeper = user_create(email="keeper@example.com", password=PASSWORD, role=role)
+        before = AuditEvent.objects.filter(target_type="workspace_export").count()
+    client = workspace.client(logged_in_as=keeper)
+    page = client.get(reverse("backups:page"))
+    assert page.status_code == 200 and 'data-testid="export-not-allowed"' in page.content.decode()
+    assert "export-start" not in page.content.decode() and str(export.pk) not in page.content.decode()
+    assert client.get(url).status_code == 403
+    Export.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert client.post(reverse("backups:export")).status_code == 403
+    assert not callbacks and not Export.objects.exists()
+    with inside(workspace):
+        assert AuditEvent.objects.filter(target_type="workspace_export").count() == before
+        role.hidden_fields = {}
+        role.save()
+    assert 'data-testid="export-start"' in client.get(reverse("backups:page")).content.decode()
