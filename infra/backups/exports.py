@@ -57,6 +57,7 @@ CHUNK = 2000
 # Progress is written at most this often (seconds), and whenever a section starts.
 PROGRESS_EVERY = 1.0
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CHARS = frozenset(_FORMULA_START)
 _SIGNING_SALT = "infra.backups.export-download"
 ACTIVE = (Export.Status.QUEUED, Export.Status.RUNNING)
 # A file in EXPORT_DIR that no finished export owns is removed once it is this old.
@@ -172,14 +173,22 @@ class _Formats:
         self.yes, self.no = _("Yes"), _("No")
 
     def text(self, value: Any) -> str:
+        # Called for every cell: the common types are matched by exact class first, the rest as before.
         if value is None:
             return ""
+        kind = value.__class__
+        if kind is str:
+            return "'" + value if value[:1] in _FORMULA_CHARS else value
+        if kind is int or kind is Decimal:
+            return str(value)
+        if kind is datetime.datetime and value.tzinfo is not None:
+            return value.astimezone(self.tz).isoformat(sep=" ", timespec="seconds")[:19]
         if isinstance(value, bool):
             return self.yes if value else self.no
         if isinstance(value, datetime.datetime):
             if timezone.is_aware(value):
                 value = value.astimezone(self.tz)
-            return value.strftime("%Y-%m-%d %H:%M:%S")
+            return value.isoformat(sep=" ", timespec="seconds")[:19]
         if isinstance(value, datetime.date):
             return value.isoformat()
         if isinstance(value, Decimal | int | float):
