@@ -123,8 +123,17 @@ class Section:
         return self.model._default_manager.order_by("pk")
 
     def fields(self) -> list[models.Field]:
+        """The exported fields: the id, the model's own, then those every record shares (owner, tags, dates),
+        then the custom fields (one column each)."""
         exclude = _NOT_EXPORTED.get(self.model._meta.label_lower, set())
-        return [f for f in self.model._meta.concrete_fields if not _SECRET.search(f.name) and f.name not in exclude]
+        shared = {
+            f.name
+            for base in self.model.__mro__[1:]
+            if base is not models.Model and issubclass(base, models.Model) and base._meta.abstract
+            for f in base._meta.fields
+        }
+        kept = [f for f in self.model._meta.concrete_fields if not _SECRET.search(f.name) and f.name not in exclude]
+        return sorted(kept, key=lambda f: (not f.primary_key, f.name in shared, f.name == "custom_fields"))
 
 
 def _label_fields(model: type[models.Model]) -> tuple[str, ...]:

@@ -141,6 +141,8 @@ def test_the_export_holds_every_kind_with_custom_fields_history_files_and_no_sec
 
         companies = _csv(zf, "companies.csv")
         assert companies[0]["Name"] == "Acme Export" and companies[0]["Industry"] == "Mining"
+        # The id and the company's own fields first; what every record shares after; custom fields last.
+        assert list(companies[0])[:2] == ["ID", "Name"] and list(companies[0])[-1] == "Region code"
         # A custom field is a column named by its label; a value that looks like a formula is quoted.
         assert companies[0]["Region code"] == "'=NW-7"
         assert _jsonl(zf, "companies.jsonl")[0]["custom_fields"] == {"region_code": "=NW-7"}
