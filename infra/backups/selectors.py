@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -27,10 +26,6 @@ def exports_of(tenant: Tenant, *, limit: int = PAGE_EXPORTS) -> list[Export]:
 
 def export_active(tenant: Tenant) -> Export | None:
     return Export.objects.filter(tenant=tenant, status__in=exports.ACTIVE).order_by("-created_at").first()
-
-
-def exports_pending(tenant: Tenant) -> QuerySet[Export]:
-    return Export.objects.filter(tenant=tenant, status__in=exports.ACTIVE)
 
 
 class ExportGone(Exception):
