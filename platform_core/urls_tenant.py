@@ -7,6 +7,7 @@ from platform_core.api import api
 urlpatterns = [
     path("", include("tenants.accounts.urls")),
     path("api/v1/", api.urls),
+    path("settings/backups/", include("infra.backups.urls")),
     path("settings/", include("tenants.accounts.manage.urls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),
     path("", include("crm.web.urls")),

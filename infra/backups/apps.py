@@ -7,3 +7,7 @@ class BackupsConfig(AppConfig):
     label = "backups"
     verbose_name = _("Backups")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Celery's autodiscovery imports only `tasks` modules: the export's tasks are registered here.
+        from infra.backups import export_tasks  # noqa: F401

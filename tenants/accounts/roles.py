@@ -21,6 +21,7 @@ PERMISSIONS = (
     "manage_integrations",
     "manage_billing",
     "view_audit_log",
+    "manage_backups",
 )
 ADMIN = "admin"
 SALES_HEAD = "sales_head"

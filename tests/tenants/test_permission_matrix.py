@@ -92,6 +92,8 @@ class Need:
     body: Any = None
     # Bulk actions take ids in the body: ids the user cannot see are skipped, not refused.
     invisible_is_noop: bool = False
+    # The URL carries a signed link the probe cannot make: a role allowed the route gets 404 for it.
+    signed_link: bool = False
 
 
 MEMBER = Need()
@@ -188,6 +190,10 @@ def _page_needs() -> dict[str, Need]:
     ):
         methods = ("GET", "POST") if post is not None else ("GET",)
         needs[f"manage:{name}"] = Need(permission=permission, methods=methods, post=post)
+    needs["backups:page"] = Need(permission="manage_backups")
+    needs["backups:export"] = Need(permission="manage_backups", methods=("POST",), post={})
+    needs["backups:export_status"] = Need(permission="manage_backups")
+    needs["backups:export_download"] = Need(permission="manage_backups", signed_link=True)
     for ns, record_type in NAMESPACE_TYPES.items():
         needs[f"{ns}:list"] = Need("view", record_type)
         needs[f"{ns}:export"] = Need("export", record_type)
@@ -658,7 +664,10 @@ def test_pages_follow_the_role(workspace, role_key: str) -> None:
                 )
                 where = f"{role_key}/{label} {method} {url} ({name})"
                 status = response.status_code
-                if want == 404 and need.invisible_is_noop:
+                if want is None and need.signed_link:
+                    if status != 404 or changed:
+                        failures.append(f"{where}: {status}, changed={changed}; expected 404 for a link never signed")
+                elif want == 404 and need.invisible_is_noop:
                     if status in (403, 404) or status >= 500 or changed:
                         failures.append(f"{where}: {status}, changed={changed}; expected a harmless no-op")
                 elif want is not None:
