@@ -371,6 +371,7 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "backups-schedule": {"task": "infra.backups.tasks.schedule", "schedule": BACKUP_SCHEDULE_SECONDS},
         "backups-prune": {"task": "infra.backups.tasks.prune", "schedule": 3600.0},
+        "exports-expire": {"task": "infra.backups.export_tasks.exports_expire", "schedule": 3600.0},
     }
 )
 

@@ -1,6 +1,7 @@
 """The layer rules of pyproject.toml ([tool.importlinter]) hold, and a forbidden import breaks them.
 
-platform_core above billing | integrations | crm, above tenants: a layer imports only layers below it.
+platform_core above billing | integrations | infra, above crm, above tenants: a layer imports only layers below
+it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("platform_core", "tenants", "crm")
+PACKAGES = ("platform_core", "tenants", "crm", "infra")
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -44,7 +45,7 @@ def test_every_top_level_package_is_analysed() -> None:
     packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
     assert packages <= set(config["root_packages"])
     layers = " ".join(config["contracts"][0]["layers"])
-    assert all(name in layers for name in ("platform_core", "billing", "integrations", "crm", "tenants"))
+    assert all(name in layers for name in ("platform_core", "billing", "integrations", "infra", "crm", "tenants"))
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,8 @@ def _not_python(directory: str, names: list[str]) -> list[str]:
         ("tenants/scratch.py", "import billing.seats", "tenants is not allowed to import billing"),
         ("crm/deals/scratch.py", "from integrations.core import client", "crm is not allowed to import integrations"),
         ("crm/scratch.py", "from platform_core.api import api", "crm.scratch -> platform_core.api"),
+        ("crm/scratch.py", "from infra.backups import services", "crm is not allowed to import infra"),
+        ("tenants/scratch.py", "import infra.backups.crypto", "tenants is not allowed to import infra"),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(tree: Path, module: str, line: str, refusal: str) -> None:
