@@ -358,12 +358,7 @@ def manifest_read(backup: Backup, *, workspace_uid: str) -> dict[str, Any]:
         raise BackupError(str(exc)) from exc
     if manifest.get("backup_id") != str(backup.id) or manifest.get("version") != MANIFEST_VERSION:
         raise BackupError(_("The manifest does not match this backup."))
-    unknown = set(manifest["migrations"]["applied"]) - _known_migrations()
-    if unknown:
-        raise BackupError(
-            _("This backup was made by a newer Kontor (unknown migrations: %(names)s).")
-            % {"names": ", ".join(sorted(unknown)[:5])}
-        )
+    _refuse_newer(manifest)
     return manifest
 
 
@@ -729,39 +724,55 @@ def restore_confirm(*, restore: Restore) -> Restore:
     return restore
 
 
-def restore_copy(*, tenant: Tenant, backup: Backup, subdomain: str, operator: str = "") -> tuple[Restore, Tenant]:
-    """Restore the backup as a new workspace at `subdomain`, for inspection; the original is not touched."""
+def _subdomain_free(subdomain: str) -> str:
     subdomain = normalize_subdomain(subdomain)
     errors = subdomain_errors(subdomain)
     if errors:
         raise BackupError(" ".join(str(e) for e in errors))
-    manifest = manifest_read(backup, workspace_uid=str(tenant.uid))
-    schema = schema_name_for(subdomain)
-    restore = _restore_row(
-        backup=backup, tenant=tenant, mode=Restore.Mode.COPY, target_schema=schema, operator=operator
-    )
+    return subdomain
+
+
+def _refuse_newer(manifest: dict[str, Any]) -> None:
+    unknown = set(manifest["migrations"]["applied"]) - _known_migrations()
+    if unknown:
+        raise BackupError(
+            _("This backup was made by a newer Kontor (unknown migrations: %(names)s).")
+            % {"names": ", ".join(sorted(unknown)[:5])}
+        )
+
+
+def _new_workspace(
+    *,
+    manifest: dict[str, Any],
+    subdomain: str,
+    restore: Restore,
+    fields: dict[str, Any],
+    recorded: Callable[[Tenant], dict[str, Any]] = lambda tenant: {},
+) -> Tenant:
+    """Load the backup and make it a new workspace at `subdomain` (a Tenant with `fields`), in one transaction
+    with its domain and the restore's outcome (`recorded` adds to it); the backup's files become its files."""
     try:
         loaded = _load_all(manifest=manifest)
     except BackupError as exc:
         _restore_failed(restore, exc)
         raise
+    schema = schema_name_for(subdomain)
     try:
         state = _migrate_forward(loaded.schema, manifest)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(f"ALTER SCHEMA {_ident(loaded.schema)} RENAME TO {_ident(schema)}")
-            copy = Tenant.objects.create(
+            tenant = Tenant.objects.create(
                 schema_name=schema,
-                name=_("%(name)s (restored copy)") % {"name": tenant.name},
                 kind=Tenant.Kind.WORKSPACE,
                 activated_at=timezone.now(),
-                language=tenant.language,
-                currency=tenant.currency,
-                time_zone=tenant.time_zone,
                 migration_state=state,
+                **fields,
             )
-            Domain.objects.create(domain=workspace_domain_for(subdomain), tenant=copy, is_primary=True)
-            Restore.objects.filter(pk=restore.pk).update(status=Restore.Status.DONE, finished_at=timezone.now())
+            Domain.objects.create(domain=workspace_domain_for(subdomain), tenant=tenant, is_primary=True)
+            Restore.objects.filter(pk=restore.pk).update(
+                status=Restore.Status.DONE, finished_at=timezone.now(), **recorded(tenant)
+            )
     except BaseException as exc:
         _schema_drop(loaded.schema)
         shutil.rmtree(loaded.files_dir, ignore_errors=True)
@@ -769,6 +780,27 @@ def restore_copy(*, tenant: Tenant, backup: Backup, subdomain: str, operator: st
         raise
     loaded.files_dir.rename(media_dir(schema))
     restore.refresh_from_db()
+    return tenant
+
+
+def restore_copy(*, tenant: Tenant, backup: Backup, subdomain: str, operator: str = "") -> tuple[Restore, Tenant]:
+    """Restore the backup as a new workspace at `subdomain`, for inspection; the original is not touched."""
+    subdomain = _subdomain_free(subdomain)
+    manifest = manifest_read(backup, workspace_uid=str(tenant.uid))
+    restore = _restore_row(
+        backup=backup,
+        tenant=tenant,
+        mode=Restore.Mode.COPY,
+        target_schema=schema_name_for(subdomain),
+        operator=operator,
+    )
+    fields = {
+        "name": _("%(name)s (restored copy)") % {"name": tenant.name},
+        "language": tenant.language,
+        "currency": tenant.currency,
+        "time_zone": tenant.time_zone,
+    }
+    copy = _new_workspace(manifest=manifest, subdomain=subdomain, restore=restore, fields=fields)
     return restore, copy
 
 
@@ -783,16 +815,41 @@ def _manifest_checked(manifest: Any) -> dict[str, Any]:
         raise BackupError(str(exc)) from exc
     if manifest.get("version") != MANIFEST_VERSION:
         raise BackupError(_("The manifest does not match this backup."))
+    _refuse_newer(manifest)
     return manifest
+
+
+def _backup_of_manifest(manifest: dict[str, Any], *, name: str, tenant: Tenant) -> Backup:
+    """The Backup row of a backup found in the storage, as backup_create would have written it (the row may be
+    there still, its workspace gone)."""
+    artifacts = manifest["artifacts"]
+    created = datetime.datetime.fromisoformat(manifest["created_at"])
+    backup, _created = Backup.objects.update_or_create(
+        id=uuid.UUID(manifest["backup_id"]),
+        defaults={
+            "tenant": tenant,
+            "schema_name": manifest["workspace"]["schema"],
+            "workspace_uid": tenant.uid,
+            "created_at": created,
+            "finished_at": created,
+            "status": Backup.Status.DONE,
+            "storage_prefix": name.removesuffix(".manifest.json"),
+            "key_id": manifest["seal"]["key_id"],
+            "size": artifacts["dump"]["size"] + artifacts["files"]["size"],
+            "plain_size": artifacts["dump"]["plain_size"] + artifacts["files"]["plain_size"],
+            "rows": manifest["rows"],
+            "files": artifacts["files"]["count"],
+            "manifest": manifest,
+            "pruned": False,
+        },
+    )
+    return backup
 
 
 def backup_recover(*, manifest_name: str, subdomain: str, operator: str = "") -> tuple[Restore, Tenant]:
     """Bring a workspace back from the storage alone into a database that does not have it (a new server after a
     disaster): the workspace gets its uid back, so its older backups stay readable, and its backup is recorded."""
-    subdomain = normalize_subdomain(subdomain)
-    errors = subdomain_errors(subdomain)
-    if errors:
-        raise BackupError(" ".join(str(e) for e in errors))
+    subdomain = _subdomain_free(subdomain)
     if not manifest_name.endswith(".manifest.json"):
         raise BackupError(_("Name the backup by its manifest (…/<time>-<id>.manifest.json)."))
     try:
@@ -804,61 +861,16 @@ def backup_recover(*, manifest_name: str, subdomain: str, operator: str = "") ->
     uid = uuid.UUID(manifest["workspace"]["uid"])
     if Tenant.objects.filter(uid=uid).exists():
         raise BackupError(_("This workspace exists here: restore it in place or as a copy instead."))
-    unknown = set(manifest["migrations"]["applied"]) - _known_migrations()
-    if unknown:
-        raise BackupError(
-            _("This backup was made by a newer Kontor (unknown migrations: %(names)s).")
-            % {"names": ", ".join(sorted(unknown)[:5])}
-        )
-    schema = schema_name_for(subdomain)
-    restore = _restore_row(mode=Restore.Mode.COPY, target_schema=schema, operator=operator, message=manifest_name)
-    try:
-        loaded = _load_all(manifest=manifest)
-    except BackupError as exc:
-        _restore_failed(restore, exc)
-        raise
-    try:
-        state = _migrate_forward(loaded.schema, manifest)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(f"ALTER SCHEMA {_ident(loaded.schema)} RENAME TO {_ident(schema)}")
-            tenant = Tenant.objects.create(
-                uid=uid,
-                schema_name=schema,
-                name=manifest["workspace"].get("name", ""),
-                kind=Tenant.Kind.WORKSPACE,
-                activated_at=timezone.now(),
-                migration_state=state,
-            )
-            Domain.objects.create(domain=workspace_domain_for(subdomain), tenant=tenant, is_primary=True)
-            artifacts = manifest["artifacts"]
-            backup = Backup.objects.create(
-                id=uuid.UUID(manifest["backup_id"]),
-                tenant=tenant,
-                schema_name=manifest["workspace"]["schema"],
-                workspace_uid=uid,
-                created_at=datetime.datetime.fromisoformat(manifest["created_at"]),
-                finished_at=datetime.datetime.fromisoformat(manifest["created_at"]),
-                status=Backup.Status.DONE,
-                storage_prefix=manifest_name.removesuffix(".manifest.json"),
-                key_id=manifest["seal"]["key_id"],
-                size=artifacts["dump"]["size"] + artifacts["files"]["size"],
-                plain_size=artifacts["dump"]["plain_size"] + artifacts["files"]["plain_size"],
-                rows=manifest["rows"],
-                files=artifacts["files"]["count"],
-                manifest=manifest,
-            )
-            Restore.objects.filter(pk=restore.pk).update(
-                backup=backup, tenant=tenant, status=Restore.Status.DONE, finished_at=timezone.now()
-            )
-    except BaseException as exc:
-        _schema_drop(loaded.schema)
-        shutil.rmtree(loaded.files_dir, ignore_errors=True)
-        _restore_failed(restore, exc)
-        raise
-    loaded.files_dir.rename(media_dir(schema))
-    restore.refresh_from_db()
-    logger.warning("workspace %s recovered from %s by %s", schema, manifest_name, operator or "-")
+    restore = _restore_row(
+        mode=Restore.Mode.COPY, target_schema=schema_name_for(subdomain), operator=operator, message=manifest_name
+    )
+
+    def recorded(tenant: Tenant) -> dict[str, Any]:
+        return {"tenant": tenant, "backup": _backup_of_manifest(manifest, name=manifest_name, tenant=tenant)}
+
+    fields = {"uid": uid, "name": manifest["workspace"].get("name", "")}
+    tenant = _new_workspace(manifest=manifest, subdomain=subdomain, restore=restore, fields=fields, recorded=recorded)
+    logger.warning("workspace %s recovered from %s by %s", tenant.schema_name, manifest_name, operator or "-")
     return restore, tenant
 
 
