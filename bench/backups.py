@@ -69,7 +69,7 @@ def main() -> int:
 
     from infra.backups import pg
     from infra.backups.services import backup_create, restore_confirm, restore_in_place
-    from tenants.fleet.script import pg_environment
+    from tenants.fleet.script import pg_dump_checked, pg_environment
 
     big = bench_workspace("big", {k: max(1, int(v * args.scale)) for k, v in FULL.items()})
     small = bench_workspace("small", SMALL)
@@ -84,7 +84,7 @@ def main() -> int:
 
     def plain_dump(schema: str) -> int:
         path = work / "plain.dump"
-        command = [pg.pg_dump_checked(), "--format=custom", f"--schema={schema}", "--no-owner", "--no-privileges"]
+        command = [pg_dump_checked(), "--format=custom", f"--schema={schema}", "--no-owner", "--no-privileges"]
         with path.open("wb") as out:
             subprocess.run(command, stdout=out, env=env, check=True)
         return path.stat().st_size

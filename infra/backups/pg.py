@@ -16,11 +16,9 @@ from django.conf import settings
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from tenants.fleet.script import pg_dump_checked, pg_environment
+from tenants.fleet.script import pg_environment, schema_dump_command
 from tenants.fleet.state import migration_fingerprint
 
-# pg_dump waits at most this long for a table lock (a migration holding one) instead of queueing behind it, in ms.
-LOCK_WAIT_TIMEOUT_MS = 30_000
 # Rows of a restore's check: what a RAISE from the check block starts with, to tell it from other errors.
 CHECK_PREFIX = "kontor-restore:"
 
@@ -163,26 +161,8 @@ def snapshot(schema: str) -> Iterator[tuple[str, SchemaFacts]]:
 
 
 def dump_command(schema: str, *, snapshot_id: str | None = None) -> list[str]:
-    """pg_dump of one schema in the custom format to stdout. Only this schema's tables are locked (ACCESS SHARE,
-    waiting at most LOCK_WAIT_TIMEOUT_MS): a one-schema dump needs lock slots for its ~40 tables, not the fleet's."""
-    quoted = '"' + schema.replace('"', '""') + '"'  # an exact name, not a pattern
-    command = [
-        pg_dump_checked(),
-        "--format=custom",
-        f"--schema={quoted}",
-        "--strict-names",
-        "--no-owner",
-        "--no-privileges",
-        "--no-tablespaces",
-        "--no-publications",
-        "--no-subscriptions",
-        "--no-security-labels",
-        f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT_MS}",
-        "--encoding=UTF8",
-    ]
-    if snapshot_id:
-        command.append(f"--snapshot={snapshot_id}")
-    return command
+    """pg_dump of one schema in the custom format to stdout, in the snapshot `snapshot_id` when given."""
+    return schema_dump_command(schema, "--format=custom", *([f"--snapshot={snapshot_id}"] if snapshot_id else []))
 
 
 def restore_command() -> list[str]:

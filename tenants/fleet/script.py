@@ -111,14 +111,13 @@ def pg_environment(application: str = "kontor schema script") -> dict[str, str]:
     return env
 
 
-def schema_dump(schema_name: str) -> str:
-    """`pg_dump` of one schema: DDL, rows as multi-row INSERTs, sequence positions. Only this schema's tables are
-    locked (ACCESS SHARE, waiting at most _LOCK_WAIT_TIMEOUT_MS), so it does not need a lock slot per table of the
-    fleet as a whole-database dump does."""
-    program = pg_dump_checked()
+def schema_dump_command(schema_name: str, *options: str) -> list[str]:
+    """pg_dump of exactly one schema with none of the cluster's objects (owners, grants, tablespaces...). Only this
+    schema's tables are locked (ACCESS SHARE, waiting at most _LOCK_WAIT_TIMEOUT_MS), so it does not need a lock
+    slot per table of the fleet as a whole-database dump does. `options` add to pg_dump's."""
     pattern = '"' + schema_name.replace('"', '""') + '"'  # quoted: an exact name, not a pattern
-    command = [
-        program,
+    return [
+        pg_dump_checked(),
         f"--schema={pattern}",
         "--strict-names",
         "--no-owner",
@@ -127,11 +126,16 @@ def schema_dump(schema_name: str) -> str:
         "--no-publications",
         "--no-subscriptions",
         "--no-security-labels",
-        "--column-inserts",
-        "--rows-per-insert=500",
         f"--lock-wait-timeout={_LOCK_WAIT_TIMEOUT_MS}",
         "--encoding=UTF8",
+        *options,
     ]
+
+
+def schema_dump(schema_name: str) -> str:
+    """`pg_dump` of one schema: DDL, rows as multi-row INSERTs, sequence positions."""
+    command = schema_dump_command(schema_name, "--column-inserts", "--rows-per-insert=500")
+    program = command[0]
     try:
         result = subprocess.run(
             command, capture_output=True, env=pg_environment(), timeout=_DUMP_TIMEOUT_SECONDS, check=False
