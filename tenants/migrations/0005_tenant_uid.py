@@ -7,16 +7,13 @@ class Migration(migrations.Migration):
     dependencies = [("tenants", "0004_template_label")]
 
     operations = [
-        # Every existing row gets its own value from the database (a Python default would give them all one).
+        # Every row gets its own value from the database: the existing ones (a Python default would give them all
+        # one) and rows inserted by SQL; the model's default serves the ORM.
         migrations.SeparateDatabaseAndState(
             database_operations=[
                 migrations.RunSQL(
                     "ALTER TABLE tenants_tenant ADD COLUMN uid uuid NOT NULL DEFAULT gen_random_uuid()",
                     "ALTER TABLE tenants_tenant DROP COLUMN uid",
-                ),
-                migrations.RunSQL(
-                    "ALTER TABLE tenants_tenant ALTER COLUMN uid DROP DEFAULT",
-                    migrations.RunSQL.noop,
                 ),
                 migrations.RunSQL(
                     "ALTER TABLE tenants_tenant ADD CONSTRAINT tenants_tenant_uid_key UNIQUE (uid)",

@@ -12,10 +12,12 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_KEY = "k7#Qm2!vR9zL@x4Wp8&nT1^sY6*eU3%hJ5(oB0)cF-gD_aI+lKr"
+BACKUP_KEYS = "k1:QmFja3VwIG1hc3RlciBrZXkgb2YgdGhlIHRlc3RzISE="  # 32 bytes
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_ENV"}}
+    unset = {"SECRET_KEY", "DEBUG", "DJANGO_ENV", "BACKUP_MASTER_KEYS"}
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
@@ -43,10 +45,24 @@ def test_production_passes_check_deploy_without_warnings() -> None:
         "WARNING",
         DJANGO_ENV="production",
         SECRET_KEY=REAL_KEY,
+        BACKUP_MASTER_KEYS=BACKUP_KEYS,
         BASE_DOMAIN="kontor.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_backup_keys() -> None:
+    result = _run("check", DJANGO_ENV="production", SECRET_KEY=REAL_KEY)
+    assert result.returncode != 0
+    assert "needs BACKUP_MASTER_KEYS" in result.stderr
+
+
+@pytest.mark.parametrize("keys", ["k1", "k1:not-base64!", "k1:c2hvcnQ=", "k1:" + "A" * 44 + ",k1:" + "B" * 44])
+def test_bad_backup_keys_fail_the_checks(keys: str) -> None:
+    result = _run("check", BACKUP_MASTER_KEYS=keys)
+    assert result.returncode != 0
+    assert "BACKUP_MASTER_KEYS" in result.stderr
 
 
 def test_cache_keys_and_files_are_per_tenant_by_configuration() -> None:
