@@ -299,3 +299,35 @@ def test_round_trip_through_an_s3_compatible_store(
         restore_in_place(tenant=ws.tenant, backup=backup)
         assert _live(ws) == before
         assert backup_verify(backup=backup)
+
+
+def test_a_restore_that_fails_half_way_leaves_everything_as_it_was(seeded_ws: Workspace) -> None:
+    """A backup that is authentic but whose dump stops half-way (a disk that filled up while it was made): the
+    tables pg_restore managed to create are rolled back with the rest."""
+    import hashlib
+    import io
+
+    from infra.backups.crypto import FORMAT_DUMP, decrypt_stream, encrypt_stream, seal_manifest
+
+    backup = backup_create(tenant=seeded_ws.tenant)
+    manifest = json.loads((Path(settings.BACKUP_DIR) / f"{backup.storage_prefix}.manifest.json").read_text())
+    uid, path = str(seeded_ws.tenant.uid), _artifact(backup, "dump")
+    with path.open("rb") as stored:
+        plain = b"".join(decrypt_stream(stored, workspace_uid=uid, backup_id=str(backup.id), format=FORMAT_DUMP))
+    cut = plain[: len(plain) * 2 // 3]
+    ciphertext = b"".join(
+        encrypt_stream(
+            io.BytesIO(cut),
+            workspace_uid=uid,
+            backup_id=str(backup.id),
+            created_at=manifest["created_at"],
+            format=FORMAT_DUMP,
+        )
+    )
+    path.write_bytes(ciphertext)
+    manifest.pop("seal")
+    manifest["artifacts"]["dump"].update(size=len(ciphertext), sha256=hashlib.sha256(ciphertext).hexdigest())
+    (Path(settings.BACKUP_DIR) / f"{backup.storage_prefix}.manifest.json").write_text(
+        json.dumps(seal_manifest(manifest, workspace_uid=uid))
+    )
+    _refused(seeded_ws, backup, "pg_restore failed|restore was refused")
