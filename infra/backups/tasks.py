@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from infra.backups.models import Backup
+from infra.backups.models import Backup, Restore
 from infra.backups.services import BackupError, backup_create, backup_verify, backups_prune
 from tenants.models import Tenant
 
@@ -119,4 +119,13 @@ def prune() -> int:
     workspaces = Backup.objects.filter(status=Backup.Status.DONE, pruned=False).values_list("workspace_uid", flat=True)
     for uid in sorted(set(workspaces)):
         removed += backups_prune(workspace_uid=uid)
+    history_forget(now=timezone.now())
     return removed
+
+
+def history_forget(*, now: datetime.datetime) -> None:
+    """The rows of removed and failed backups and of verifications are history: kept for a year past the monthly
+    retention, so the fleet's tables do not grow by a row per workspace and day for ever."""
+    horizon = now - datetime.timedelta(days=31 * settings.BACKUP_KEEP_MONTHLY + 365)
+    Restore.objects.filter(mode=Restore.Mode.VERIFY, started_at__lt=horizon).delete()
+    Backup.objects.filter(created_at__lt=horizon).exclude(status=Backup.Status.DONE, pruned=False).delete()

@@ -77,3 +77,27 @@ def test_the_retention_removes_what_it_does_not_keep(committed_db: Callable[...,
         assert backup.pruned and not storage.list(backup.storage_prefix + ".")
     assert storage.exists(backups[2].storage_prefix + ".dump")
     assert backups_prune(workspace_uid=ws.tenant.uid) == 0
+
+
+@pytest.mark.django_db
+def test_old_history_is_forgotten_but_kept_backups_stay(workspace: Workspace) -> None:
+    from infra.backups.models import Restore
+    from infra.backups.tasks import history_forget
+
+    now = timezone.now()
+    old = now - datetime.timedelta(days=3 * 365)
+
+    def row(**fields: object) -> Backup:
+        values = {"tenant": workspace.tenant, "schema_name": workspace.schema, "workspace_uid": workspace.tenant.uid}
+        values.update({"created_at": old, **fields})
+        return Backup.objects.create(**values)
+
+    kept = row(status=Backup.Status.DONE)
+    gone = [row(status=Backup.Status.DONE, pruned=True), row(status=Backup.Status.FAILED)]
+    recent = row(status=Backup.Status.FAILED, created_at=now)
+    verification = Restore.objects.create(backup=kept, tenant=workspace.tenant, mode=Restore.Mode.VERIFY)
+    Restore.objects.filter(pk=verification.pk).update(started_at=old)
+    history_forget(now=now)
+    left = set(Backup.objects.filter(tenant=workspace.tenant).values_list("pk", flat=True))
+    assert left == {kept.pk, recent.pk} and not {b.pk for b in gone} & left
+    assert not Restore.objects.filter(pk=verification.pk).exists()
