@@ -661,10 +661,33 @@ def _restore_failed(restore: Restore, exc: BaseException) -> None:
     logger.error("restore %s (%s) failed: %s", restore.id, restore.mode, exc)
 
 
+# Advisory lock class of "a restore of this workspace is running" (the second key is the tenant's id).
+_RESTORE_LOCK = 0x6B726573
+
+
+@contextlib.contextmanager
+def _one_restore_at_a_time(tenant: Tenant) -> Iterator[None]:
+    """Two restores of one workspace at once would each swap in their own copy: the second is refused."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_RESTORE_LOCK, tenant.pk])
+        if not cursor.fetchone()[0]:
+            raise BackupError(_("Another restore of this workspace is running."))
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_RESTORE_LOCK, tenant.pk])
+
+
 def restore_in_place(*, tenant: Tenant, backup: Backup, operator: str = "") -> Restore:
     """Replace the workspace's schema and files with the backup's. The replaced ones are kept (restore_confirm
     drops them). Raises BackupError with the live workspace untouched."""
     manifest = manifest_read(backup, workspace_uid=str(tenant.uid))
+    with _one_restore_at_a_time(tenant):
+        return _restore_in_place(tenant=tenant, backup=backup, manifest=manifest, operator=operator)
+
+
+def _restore_in_place(*, tenant: Tenant, backup: Backup, manifest: dict[str, Any], operator: str) -> Restore:
     restore = _restore_row(
         backup=backup, tenant=tenant, mode=Restore.Mode.IN_PLACE, target_schema=tenant.schema_name, operator=operator
     )

@@ -331,3 +331,14 @@ def test_a_restore_that_fails_half_way_leaves_everything_as_it_was(seeded_ws: Wo
         json.dumps(seal_manifest(manifest, workspace_uid=uid))
     )
     _refused(seeded_ws, backup, "pg_restore failed|restore was refused")
+
+
+def test_a_second_restore_of_the_same_workspace_at_once_is_refused(seeded_ws: Workspace) -> None:
+    from infra.backups import pg
+    from infra.backups.services import _RESTORE_LOCK
+
+    backup = backup_create(tenant=seeded_ws.tenant)
+    with pg.connect("kontor tests") as other:  # another operator's restore, holding the workspace
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [_RESTORE_LOCK, seeded_ws.tenant.pk])
+        _refused(seeded_ws, backup, "Another restore")
+    restore_in_place(tenant=seeded_ws.tenant, backup=backup)  # released with the other session
