@@ -19,7 +19,7 @@ from psycopg.conninfo import make_conninfo
 from tenants.fleet.script import pg_environment, schema_dump_command
 from tenants.fleet.state import migration_fingerprint
 
-# Rows of a restore's check: what a RAISE from the check block starts with, to tell it from other errors.
+# What the row-count check of a restore starts its RAISE messages with, to tell them from PostgreSQL's own errors.
 CHECK_PREFIX = "kontor-restore:"
 
 
@@ -172,17 +172,22 @@ def restore_command() -> list[str]:
 
 
 def psql_command() -> list[str]:
-    return [psql_program(), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--no-align", "--tuples-only"]
+    return [psql_program(), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1"]
 
 
 def spawn(
-    command: list[str], *, application: str, stdin: int | IO[bytes] | None = None, database: str | None = None
+    command: list[str],
+    *,
+    application: str,
+    stdin: int | IO[bytes] | None = None,
+    stdout: int = subprocess.PIPE,
+    database: str | None = None,
 ) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
             command,
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=stdout,
             stderr=subprocess.PIPE,
             env=environment(application, database),
         )

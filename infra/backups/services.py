@@ -31,13 +31,14 @@ import subprocess
 import tarfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
@@ -61,6 +62,7 @@ from infra.backups.models import Backup, Restore
 from infra.backups.retention import backups_to_keep
 from infra.backups.storage import BackupStorage, BackupStorageError, backup_storage
 from tenants.accounts.identity import identities_invalidate
+from tenants.fleet.state import migration_fingerprint, schema_applied
 from tenants.models import Domain, Tenant
 from tenants.services import subdomain_errors, workspace_domain_for
 from tenants.validators import normalize_subdomain, schema_name_for
@@ -94,36 +96,66 @@ class _Counting:
         return data
 
 
-class _Hashing:
-    """A readable stream that hashes what is read through it (the stored ciphertext, checked against the manifest)."""
+class _Digest:
+    """Size and sha256 of a stored artifact's bytes, as the manifest records them."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
+    def __init__(self) -> None:
         self.size = 0
         self.sha256 = hashlib.sha256()
 
-    def read(self, n: int = -1) -> bytes:
-        data = self.stream.read(n)
+    def add(self, data: bytes) -> bytes:
         self.size += len(data)
         self.sha256.update(data)
         return data
 
 
-def _encrypted(plain: _Counting, format: str, bind: dict[str, str]) -> Iterator[bytes]:
-    return encrypt_stream(
+class _Hashing:
+    """A readable stream that digests what is read through it (the stored ciphertext, checked against the
+    manifest)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.digest = _Digest()
+
+    def read(self, n: int = -1) -> bytes:
+        return self.digest.add(self.stream.read(n))
+
+
+def _store_stream(
+    storage: BackupStorage, name: str, source: IO[bytes], *, format: str, bind: dict[str, str]
+) -> dict[str, Any]:
+    """Encrypt `source` into the artifact `name` as it is read; its manifest entry (sizes, sha256)."""
+    plain = _Counting(source)
+    stored = _Digest()
+    chunks = encrypt_stream(
         cast(BinaryIO, plain),
         workspace_uid=bind["workspace_uid"],
         backup_id=bind["backup_id"],
         created_at=bind["created_at"],
         format=format,
     )
+    written = storage.write(name, (stored.add(chunk) for chunk in chunks))
+    return {
+        "name": name,
+        "format": format,
+        "size": written,
+        "plain_size": plain.size,
+        "sha256": stored.sha256.hexdigest(),
+    }
 
 
-def _hashed(chunks: Iterable[bytes], into: _Hashing) -> Iterator[bytes]:
-    for chunk in chunks:
-        into.size += len(chunk)
-        into.sha256.update(chunk)
-        yield chunk
+def _decrypted(stored: _Hashing, manifest: dict[str, Any], format: str) -> Iterator[bytes]:
+    """The artifact's plaintext, chunk by chunk, each authenticated before it is handed over. The header
+    (workspace, backup, format, key) is checked here, in the caller, before any program or thread starts."""
+    try:
+        return decrypt_stream(
+            cast(BinaryIO, stored),
+            workspace_uid=manifest["workspace"]["uid"],
+            backup_id=manifest["backup_id"],
+            format=format,
+        )
+    except BackupCryptoError as exc:
+        raise BackupError(str(exc)) from exc
 
 
 class _Worker(threading.Thread):
@@ -205,24 +237,16 @@ def _store_dump(
     errors = _drain(dump.stderr)
     try:
         assert dump.stdout is not None
-        plain = _Counting(dump.stdout)
-        stored = _Hashing(cast(IO[bytes], plain))  # only its counters: the ciphertext is hashed as it is written
-        written = storage.write(name, _hashed(_encrypted(plain, FORMAT_DUMP, bind), stored))
+        artifact = _store_stream(storage, name, dump.stdout, format=FORMAT_DUMP, bind=bind)
         code = dump.wait()
     finally:
         pg.stop(dump)
-    if code != 0:
+    if code != 0:  # pg_dump's output ended early: what was stored is a complete-looking, truncated dump
         storage.delete(name)
         raise BackupError(
             _("pg_dump of schema %(schema)s failed: %(error)s") % {"schema": schema, "error": _stderr_text(errors)}
         )
-    return {
-        "name": name,
-        "format": FORMAT_DUMP,
-        "size": written,
-        "plain_size": plain.size,
-        "sha256": stored.sha256.hexdigest(),
-    }
+    return artifact
 
 
 def _store_files(storage: BackupStorage, name: str, *, directory: Path, bind: dict[str, str]) -> dict[str, Any]:
@@ -231,10 +255,8 @@ def _store_files(storage: BackupStorage, name: str, *, directory: Path, bind: di
         sink = os.fdopen(write_end, "wb")
         tar = _Worker(lambda: _files_tar(directory, sink))
         tar.start()
-        plain = _Counting(reader)
-        stored = _Hashing(cast(IO[bytes], plain))
         try:
-            written = storage.write(name, _hashed(_encrypted(plain, FORMAT_FILES, bind), stored))
+            artifact = _store_stream(storage, name, reader, format=FORMAT_FILES, bind=bind)
         finally:
             tar.join()
             with contextlib.suppress(OSError):
@@ -242,14 +264,7 @@ def _store_files(storage: BackupStorage, name: str, *, directory: Path, bind: di
     if tar.error is not None:
         storage.delete(name)
         raise BackupError(_("the workspace's files could not be read: %(error)s") % {"error": tar.error})
-    return {
-        "name": name,
-        "format": FORMAT_FILES,
-        "size": written,
-        "plain_size": plain.size,
-        "sha256": stored.sha256.hexdigest(),
-        "count": int(tar.result or 0),
-    }
+    return {**artifact, "count": int(tar.result or 0)}
 
 
 def backup_create(*, tenant: Tenant, trigger: str = Backup.Trigger.MANUAL) -> Backup:
@@ -448,8 +463,8 @@ def _open_artifact(storage: BackupStorage, manifest: dict[str, Any], kind: str) 
 
 
 def _check_stored(manifest: dict[str, Any], kind: str, stored: _Hashing) -> None:
-    expected = manifest["artifacts"][kind]
-    if stored.size != expected["size"] or stored.sha256.hexdigest() != expected["sha256"]:
+    expected, digest = manifest["artifacts"][kind], stored.digest
+    if digest.size != expected["size"] or digest.sha256.hexdigest() != expected["sha256"]:
         raise BackupError(
             _("The backup's %(kind)s does not match its manifest (size or sha256).") % {"kind": _artifact_label(kind)}
         )
@@ -470,21 +485,14 @@ def load(*, manifest: dict[str, Any], target: str, commit: bool, database: str |
     stored = _Hashing(ciphertext)
     psql = restore = None
     try:
-        try:  # the header is checked here, before any program starts: workspace, backup, format, key
-            chunks = decrypt_stream(
-                cast(BinaryIO, stored),
-                workspace_uid=manifest["workspace"]["uid"],
-                backup_id=manifest["backup_id"],
-                format=FORMAT_DUMP,
-            )
-        except BackupCryptoError as exc:
-            raise BackupError(str(exc)) from exc
-        psql = subprocess.Popen(
+        chunks = _decrypted(stored, manifest, FORMAT_DUMP)
+        # psql's output (the rows of the SELECTs in pg_restore's script) is of no use: discarded, never piped.
+        psql = pg.spawn(
             pg.psql_command(),
+            application="kontor restore",
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=pg.environment("kontor restore", database),
+            database=database,
         )
         psql_errors = _drain(psql.stderr)
         restore = pg.spawn(pg.restore_command(), application="kontor restore", stdin=subprocess.PIPE)
@@ -544,20 +552,16 @@ def _files_load(*, manifest: dict[str, Any], directory: Path | None) -> int:
     storage = backup_storage()
     ciphertext = _open_artifact(storage, manifest, "files")
     stored = _Hashing(ciphertext)
-    read_end, write_end = os.pipe()
     count = 0
     try:
+        chunks = _decrypted(stored, manifest, FORMAT_FILES)
+        read_end, write_end = os.pipe()
         with os.fdopen(read_end, "rb") as reader:
             sink = os.fdopen(write_end, "wb")
 
             def feed() -> None:
                 try:
-                    for chunk in decrypt_stream(
-                        cast(BinaryIO, stored),
-                        workspace_uid=manifest["workspace"]["uid"],
-                        backup_id=manifest["backup_id"],
-                        format=FORMAT_FILES,
-                    ):
+                    for chunk in chunks:
                         sink.write(chunk)
                 finally:
                     with contextlib.suppress(OSError):
@@ -605,10 +609,6 @@ def _schema_drop(schema: str) -> None:
 
 def _migrate_forward(schema: str, manifest: dict[str, Any]) -> str:
     """A backup of an older migration state is brought up to the code's; returns the schema's fingerprint."""
-    from django.core.management import call_command
-
-    from tenants.fleet.state import migration_fingerprint, schema_applied
-
     missing = _known_tenant_migrations() - set(manifest["migrations"]["applied"])
     if missing:
         call_command("migrate_schemas", schema_name=schema, interactive=False, verbosity=0)
@@ -617,8 +617,6 @@ def _migrate_forward(schema: str, manifest: dict[str, Any]) -> str:
 
 
 def _known_tenant_migrations() -> set[str]:
-    from tenants.fleet.state import schema_applied
-
     template = Tenant.objects.filter(kind=Tenant.Kind.TEMPLATE).values_list("schema_name", flat=True).first()
     return {f"{app}.{name}" for app, name in schema_applied(template)} if template else set()
 

@@ -29,6 +29,7 @@ from infra.backups.services import (
     restore_in_place,
 )
 from tenants.accounts.models import AuditEvent
+from tenants.models import Tenant
 from tests.conftest import Workspace
 from tests.infra.backup_support import FILE_BYTES, files_fingerprint, schema_fingerprint, seeded
 
@@ -213,6 +214,13 @@ def test_commands(seeded_ws: Workspace, capsys: Any) -> None:
         call_command("restore_workspace", sub)
     with pytest.raises(CommandError, match="no workspace"):
         call_command("restore_workspace", "nope-nope")
+    for odd in ("a\x00b", "x" * 5000):
+        with pytest.raises(CommandError, match="no workspace"):
+            call_command("backup_workspace", odd)
+    with pytest.raises(CommandError, match="refused, nothing was changed"):
+        call_command("restore_workspace", sub, "--into", "bad\x00name")
+    with pytest.raises(CommandError, match="refused, nothing was changed"):
+        call_command("restore_workspace", f"{sub}-r", "--recover", "../../etc/passwd.manifest.json")
     with pytest.raises(CommandError, match="not a backup"):
         call_command("restore_workspace", sub, "--verify", "--backup", "x\x00y")
 
@@ -342,3 +350,30 @@ def test_a_second_restore_of_the_same_workspace_at_once_is_refused(seeded_ws: Wo
         other.execute("SELECT pg_advisory_lock(%s, %s)", [_RESTORE_LOCK, seeded_ws.tenant.pk])
         _refused(seeded_ws, backup, "Another restore")
     restore_in_place(tenant=seeded_ws.tenant, backup=backup)  # released with the other session
+
+
+def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Workspace) -> None:
+    """A backup made before the last migration (here: the one giving administrators manage_backups) comes back
+    at the code's migration state, with that migration's work done."""
+    from tenants.fleet.state import migration_fingerprint, schema_applied
+
+    schema = seeded_ws.schema
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'accounts' AND name = '0011_admin_manage_backups'"
+        )
+        cursor.execute(
+            f"UPDATE \"{schema}\".accounts_role SET permissions = array_remove(permissions, 'manage_backups') "
+            "WHERE builtin = 'admin'"
+        )
+    backup = backup_create(tenant=seeded_ws.tenant)
+    assert "accounts.0011_admin_manage_backups" not in backup.manifest["migrations"]["applied"]
+
+    restore_in_place(tenant=seeded_ws.tenant, backup=backup)
+    assert ("accounts", "0011_admin_manage_backups") in schema_applied(schema)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT permissions FROM \"{schema}\".accounts_role WHERE builtin = 'admin'")
+        assert "manage_backups" in cursor.fetchone()[0]
+    seeded_ws.tenant.refresh_from_db()
+    template = Tenant.objects.get(kind=Tenant.Kind.TEMPLATE)
+    assert seeded_ws.tenant.migration_state == migration_fingerprint(schema_applied(template.schema_name))
