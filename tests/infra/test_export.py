@@ -90,6 +90,14 @@ def _build(workspace, export: Export) -> Export:
     return export
 
 
+def _built_with_link(workspace, client, capture) -> tuple[Export, str]:
+    """An export asked for by `client`, built, and its download link."""
+    with capture(execute=False):
+        export = _request(client)
+    export = _build(workspace, export)
+    return export, reverse("backups:export_download", args=[export.pk, exports.download_token(export)])
+
+
 def _csv(zf: zipfile.ZipFile, name: str) -> list[dict[str, str]]:
     raw = zf.read(name)
     assert raw.startswith(b"\xef\xbb\xbf"), f"{name} has no byte order mark"
@@ -291,10 +299,7 @@ def _member_client(workspace, role_key: str = SALES_HEAD):
 def test_a_member_without_the_permission_can_do_nothing(
     workspace, owner_client, django_capture_on_commit_callbacks
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=False):
-        export = _request(owner_client)
-    export = _build(workspace, export)
-    url = reverse("backups:export_download", args=[export.pk, exports.download_token(export)])
+    _export, url = _built_with_link(workspace, owner_client, django_capture_on_commit_callbacks)
     member = _member_client(workspace)
     with inside(workspace):
         before = AuditEvent.objects.filter(target_type="workspace_export").count()
@@ -361,10 +366,7 @@ def test_odd_links_are_404(workspace, owner_client, django_capture_on_commit_cal
 def test_an_expired_link_is_refused_and_the_cleanup_removes_the_file(
     workspace, owner_client, django_capture_on_commit_callbacks
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=False):
-        export = _request(owner_client)
-    export = _build(workspace, export)
-    url = reverse("backups:export_download", args=[export.pk, exports.download_token(export)])
+    export, url = _built_with_link(workspace, owner_client, django_capture_on_commit_callbacks)
     path = exports.export_path(export)
     assert owner_client.get(url).status_code == 200
     Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
@@ -452,10 +454,7 @@ def test_a_role_with_the_permission_but_hidden_fields_gets_no_export(
     from tenants.accounts.models import Role
     from tenants.accounts.roles import ADMIN, builtin_definitions
 
-    with django_capture_on_commit_callbacks(execute=False):
-        export = _request(owner_client)
-    export = _build(workspace, export)
-    url = reverse("backups:export_download", args=[export.pk, exports.download_token(export)])
+    export, url = _built_with_link(workspace, owner_client, django_capture_on_commit_callbacks)
     admin = builtin_definitions()[ADMIN]
     with inside(workspace):
         role = Role.objects.create(
