@@ -42,6 +42,7 @@ from crm.core.services import StaleVersion
 from crm.core.types import CORE_RECORD_TYPES, RecordType
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_all
+from tenants.access import WorkspaceReadOnly
 from tenants.accounts.models import User
 from tenants.accounts.services import api_key_authenticate
 
@@ -269,6 +270,13 @@ def _stale(request: HttpRequest, exc: StaleVersion) -> HttpResponse:
 
 @api.exception_handler(PermissionDenied)
 def _denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    if isinstance(exc, WorkspaceReadOnly):
+        body = {
+            "detail": str(exc.args[0]),
+            "code": exc.code,
+            "state": getattr(getattr(request, "tenant", None), "billing_state", ""),
+        }
+        return api.create_response(request, body, status=402)
     return api.create_response(request, {"detail": _("You are not allowed to do this.")}, status=403)
 
 

@@ -57,6 +57,7 @@ SHARED_APPS = [
     "platform_core",
     "platform_core.public_site",
     "infra.backups",
+    "billing",
 ]
 # What every workspace schema holds. Each table here is repeated in every schema (10,000 workspaces: 10,000
 # copies in one catalog), so an app is a tenant app only when its rows belong to one workspace:
@@ -129,6 +130,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "platform_core.middleware.UserLocaleMiddleware",
+    "billing.middleware.WorkspaceReadOnlyMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "tenants.accounts.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -174,6 +176,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "platform_core.context_processors.platform",
                 "tenants.accounts.context_processors.access",
+                "billing.context_processors.notice",
             ],
         },
     },
@@ -372,6 +375,32 @@ CELERY_BEAT_SCHEDULE.update(
         "backups-schedule": {"task": "infra.backups.tasks.schedule", "schedule": BACKUP_SCHEDULE_SECONDS},
         "backups-prune": {"task": "infra.backups.tasks.prune", "schedule": 3600.0},
         "exports-expire": {"task": "infra.backups.export_tasks.exports_expire", "schedule": 3600.0},
+    }
+)
+
+# Billing (billing/): per-user monthly subscriptions through Stripe. Off without a secret key: a self-hosted
+# Kontor bills nobody and closes no workspace.
+STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Another address for Stripe's API (a local fake in the tests and the benchmark).
+STRIPE_API_BASE: str = env.str("STRIPE_API_BASE", default="")
+STRIPE_TIMEOUT_SECONDS: float = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# A webhook signed longer ago than this is refused (a replay).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS: int = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+BILLING_ENABLED: bool = env.bool("BILLING_ENABLED", default=bool(STRIPE_SECRET_KEY))
+if BILLING_ENABLED and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET) and PRODUCTION:
+    raise ImproperlyConfigured("BILLING_ENABLED needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
+BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=14)
+# After a failed payment the workspace works on for this long, then becomes read-only until paid.
+BILLING_GRACE_DAYS: int = env.int("BILLING_GRACE_DAYS", default=7)
+# A cancelled workspace's data is kept this long (read-only, its export offered), then deleted.
+BILLING_RETENTION_DAYS: int = env.int("BILLING_RETENTION_DAYS", default=30)
+# Seat changes that Stripe refused or did not answer are retried with backoff up to this long apart.
+BILLING_RETRY_MAX_SECONDS: int = env.int("BILLING_RETRY_MAX_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "billing-states": {"task": "billing.tasks.states_advance", "schedule": 900.0},
+        "billing-seats": {"task": "billing.tasks.seats_reconcile", "schedule": 300.0},
     }
 )
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("billing/", include("billing.urls_public")),
     path("", include("platform_core.public_site.urls")),
 ]
 

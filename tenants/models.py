@@ -37,6 +37,14 @@ class Tenant(TenantMixin):
     # Never changes, whatever the schema or subdomain becomes: what a workspace's backups are bound to and their
     # keys derived from (infra.backups).
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Whether the workspace's data may change (tenants.access): the billing layer closes a workspace whose
+    # trial ended unpaid, whose payment failed past the grace period or that was cancelled. On this row because
+    # every request loads it (from the routing cache) and must know without a query.
+    read_only = models.BooleanField(default=False, db_default=False)
+    # What the billing layer tells the workspace's people (a banner): its state and the date it is about, kept
+    # here for the same reason. Opaque to this layer.
+    billing_state = models.CharField(max_length=16, blank=True, default="", db_default="")
+    billing_until = models.DateTimeField(null=True, blank=True)
 
     # Provisioning creates, renames and drops schemas itself, inside the caller's transaction.
     auto_create_schema = False

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +16,7 @@ from crm.core.phones import normalize_phone
 from crm.core.services import link_errors
 from crm.core.types import RecordType
 from crm.core.validation import value_errors
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User
@@ -85,7 +85,7 @@ def _apply(actor: User, activity: Activity, data: Mapping[str, Any]) -> None:
         raise ValidationError(errors)
 
 
-@transaction.atomic
+@workspace_write
 def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
     policy.require(actor, policy.Action.CREATE, RecordType.ACTIVITY)
     activity = Activity(created_by=actor)
@@ -97,7 +97,7 @@ def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
     return activity
 
 
-@transaction.atomic
+@workspace_write
 def activity_update(*, actor: User, activity: Activity, data: Mapping[str, Any]) -> Activity:
     policy.require_on(actor, policy.Action.EDIT, RecordType.ACTIVITY, activity)
     was_done = activity.is_done
@@ -115,7 +115,7 @@ def activity_update(*, actor: User, activity: Activity, data: Mapping[str, Any])
     return activity
 
 
-@transaction.atomic
+@workspace_write
 def activity_set_done(*, actor: User, activity: Activity, done: bool, result: str = "") -> Activity:
     data: dict[str, Any] = {"is_done": done}
     if result:
@@ -123,7 +123,7 @@ def activity_set_done(*, actor: User, activity: Activity, done: bool, result: st
     return activity_update(actor=actor, activity=activity, data=data)
 
 
-@transaction.atomic
+@workspace_write
 def activity_delete(*, actor: User, activity: Activity) -> None:
     policy.require_on(actor, policy.Action.DELETE, RecordType.ACTIVITY, activity)
     audit_record(actor=actor, action=AuditEvent.Action.RECORD_DELETED, target=activity, target_type="activity")
@@ -134,7 +134,7 @@ def activity_delete(*, actor: User, activity: Activity) -> None:
 # --- bulk actions from the lists: each activity goes through its own service.
 
 
-@transaction.atomic
+@workspace_write
 def activity_bulk_assign(*, actor: User, ids: Ids, assignee: User) -> int:
     activities = bulk_records(activities_visible_to(actor), ids)
     for activity in activities:
@@ -143,7 +143,7 @@ def activity_bulk_assign(*, actor: User, ids: Ids, assignee: User) -> int:
     return len(activities)
 
 
-@transaction.atomic
+@workspace_write
 def activity_bulk_delete(*, actor: User, ids: Ids) -> int:
     activities = bulk_records(activities_visible_to(actor), ids)
     for activity in activities:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.companies.models import Company
@@ -15,18 +14,19 @@ from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.normalize import normalize_contact_fields
 from crm.core.services import merge_finish, merge_fold, record_create, record_delete, record_update
 from crm.core.types import RecordType
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
 
-@transaction.atomic
+@workspace_write
 def company_create(*, actor: User, data: Mapping[str, Any]) -> Company:
     return record_create(
         actor=actor, model=Company, record_type=RecordType.COMPANY, data=data, normalize=normalize_contact_fields
     )
 
 
-@transaction.atomic
+@workspace_write
 def company_update(
     *, actor: User, company: Company, data: Mapping[str, Any], expected_version: int | None = None
 ) -> Company:
@@ -40,7 +40,7 @@ def company_update(
     )
 
 
-@transaction.atomic
+@workspace_write
 def company_delete(*, actor: User, company: Company) -> None:
     record_delete(actor=actor, record=company, record_type=RecordType.COMPANY)
 
@@ -58,7 +58,7 @@ _FILLABLE = (
 )
 
 
-@transaction.atomic
+@workspace_write
 def company_merge(*, actor: User, survivor: Company, duplicate: Company) -> Company:
     """Fold `duplicate` into `survivor`: contacts, deals, leads, activities, files and history move over,
     blank fields are filled, lists are united; the duplicate is deleted and the merge is in the history."""
@@ -89,7 +89,7 @@ def company_merge(*, actor: User, survivor: Company, duplicate: Company) -> Comp
 # --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
 
 
-@transaction.atomic
+@workspace_write
 def company_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     companies = bulk_records(companies_visible_to(actor), ids)
     for company in companies:
@@ -97,7 +97,7 @@ def company_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     return len(companies)
 
 
-@transaction.atomic
+@workspace_write
 def company_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     tag = bulk_tag(tag)
     companies = bulk_records(companies_visible_to(actor), ids)
@@ -107,7 +107,7 @@ def company_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     return len(companies)
 
 
-@transaction.atomic
+@workspace_write
 def company_bulk_delete(*, actor: User, ids: Ids) -> int:
     companies = bulk_records(companies_visible_to(actor), ids)
     for company in companies:

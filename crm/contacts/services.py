@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +15,7 @@ from crm.core.bulk import Ids, bulk_records, bulk_tag
 from crm.core.normalize import normalize_contact_fields
 from crm.core.services import merge_finish, merge_fold, record_create, record_delete, record_update
 from crm.core.types import RecordType
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -28,14 +28,14 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@transaction.atomic
+@workspace_write
 def contact_create(*, actor: User, data: Mapping[str, Any]) -> Contact:
     contact = record_create(actor=actor, model=Contact, record_type=RecordType.CONTACT, data=data, normalize=_normalize)
     _require_a_name(contact)
     return contact
 
 
-@transaction.atomic
+@workspace_write
 def contact_update(
     *, actor: User, contact: Contact, data: Mapping[str, Any], expected_version: int | None = None
 ) -> Contact:
@@ -58,12 +58,12 @@ def _require_a_name(contact: Contact) -> None:
         raise ValidationError({"last_name": [_("Give a name, an email or a phone.")]})
 
 
-@transaction.atomic
+@workspace_write
 def contact_delete(*, actor: User, contact: Contact) -> None:
     record_delete(actor=actor, record=contact, record_type=RecordType.CONTACT)
 
 
-@transaction.atomic
+@workspace_write
 def contact_merge(*, actor: User, survivor: Contact, duplicate: Contact) -> Contact:
     """Fold `duplicate` into `survivor`: deals, leads, activities, files and history move over."""
     policy.require_on(actor, policy.Action.EDIT, RecordType.CONTACT, survivor)
@@ -101,7 +101,7 @@ def contact_merge(*, actor: User, survivor: Contact, duplicate: Contact) -> Cont
 # --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
 
 
-@transaction.atomic
+@workspace_write
 def contact_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     contacts = bulk_records(contacts_visible_to(actor), ids)
     for contact in contacts:
@@ -109,7 +109,7 @@ def contact_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     return len(contacts)
 
 
-@transaction.atomic
+@workspace_write
 def contact_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     tag = bulk_tag(tag)
     contacts = bulk_records(contacts_visible_to(actor), ids)
@@ -119,7 +119,7 @@ def contact_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     return len(contacts)
 
 
-@transaction.atomic
+@workspace_write
 def contact_bulk_delete(*, actor: User, ids: Ids) -> int:
     contacts = bulk_records(contacts_visible_to(actor), ids)
     for contact in contacts:

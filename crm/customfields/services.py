@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Max
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from crm.core.validation import refuse_bad_values
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
 from crm.customfields.values import clean_value
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.models import User
 from tenants.accounts.selectors import active_users
@@ -73,7 +73,7 @@ def _clean_choices(field_type: str, choices: list[str]) -> list[str]:
     return cleaned if field_type in _CHOICE_TYPES else []
 
 
-@transaction.atomic
+@workspace_write
 def custom_field_create(
     *,
     actor: User,
@@ -111,7 +111,7 @@ def custom_field_create(
     return field
 
 
-@transaction.atomic
+@workspace_write
 def custom_field_update(*, actor: User, field: CustomField, data: dict[str, Any]) -> CustomField:
     """Rename, reorder or change the choices/flags of a field. Its key and type never change."""
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
@@ -131,7 +131,7 @@ def custom_field_update(*, actor: User, field: CustomField, data: dict[str, Any]
     return field
 
 
-@transaction.atomic
+@workspace_write
 def custom_field_delete(*, actor: User, field: CustomField) -> int:
     """Delete the field and its values from every record. Returns how many records held a value."""
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
@@ -147,7 +147,7 @@ def custom_field_delete(*, actor: User, field: CustomField) -> int:
     return count
 
 
-@transaction.atomic
+@workspace_write
 def custom_fields_reorder(*, actor: User, record_type: str, field_ids: list[int]) -> list[CustomField]:
     """Put the fields of one record type in the given order; every field must be given exactly once."""
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from crm.deals.selectors import deals_visible_to
 from crm.history.models import ChangeRecord
 from crm.history.services import history_write
 from crm.products.selectors import products_visible_to
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.models import User
 from tenants.events.outbox import Type as EventType
@@ -46,7 +46,7 @@ DEFAULT_PIPELINES: dict[str, list[tuple[Any, int, str]]] = {
 # --- pipelines and stages (workspace configuration, admins only) -------------------------------------------
 
 
-@transaction.atomic
+@workspace_write
 def pipelines_ensure_default() -> Pipeline:
     """A new workspace starts with one sales pipeline; idempotent."""
     existing = Pipeline.objects.order_by("position", "id").first()
@@ -61,7 +61,7 @@ def pipelines_ensure_default() -> Pipeline:
     return pipeline
 
 
-@transaction.atomic
+@workspace_write
 def pipeline_create(*, actor: User, name: str, kind: str = Pipeline.Kind.SALES, stages: Sequence[str] = ()) -> Pipeline:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     refuse_bad_values({"name": name, "stages": list(stages)})
@@ -79,7 +79,7 @@ def pipeline_create(*, actor: User, name: str, kind: str = Pipeline.Kind.SALES, 
     return pipeline
 
 
-@transaction.atomic
+@workspace_write
 def pipeline_update(*, actor: User, pipeline: Pipeline, data: Mapping[str, Any]) -> Pipeline:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     refuse_bad_values(data)
@@ -93,7 +93,7 @@ def pipeline_update(*, actor: User, pipeline: Pipeline, data: Mapping[str, Any])
     return pipeline
 
 
-@transaction.atomic
+@workspace_write
 def pipeline_delete(*, actor: User, pipeline: Pipeline) -> None:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     if Deal.objects.filter(pipeline=pipeline).exists():
@@ -101,7 +101,7 @@ def pipeline_delete(*, actor: User, pipeline: Pipeline) -> None:
     pipeline.delete()
 
 
-@transaction.atomic
+@workspace_write
 def stage_create(
     *,
     actor: User,
@@ -126,7 +126,7 @@ def stage_create(
     return stage
 
 
-@transaction.atomic
+@workspace_write
 def stage_update(*, actor: User, stage: Stage, data: Mapping[str, Any]) -> Stage:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     if unknown := set(data) - {"name", "probability", "outcome"}:
@@ -145,7 +145,7 @@ def stage_update(*, actor: User, stage: Stage, data: Mapping[str, Any]) -> Stage
     return stage
 
 
-@transaction.atomic
+@workspace_write
 def stages_reorder(*, actor: User, pipeline: Pipeline, stage_ids: Sequence[int]) -> list[Stage]:
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
     stages = {s.pk: s for s in Stage.objects.select_for_update().filter(pipeline=pipeline)}
@@ -156,7 +156,7 @@ def stages_reorder(*, actor: User, pipeline: Pipeline, stage_ids: Sequence[int])
     return ordered
 
 
-@transaction.atomic
+@workspace_write
 def stage_delete(*, actor: User, stage: Stage, move_deals_to: Stage | None = None) -> int:
     """Remove a stage; its deals move to `move_deals_to` (required when it holds any). Returns deals moved."""
     policy.require_permission(actor, policy.WorkspacePermission.MANAGE_PIPELINES)
@@ -218,7 +218,7 @@ def _resolve_stage(data: dict[str, Any], *, current: Deal | None = None) -> dict
     return out
 
 
-@transaction.atomic
+@workspace_write
 def deal_create(
     *,
     actor: User,
@@ -240,7 +240,7 @@ def deal_create(
     return deal
 
 
-@transaction.atomic
+@workspace_write
 def deal_update(
     *,
     actor: User,
@@ -306,7 +306,7 @@ def _set_contacts(actor: User, deal: Deal, contact_ids: Sequence[int]) -> None:
     deal.contacts.set((ids & seen) | (linked - seen))
 
 
-@transaction.atomic
+@workspace_write
 def deal_move_to_stage(
     *, actor: User, deal: Deal, stage: Stage, lost_reason: str = "", expected_version: int | None = None
 ) -> Deal:
@@ -372,7 +372,7 @@ def _move(*, actor: User, deal: Deal, stage: Stage, lost_reason: str = "", note:
 _STAGE_EVENTS: dict[str, str] = {Stage.Outcome.WON: EventType.DEAL_WON, Stage.Outcome.LOST: EventType.DEAL_LOST}
 
 
-@transaction.atomic
+@workspace_write
 def deal_set_line_items(*, actor: User, deal: Deal, items: Sequence[Mapping[str, Any]]) -> Deal:
     """Replace the deal's line items; the deal's amount becomes their total."""
     policy.require_on(actor, policy.Action.EDIT, RecordType.DEAL, deal)
@@ -440,7 +440,7 @@ def _replace_line_items(actor: User, deal: Deal, items: Sequence[Mapping[str, An
         record_touch(record=deal, fields=["amount"])
 
 
-@transaction.atomic
+@workspace_write
 def deal_delete(*, actor: User, deal: Deal) -> None:
     record_delete(actor=actor, record=deal, record_type=RecordType.DEAL)
 
@@ -448,7 +448,7 @@ def deal_delete(*, actor: User, deal: Deal) -> None:
 # --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
 
 
-@transaction.atomic
+@workspace_write
 def deal_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     deals = bulk_records(deals_visible_to(actor), ids)
     for deal in deals:
@@ -456,7 +456,7 @@ def deal_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     return len(deals)
 
 
-@transaction.atomic
+@workspace_write
 def deal_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     tag = bulk_tag(tag)
     deals = bulk_records(deals_visible_to(actor), ids)
@@ -466,7 +466,7 @@ def deal_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     return len(deals)
 
 
-@transaction.atomic
+@workspace_write
 def deal_bulk_delete(*, actor: User, ids: Ids) -> int:
     deals = bulk_records(deals_visible_to(actor), ids)
     for deal in deals:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from crm.core.types import RecordType
 from crm.files.models import Attachment
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User
@@ -34,7 +35,7 @@ def _media_type(declared: str | None) -> str:
     return value
 
 
-@transaction.atomic
+@workspace_write
 def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile) -> Attachment:
     policy.require(actor, policy.Action.CREATE, RecordType.FILE)
     target = _TARGETS.get(type(record).__name__)
@@ -67,7 +68,7 @@ def attachment_create(*, actor: User, record: models.Model, upload: UploadedFile
     return attachment
 
 
-@transaction.atomic
+@workspace_write
 def attachment_delete(*, actor: User, attachment: Attachment) -> None:
     policy.require_on(actor, policy.Action.DELETE, RecordType.FILE, attachment)
     storage, name = attachment.file.storage, attachment.file.name

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +24,7 @@ from crm.history.models import ChangeRecord
 from crm.history.services import history_write
 from crm.leads.models import Lead
 from crm.leads.selectors import leads_visible_to
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.models import User
 from tenants.events.outbox import Type as EventType
@@ -37,12 +37,12 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
     return normalize_contact_fields(data, single=True)
 
 
-@transaction.atomic
+@workspace_write
 def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
     return record_create(actor=actor, model=Lead, record_type=RecordType.LEAD, data=data, normalize=_normalize)
 
 
-@transaction.atomic
+@workspace_write
 def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any], expected_version: int | None = None) -> Lead:
     if lead.status == Lead.Status.CONVERTED and set(data) - {"tags", "owner", "custom_fields"}:
         raise ValidationError({"status": [_("A converted lead cannot be edited.")]})
@@ -56,7 +56,7 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any], expected_ve
     )
 
 
-@transaction.atomic
+@workspace_write
 def lead_delete(*, actor: User, lead: Lead) -> None:
     record_delete(actor=actor, record=lead, record_type=RecordType.LEAD)
 
@@ -78,7 +78,7 @@ def _split_name(full: str) -> dict[str, str]:
     return {"first_name": parts[0], "last_name": " ".join(parts[1:])}
 
 
-@transaction.atomic
+@workspace_write
 def lead_convert(
     *,
     actor: User,
@@ -164,7 +164,7 @@ def lead_convert(
 # --- bulk actions from the lists: each record goes through its own service, so history and search stay right.
 
 
-@transaction.atomic
+@workspace_write
 def lead_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     leads = bulk_records(leads_visible_to(actor), ids)
     for lead in leads:
@@ -172,7 +172,7 @@ def lead_bulk_assign_owner(*, actor: User, ids: Ids, owner: User) -> int:
     return len(leads)
 
 
-@transaction.atomic
+@workspace_write
 def lead_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     tag = bulk_tag(tag)
     leads = bulk_records(leads_visible_to(actor), ids)
@@ -182,7 +182,7 @@ def lead_bulk_add_tag(*, actor: User, ids: Ids, tag: str) -> int:
     return len(leads)
 
 
-@transaction.atomic
+@workspace_write
 def lead_bulk_delete(*, actor: User, ids: Ids) -> int:
     leads = bulk_records(leads_visible_to(actor), ids)
     for lead in leads:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.core.bulk import Ids, bulk_records
@@ -14,6 +13,7 @@ from crm.core.types import RecordType
 from crm.core.validation import refuse_bad_values
 from crm.products.models import Product
 from crm.products.selectors import products_visible_to
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, User
@@ -34,7 +34,7 @@ def _apply(actor: User, product: Product, data: Mapping[str, Any]) -> None:
     product.full_clean()
 
 
-@transaction.atomic
+@workspace_write
 def product_create(*, actor: User, data: Mapping[str, Any]) -> Product:
     policy.require(actor, policy.Action.CREATE, RecordType.PRODUCT)
     product = Product()
@@ -43,7 +43,7 @@ def product_create(*, actor: User, data: Mapping[str, Any]) -> Product:
     return product
 
 
-@transaction.atomic
+@workspace_write
 def product_update(*, actor: User, product: Product, data: Mapping[str, Any]) -> Product:
     policy.require_on(actor, policy.Action.EDIT, RecordType.PRODUCT, product)
     _apply(actor, product, data)
@@ -51,7 +51,7 @@ def product_update(*, actor: User, product: Product, data: Mapping[str, Any]) ->
     return product
 
 
-@transaction.atomic
+@workspace_write
 def product_delete(*, actor: User, product: Product) -> None:
     """Products used in deals are deactivated rather than deleted, so old deals keep their lines."""
     policy.require_on(actor, policy.Action.DELETE, RecordType.PRODUCT, product)
@@ -63,7 +63,7 @@ def product_delete(*, actor: User, product: Product) -> None:
         product.delete()
 
 
-@transaction.atomic
+@workspace_write
 def product_bulk_delete(*, actor: User, ids: Ids) -> int:
     """Delete (or, when used in deals, deactivate) the products among `ids`, each through product_delete."""
     products = bulk_records(products_visible_to(actor), ids)

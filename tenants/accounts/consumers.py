@@ -13,6 +13,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from tenants.accounts.models import Invitation, User
+from tenants.accounts.selectors import active_user_count
 from tenants.events.models import Counter, Event
 from tenants.events.outbox import Type, consumer_register
 
@@ -59,7 +60,7 @@ def active_seats_count(event: Event) -> None:
     """Recount the workspace's active people (what billing charges for): a count, so replaying is harmless."""
     Counter.objects.update_or_create(
         name=ACTIVE_SEATS,
-        defaults={"value": User.objects.filter(is_active=True).count(), "updated_at": timezone.now()},
+        defaults={"value": active_user_count(), "updated_at": timezone.now()},
     )
 
 
@@ -67,7 +68,7 @@ def active_seats() -> int:
     """The active-seat count of the current workspace as the consumer last left it; a workspace that has had no
     people event yet (its owner only) is counted directly."""
     kept = Counter.objects.filter(name=ACTIVE_SEATS).values_list("value", flat=True).first()
-    return kept if kept is not None else User.objects.filter(is_active=True).count()
+    return kept if kept is not None else active_user_count()
 
 
 def register() -> None:

@@ -50,9 +50,18 @@ class User(AbstractBaseUser):
     superuser flag, and the tables behind them, have no use.
     """
 
+    class Kind(models.TextChoices):
+        # Only people are seats (what the workspace pays for).
+        PERSON = "person", _("person")
+        # The vendor's support staff, in a workspace with its administrator's consent.
+        SUPPORT = "support", _("support")
+        # The identity an integration acts as (website forms, telephony, accounting).
+        INTEGRATION = "integration", _("integration")
+
     email = models.EmailField(_("email address"))
     full_name = models.CharField(_("name"), max_length=150, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PERSON, db_default=Kind.PERSON)
     # Vendor staff flag; meaningful in the public schema only.
     is_staff = models.BooleanField(_("staff status"), default=False)
     # What the person may see and do (tenant schemas; vendor staff in public have none).

@@ -24,8 +24,13 @@ def active_users() -> QuerySet[User]:
     return User.objects.select_related(None).filter(is_active=True).order_by("full_name", "email", "id")
 
 
+def seats() -> QuerySet[User]:
+    """The people the workspace pays for: active, and people (never support staff or integrations)."""
+    return User.objects.select_related(None).filter(is_active=True, kind=User.Kind.PERSON)
+
+
 def active_user_count() -> int:
-    return User.objects.filter(is_active=True).count()
+    return seats().count()
 
 
 def api_keys_of(user: User) -> QuerySet[ApiKey]:

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from tenants.access import workspace_write
 from tenants.accounts import identity, kinds, policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import ApiKey, AuditEvent, Invitation, Role, Scope, Team, User, normalize_email
@@ -42,7 +43,7 @@ API_KEY_SCHEME = "kontor"
 LAST_USED_PRECISION = datetime.timedelta(minutes=1)
 
 
-@transaction.atomic
+@workspace_write
 def user_create(
     *, email: str, password: str, full_name: str = "", role: Role | None = None, team: Team | None = None
 ) -> User:
@@ -256,7 +257,7 @@ def _label(obj: object | None) -> str:
     return str(obj) if obj is not None else ""
 
 
-@transaction.atomic
+@workspace_write
 def user_change(*, actor: User, user: User, role: Role, team: Team | None) -> User:
     """Give `user` another role and/or team. Refused (ValidationError on "role") for one's own role, for a
     role with rights the actor lacks, and for demoting the last administrator; PermissionDenied for a person
@@ -289,7 +290,7 @@ def user_change(*, actor: User, user: User, role: Role, team: Team | None) -> Us
     return user
 
 
-@transaction.atomic
+@workspace_write
 def user_deactivate(*, actor: User, user: User) -> User:
     """The person can no longer sign in nor use their API keys; their records stay and can be transferred."""
     policy.require_permission(actor, Perm.MANAGE_USERS)
@@ -335,7 +336,7 @@ def user_two_factor_reset(*, actor: User, user: User) -> User:
     return user
 
 
-@transaction.atomic
+@workspace_write
 def user_reactivate(*, actor: User, user: User) -> User:
     policy.require_permission(actor, Perm.MANAGE_USERS)
     user = _locked_user(user)
@@ -350,7 +351,7 @@ def user_reactivate(*, actor: User, user: User) -> User:
     return user
 
 
-@transaction.atomic
+@workspace_write
 def records_transfer(*, actor: User, source: User, target: User) -> dict[str, int]:
     """Move every record `source` holds to `target`, all or nothing: for each kind that registers an owner
     transfer (kinds.py), the records it names (companies, contacts, leads and deals owned by `source`, the open
@@ -446,7 +447,7 @@ def invitation_email(invitation: Invitation, *, site_url: str, inviter: User | N
         return subject, render_to_string("accounts/manage/invitation_email.txt", context)
 
 
-@transaction.atomic
+@workspace_write
 def invitation_create(
     *, actor: User, email: str, role: Role, team: Team | None = None, full_name: str = "", site_url: str
 ) -> Invitation:
@@ -509,7 +510,7 @@ def invitation_create(
     return invitation
 
 
-@transaction.atomic
+@workspace_write
 def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     """Withdraw an invitation: its link stops working. An accepted one cannot be withdrawn."""
     policy.require_permission(actor, Perm.MANAGE_USERS)
@@ -523,7 +524,7 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
     return invitation
 
 
-@transaction.atomic
+@workspace_write
 def invitation_accept(*, token: str, full_name: str, password: str) -> User:
     """Create the invited person's account with the invitation's role and team; the link dies with it.
     Raises InvitationInvalid for a link that cannot be used, ValidationError on a bad name or password."""
@@ -655,7 +656,7 @@ def _apply_role(
         raise ValidationError(errors)
 
 
-@transaction.atomic
+@workspace_write
 def role_create(
     *,
     actor: User,
@@ -685,7 +686,7 @@ def role_create(
     return role
 
 
-@transaction.atomic
+@workspace_write
 def role_copy(*, actor: User, role: Role) -> Role:
     """An editable custom copy of a role (built-in ones are kept as shipped)."""
     name = _("Copy of %(name)s") % {"name": role.name}
@@ -710,7 +711,7 @@ def _editable_role(actor: User, role: Role) -> Role:
     return Role.objects.select_for_update().get(pk=role.pk)
 
 
-@transaction.atomic
+@workspace_write
 def role_update(
     *,
     actor: User,
@@ -749,7 +750,7 @@ def role_update(
     return role
 
 
-@transaction.atomic
+@workspace_write
 def role_delete(*, actor: User, role: Role) -> None:
     """Delete a custom role nobody holds and no pending invitation carries; finished invitations that named
     it keep their rows, without the role."""
@@ -786,7 +787,7 @@ def _team_snapshot(team: Team) -> dict[str, str]:
     return {"name": team.name, "parent": _label(team.parent), "head": team.head.email if team.head else ""}
 
 
-@transaction.atomic
+@workspace_write
 def team_create(*, actor: User, name: str, parent: Team | None = None, head: User | None = None) -> Team:
     policy.require_permission(actor, Perm.MANAGE_USERS)
     team = Team(name=name.strip(), parent=parent, head=head)
@@ -799,7 +800,7 @@ def team_create(*, actor: User, name: str, parent: Team | None = None, head: Use
     return team
 
 
-@transaction.atomic
+@workspace_write
 def team_update(*, actor: User, team: Team, name: str, parent: Team | None, head: User | None) -> Team:
     policy.require_permission(actor, Perm.MANAGE_USERS)
     team = Team.objects.select_for_update(of=("self",)).select_related("parent", "head").get(pk=team.pk)
@@ -817,7 +818,7 @@ def team_update(*, actor: User, team: Team, name: str, parent: Team | None, head
     return team
 
 
-@transaction.atomic
+@workspace_write
 def team_delete(*, actor: User, team: Team) -> None:
     """Delete a team without active members or sub-teams (deactivated members simply lose it)."""
     policy.require_permission(actor, Perm.MANAGE_USERS)

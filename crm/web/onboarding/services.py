@@ -9,7 +9,6 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from crm.deals.services import deal_create, deal_delete
 from crm.leads.models import Lead
 from crm.leads.services import lead_create, lead_delete
 from crm.web.models import SampleRecord
+from tenants.access import workspace_write
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -49,7 +49,7 @@ def _mark(record_type: RecordType, *records: Model) -> None:
     SampleRecord.objects.bulk_create(SampleRecord(record_type=record_type, record_id=r.pk) for r in records)
 
 
-@transaction.atomic
+@workspace_write
 def sample_data_add(*, actor: User) -> int:
     """Add a few sample companies, contacts, deals, a lead and tasks, owned by the actor and tagged "sample".
     Refused while sample data is already there. Returns how many records were made."""
@@ -173,7 +173,7 @@ def sample_data_add(*, actor: User) -> int:
     return len(companies) + len(contacts) + len(deals) + 1 + len(activities)
 
 
-@transaction.atomic
+@workspace_write
 def sample_data_remove(*, actor: User) -> int:
     """Remove exactly the records `sample_data_add` made (those still there), each through its delete service,
     and their marks. Returns how many records were removed."""

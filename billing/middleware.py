@@ -1,0 +1,63 @@
+"""A read-only workspace answers every request that would write with a clear refusal, before any view runs:
+pages and forms get a page that says why and the way out, the API a 402 with a machine-readable body. Signing
+in and out, one's own password and two-factor, the billing page (the way out) and exports stay open. The write
+services refuse too (tenants.access), for what does not come through a request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
+
+from tenants.access import WorkspaceReadOnly
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# What stays writable in a read-only workspace, by URL namespace or "namespace:name".
+_OPEN_NAMESPACES = frozenset({"billing"})
+_OPEN_VIEWS = frozenset(
+    {
+        "accounts:login",
+        "accounts:login_two_factor",
+        "accounts:logout",
+        "accounts:password",
+        "accounts:two_factor",
+        "accounts:password_reset",
+        "accounts:password_reset_confirm",
+        "accounts:api_keys",
+        "accounts:api_key_revoke",
+        "backups:export",
+        "manage:audit_export",
+        "manage:user_two_factor_reset",
+        "manage:user_unlock",
+    }
+)
+
+
+def _open(request: HttpRequest) -> bool:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return True  # a 404 changes nothing
+    return match.namespace in _OPEN_NAMESPACES or match.view_name in _OPEN_VIEWS
+
+
+class WorkspaceReadOnlyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or not tenant.read_only or request.method in _SAFE_METHODS or _open(request):
+            return self.get_response(request)
+        return refusal(request, WorkspaceReadOnly())
+
+
+def refusal(request: HttpRequest, exc: WorkspaceReadOnly) -> HttpResponse:
+    """402: the workspace must be paid for before it can change again."""
+    tenant = getattr(request, "tenant", None)
+    state = getattr(tenant, "billing_state", "")
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": str(exc.args[0]), "code": exc.code, "state": state}, status=402)
+    return render(request, "billing/read_only.html", {"message": exc.args[0], "state": state}, status=402)
