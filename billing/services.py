@@ -63,9 +63,10 @@ def _until(account: Account) -> datetime.datetime | None:
     }.get(State(account.state))
 
 
-def _project(account: Account) -> None:
+def _project(account: Account, *, tenant: Tenant | None = None) -> None:
     """Copy the state onto the tenant row, which every request reads: read-only or not, and the banner."""
-    tenant = Tenant.objects.filter(pk=account.tenant_id).first() if account.tenant_id else None
+    if tenant is None and account.tenant_id:
+        tenant = Tenant.objects.filter(pk=account.tenant_id).first()
     if tenant is None:
         return
     read_only, until = account.state in CLOSED_STATES, _until(account)
@@ -109,7 +110,7 @@ def account_open(*, tenant: Tenant, now: datetime.datetime | None = None) -> Acc
     SeatEntry.objects.create(
         account=account, created_at=now, source="opened", reason=SeatEntry.Reason.OPENED, seats=seats, delta=seats
     )
-    _project(account)
+    _project(account, tenant=tenant)
     return account
 
 
@@ -567,13 +568,13 @@ def webhook_receive(*, payload: bytes, signature: str) -> WebhookResult:
                 "type": event.type,
                 "created": _from_unix(event.created) or now,
                 "received_at": now,
-                "payload": event.to_dict(),
+                "payload": event.to_dict(for_json=True),
             },
         )
         if not created and stored.outcome in (StripeEvent.Outcome.APPLIED, StripeEvent.Outcome.IGNORED):
             return WebhookResult(event_id=stored.id, outcome=stored.outcome, duplicate=True)
         try:
-            account, outcome, detail = _event_apply(event)
+            account, outcome, detail = _event_apply(event.to_dict(for_json=True))
         except Exception as exc:
             StripeEvent.objects.filter(pk=stored.pk).update(
                 outcome=StripeEvent.Outcome.FAILED, detail=repr(exc)[:2000], processed_at=_now()
@@ -611,9 +612,9 @@ def _account_of_customer(customer: Any) -> Account | None:
     return Account.objects.filter(stripe_customer_id=customer_id).first() if customer_id else None
 
 
-def _event_apply(event: stripe.Event) -> tuple[Account | None, str, str]:
-    obj = event.data.object
-    kind = event.type
+def _event_apply(event: dict[str, Any]) -> tuple[Account | None, str, str]:
+    obj: dict[str, Any] = event["data"]["object"]
+    kind = str(event["type"])
     ignored = StripeEvent.Outcome.IGNORED
     if kind == "checkout.session.completed":
         if obj.get("mode") != "subscription":
