@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups install lock clean chromium gettext translations messages
+.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups bench-billing install lock clean chromium gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -78,6 +78,10 @@ bench-hotpath: $(STAMP)
 # Backup and restore of bench/crm.py's full-size workspace beside plain pg_dump / pg_restore (bench/backups.py).
 bench-backups: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/backups.py $(BENCH_ARGS)
+
+# 1,000 seat changes over 100 workspaces against the fake Stripe (200 ms, 5% errors), exactly once (bench/billing.py).
+bench-billing: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/billing.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml
