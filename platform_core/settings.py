@@ -318,6 +318,8 @@ DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Kontor <no-repl
 _redis_for_celery = REDIS_URL.replace("unix://", "redis+socket://", 1) if REDIS_URL.startswith("unix://") else REDIS_URL
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=_redis_for_celery)
 CELERY_RESULT_BACKEND: str = env.str("CELERY_RESULT_BACKEND", default=_redis_for_celery)
+# One queue for everything; a second Kontor (a benchmark) on the same Redis uses one of its own.
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
