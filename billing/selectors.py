@@ -93,3 +93,25 @@ def trial_days_left(account: Account) -> int:
         return 0
     left = account.trial_ends_at - timezone.now()
     return max(left.days + (1 if left.seconds else 0), 0)
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    plan: Plan
+    currency: str
+    month: Decimal | None
+    year: Decimal | None
+
+
+def price_table() -> list[PriceRow]:
+    """The public price list: each active plan in each currency, its monthly and yearly amounts."""
+    rows: dict[tuple[int, str], dict[str, Decimal]] = {}
+    plans: dict[int, Plan] = {}
+    prices = Price.objects.select_related("plan").filter(is_active=True, plan__is_active=True)
+    for price in prices.order_by("plan__position", "currency"):
+        plans[price.plan_id] = price.plan
+        rows.setdefault((price.plan_id, price.currency), {})[price.interval] = price.unit_amount
+    return [
+        PriceRow(plan=plans[plan_id], currency=currency, month=amounts.get("month"), year=amounts.get("year"))
+        for (plan_id, currency), amounts in rows.items()
+    ]

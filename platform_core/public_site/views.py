@@ -30,6 +30,16 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "public_site/landing.html")
 
 
+@require_GET
+def pricing(request: HttpRequest) -> HttpResponse:
+    """Per user per month (or year), in each currency sold; the trial needs no card."""
+    from billing.selectors import price_table
+
+    return render(
+        request, "public_site/pricing.html", {"table": price_table(), "trial_days": settings.BILLING_TRIAL_DAYS}
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     language = translation.get_language() or settings.LANGUAGE_CODE
