@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 import stripe
+from stripe.params import SubscriptionUpdateParams
 
 from tests.fakes.stripe_server import FakeStripe, parse_form
 
@@ -301,7 +303,7 @@ def test_cancellation_now_and_at_period_end(fake: FakeStripe, client: stripe.Str
 def test_the_same_idempotency_key_changes_things_once(fake: FakeStripe, client: stripe.StripeClient) -> None:
     _, sub = subscribe(fake, client, quantity=3)
     fake.take()
-    params = {"items": [{"id": sub["items"].data[0].id, "quantity": 4}]}
+    params: SubscriptionUpdateParams = {"items": [{"id": sub["items"].data[0].id, "quantity": 4}]}
     first = client.v1.subscriptions.update(sub.id, params=params, options={"idempotency_key": "seats-4"})
     second = client.v1.subscriptions.update(sub.id, params=params, options={"idempotency_key": "seats-4"})
     assert first.to_dict() == second.to_dict()
@@ -323,7 +325,7 @@ def test_a_lost_response_is_applied_once_and_replayed(fake: FakeStripe) -> None:
     _, sub = subscribe(fake, client, quantity=3)
     fake.take()
     fake.hang_seconds = 1.0
-    params = {"items": [{"id": sub["items"].data[0].id, "quantity": 5}]}
+    params: SubscriptionUpdateParams = {"items": [{"id": sub["items"].data[0].id, "quantity": 5}]}
     fake.fail_next(1, kind="lost_response")
     with pytest.raises(stripe.APIConnectionError):
         client.v1.subscriptions.update(sub.id, params=params, options={"idempotency_key": "seats-5"})
@@ -475,3 +477,44 @@ def test_reset_forgets_everything(fake: FakeStripe, client: stripe.StripeClient)
     fake.reset()
     assert fake.subscriptions == {} and fake.outbox == [] and fake.request_log == []
     assert client.v1.prices.list().data == []
+
+
+def test_expand_and_the_request_behind_an_event(fake: FakeStripe, client: stripe.StripeClient) -> None:
+    _, sub = subscribe(fake, client, quantity=3)
+    expanded = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice", "customer"]})
+    assert isinstance(expanded.latest_invoice, stripe.Invoice) and expanded.latest_invoice.status == "paid"
+    assert isinstance(expanded.customer, stripe.Customer) and expanded.customer.email == "owner@acme.test"
+    assert isinstance(fake.subscriptions[sub.id]["latest_invoice"], str)  # the stored object is untouched
+    fake.take()
+    item_id = sub["items"].data[0].id
+    client.v1.subscriptions.update(
+        sub.id, params={"items": [{"id": item_id, "quantity": 4}]}, options={"idempotency_key": "seats-4"}
+    )
+    (updated,) = fake.take()
+    request = updated.json()["request"]
+    assert request["idempotency_key"] == "seats-4" and request["id"].startswith("req_")
+
+
+def test_the_checkout_page_pays_and_returns_to_the_success_url(fake: FakeStripe, client: stripe.StripeClient) -> None:
+    price = seat_price(client)
+    session = client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "line_items": [{"price": price.id, "quantity": 2}],
+            "success_url": "https://acme.kontor.test/done?session={CHECKOUT_SESSION_ID}",
+        }
+    )
+    assert session.url is not None
+    page = requests.get(session.url, timeout=5)
+    assert page.status_code == 200 and 'value="decline"' in page.text
+    paid = requests.post(session.url, data={"card": "ok"}, allow_redirects=False, timeout=5)
+    assert paid.status_code == 303
+    assert paid.headers["Location"] == f"https://acme.kontor.test/done?session={session.id}"
+    assert fake.checkout_sessions[session.id]["status"] == "complete"
+    assert requests.post(session.url, data={"card": "ok"}, timeout=5).status_code == 400  # paid once only
+
+
+def test_unknown_urls_are_stripes_404(fake: FakeStripe, client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        client.raw_request("get", "/v1/nothing_here")
+    assert error.value.http_status == 404
