@@ -464,11 +464,13 @@ def test_portal_session_and_trial_reminder(fake: FakeStripe, client: stripe.Stri
     assert json.loads(fake.take()[0].payload)["data"]["object"]["id"] == sub.id
 
 
-def test_month_ends_follow_the_calendar(fake: FakeStripe, client: stripe.StripeClient) -> None:
+def test_month_ends_follow_the_calendar_from_the_anchor(fake: FakeStripe, client: stripe.StripeClient) -> None:
     fake.now = 1801353600  # 2027-01-31
     _, sub = subscribe(fake, client)
-    period = sub["items"].data[0]
-    assert period.current_period_end == 1801353600 + 28 * DAY  # 2027-02-28
+    assert sub["items"].data[0].current_period_end == 1801353600 + 28 * DAY  # 2027-02-28
+    fake.advance(28 * DAY)
+    renewed = fake.subscriptions[sub.id]["items"]["data"][0]
+    assert renewed["current_period_end"] == 1801353600 + 59 * DAY  # 2027-03-31, not March 28
 
 
 def test_reset_forgets_everything(fake: FakeStripe, client: stripe.StripeClient) -> None:
@@ -487,12 +489,13 @@ def test_expand_and_the_request_behind_an_event(fake: FakeStripe, client: stripe
     assert isinstance(fake.subscriptions[sub.id]["latest_invoice"], str)  # the stored object is untouched
     fake.take()
     item_id = sub["items"].data[0].id
-    client.v1.subscriptions.update(
+    response = client.v1.subscriptions.update(
         sub.id, params={"items": [{"id": item_id, "quantity": 4}]}, options={"idempotency_key": "seats-4"}
     )
     (updated,) = fake.take()
     request = updated.json()["request"]
     assert request["idempotency_key"] == "seats-4" and request["id"].startswith("req_")
+    assert response.last_response is not None and request["id"] == response.last_response.request_id
 
 
 def test_the_checkout_page_pays_and_returns_to_the_success_url(fake: FakeStripe, client: stripe.StripeClient) -> None:

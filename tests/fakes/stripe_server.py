@@ -123,6 +123,14 @@ def _add_interval(ts: int, interval: str, count: int) -> int:
     return int(start.replace(year=year, month=month, day=day).timestamp())
 
 
+def _period_end_after(anchor: int, recurring: Json, after: int) -> int:
+    """The first period end after `after`, counted from the anchor: Jan 31 -> Feb 28 -> Mar 31, as Stripe does."""
+    k = 1
+    while (end := _add_interval(anchor, recurring["interval"], recurring["interval_count"] * k)) <= after:
+        k += 1
+    return end
+
+
 def _prorate(amount: int, remaining: int, period: int) -> int:
     """amount × remaining / period, rounded half away from zero, in integers (no float drift)."""
     sign = -1 if amount < 0 else 1
@@ -397,24 +405,12 @@ class FakeStripe:
         return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": url}
 
     def _new_customer(self, params: Json) -> Json:
-        customer = _wire(
-            self._id("cus_"),
-            "customer",
-            "address currency default_source discount shipping test_clock",
-            balance=0,
-            created=self.now,
-            delinquent=False,
-            description=params.get("description"),
-            email=params.get("email"),
-            invoice_prefix=secrets.token_hex(4).upper(),
-            invoice_settings=_fields("custom_fields default_payment_method footer rendering_options"),
-            metadata=_metadata({}, params.get("metadata")),
-            name=params.get("name"),
-            next_invoice_sequence=1,
-            phone=params.get("phone"),
-            preferred_locales=list(params.get("preferred_locales") or []),
-            tax_exempt="none",
-        )
+        customer = _wire(self._id("cus_"), "customer", "address currency default_source discount shipping test_clock")
+        customer.update({k: params.get(k) for k in _fields("description email name phone")})
+        customer.update(balance=0, created=self.now, delinquent=False, invoice_prefix=secrets.token_hex(4).upper())
+        customer["invoice_settings"] = _fields("custom_fields default_payment_method footer rendering_options")
+        customer.update(metadata=_metadata({}, params.get("metadata")), next_invoice_sequence=1, tax_exempt="none")
+        customer["preferred_locales"] = list(params.get("preferred_locales") or [])
         self.customers[customer["id"]] = customer
         self._emit("customer.created", customer)
         return customer
@@ -424,7 +420,7 @@ class FakeStripe:
         items = []
         for line in line_items:
             price = self.prices[line["price"]]
-            end = _add_interval(self.now, price["recurring"]["interval"], price["recurring"]["interval_count"])
+            end = _period_end_after(self.now, price["recurring"], self.now)
             item = _wire(self._id("si_"), "subscription_item", "", "discounts tax_rates", created=self.now)
             item.update(current_period_start=self.now, current_period_end=end, metadata={})
             item.update(price=copy.deepcopy(price), quantity=line["quantity"], subscription=sub_id)
@@ -435,21 +431,14 @@ class FakeStripe:
             "application cancel_at canceled_at days_until_due default_payment_method description ended_at "
             "latest_invoice pending_update schedule test_clock trial_end trial_start",
             "discounts",
-            automatic_tax={"disabled_reason": None, "enabled": False, "liability": None},
-            billing_cycle_anchor=self.now,
-            billing_mode={"type": "flexible"},
-            cancel_at_period_end=False,
-            cancellation_details={"comment": None, "feedback": None, "reason": None},
-            collection_method="charge_automatically",
-            created=self.now,
-            currency=items[0]["price"]["currency"],
-            customer=customer_id,
-            invoice_settings={"issuer": {"type": "self"}},
-            items=_list_object(items, f"/v1/subscription_items?subscription={sub_id}"),
-            metadata=dict(metadata),
-            start_date=self.now,
-            status="incomplete",
         )
+        sub.update(billing_cycle_anchor=self.now, created=self.now, start_date=self.now, status="incomplete")
+        sub.update(automatic_tax={"disabled_reason": None, "enabled": False, "liability": None})
+        sub.update(billing_mode={"type": "flexible"}, collection_method="charge_automatically")
+        sub.update(cancel_at_period_end=False, cancellation_details=_fields("comment feedback reason"))
+        sub.update(currency=items[0]["price"]["currency"], customer=customer_id, metadata=dict(metadata))
+        sub.update(invoice_settings={"issuer": {"type": "self"}})
+        sub["items"] = _list_object(items, f"/v1/subscription_items?subscription={sub_id}")
         self.subscriptions[sub_id] = sub
         return sub
 
@@ -509,36 +498,18 @@ class FakeStripe:
             "default_payment_method description due_date effective_at ending_balance hosted_invoice_url "
             "invoice_pdf next_payment_attempt number webhooks_delivered_at",
             "discounts total_taxes",
-            **_fields("amount_due amount_overpaid amount_paid amount_remaining amount_shipping", 0),
-            attempt_count=0,
-            attempted=False,
-            auto_advance=True,
-            automatic_tax={"enabled": False},
-            billing_reason=reason,
-            collection_method="charge_automatically",
-            created=self.now,
-            currency=sub["currency"],
-            customer=customer["id"],
-            customer_email=customer["email"],
-            customer_name=customer["name"],
-            lines=_list_object(lines, f"/v1/invoices/{invoice_id}/lines"),
-            metadata={},
-            parent={
-                "type": "subscription_details",
-                "quote_details": None,
-                "subscription_details": {
-                    "metadata": dict(sub["metadata"]),
-                    "subscription": sub["id"],
-                    "subscription_proration_date": None,
-                },
-            },
-            period_start=period[0],
-            period_end=period[1],
-            starting_balance=customer["balance"],
-            status="draft",
-            status_transitions=_fields("finalized_at marked_uncollectible_at paid_at voided_at"),
-            **_fields("subtotal subtotal_excluding_tax total total_excluding_tax", total),
         )
+        invoice.update(_fields("amount_due amount_overpaid amount_paid amount_remaining amount_shipping", 0))
+        invoice.update(_fields("subtotal subtotal_excluding_tax total total_excluding_tax", total))
+        invoice.update(attempt_count=0, attempted=False, auto_advance=True, automatic_tax={"enabled": False})
+        invoice.update(billing_reason=reason, collection_method="charge_automatically", created=self.now)
+        invoice.update(currency=sub["currency"], customer=customer["id"], metadata={}, status="draft")
+        invoice.update(customer_email=customer["email"], customer_name=customer["name"])
+        invoice.update(period_start=period[0], period_end=period[1], starting_balance=customer["balance"])
+        invoice["lines"] = _list_object(lines, f"/v1/invoices/{invoice_id}/lines")
+        invoice["status_transitions"] = _fields("finalized_at marked_uncollectible_at paid_at voided_at")
+        details = {"metadata": dict(sub["metadata"]), "subscription": sub["id"], "subscription_proration_date": None}
+        invoice["parent"] = {"type": "subscription_details", "quote_details": None, "subscription_details": details}
         self.invoices[invoice_id] = invoice
         return invoice
 
@@ -612,10 +583,9 @@ class FakeStripe:
         previous = {"items": copy.deepcopy(sub["items"]), "latest_invoice": sub["latest_invoice"]}
         old = (sub["items"]["data"][0]["current_period_start"], sub["items"]["data"][0]["current_period_end"])
         for item in sub["items"]["data"]:
-            recurring = item["price"]["recurring"]
             item["current_period_start"] = item["current_period_end"]
-            item["current_period_end"] = _add_interval(
-                item["current_period_end"], recurring["interval"], recurring["interval_count"]
+            item["current_period_end"] = _period_end_after(
+                sub["billing_cycle_anchor"], item["price"]["recurring"], item["current_period_end"]
             )
         # Like Stripe's, a renewal invoice's own period is the one that just ended; its lines carry the new one.
         invoice = self._new_invoice(sub, "subscription_cycle", period=old, with_items=True)
@@ -753,7 +723,14 @@ class FakeStripe:
 
     # -- HTTP ------------------------------------------------------------------------------------------------------
     def _handle(
-        self, method: str, path: str, query: str, body: str, auth: str | None, idempotency_key: str | None
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: str,
+        auth: str | None,
+        idempotency_key: str | None,
+        request_id: str,
     ) -> tuple[int, Json, str | None, bool]:
         """One API request: (status, body, fault to act out after answering, replayed)."""
         with self._lock:
@@ -783,7 +760,7 @@ class FakeStripe:
                     )
                     return 400, ApiError(400, message, type="idempotency_error").body(), None, False
                 return status, copy.deepcopy(stored), fault, True
-            self._request = {"id": "req_" + secrets.token_hex(7), "idempotency_key": idempotency_key}
+            self._request = {"id": request_id, "idempotency_key": idempotency_key}
             try:
                 for route_method, pattern, handler in self._routes():
                     match = re.fullmatch(pattern, path)
@@ -859,20 +836,11 @@ class FakeStripe:
         product_id = params.get("id") or self._id("prod_")
         if product_id in self.products:
             raise ApiError(400, "Product already exists.", code="resource_already_exists", param="id")
-        product = _wire(
-            product_id,
-            "product",
-            "default_price package_dimensions shippable statement_descriptor tax_code url",
-            "images marketing_features",
-            active=_as_bool(params.get("active", "true"), "active"),
-            created=self.now,
-            description=params.get("description"),
-            metadata=_metadata({}, params.get("metadata")),
-            name=params["name"],
-            type="service",
-            unit_label=params.get("unit_label"),
-            updated=self.now,
-        )
+        nulls = "default_price package_dimensions shippable statement_descriptor tax_code url"
+        product = _wire(product_id, "product", nulls, "images marketing_features", name=params["name"], type="service")
+        product.update(active=_as_bool(params.get("active", "true"), "active"), created=self.now, updated=self.now)
+        product.update(description=params.get("description"), unit_label=params.get("unit_label"))
+        product["metadata"] = _metadata({}, params.get("metadata"))
         self.products[product_id] = product
         self._emit("product.created", product)
         return product
@@ -896,24 +864,13 @@ class FakeStripe:
             count = _as_int(recurring.get("interval_count", 1), "recurring[interval_count]")
             recurring = {"interval": recurring["interval"], "interval_count": count, "meter": None}
             recurring.update(trial_period_days=None, usage_type="licensed")
-        price = _wire(
-            self._id("price_"),
-            "price",
-            "custom_unit_amount tiers_mode transform_quantity",
-            active=True,
-            billing_scheme="per_unit",
-            created=self.now,
-            currency=params["currency"].lower(),
-            lookup_key=lookup_key,
-            metadata=_metadata({}, params.get("metadata")),
-            nickname=params.get("nickname"),
-            product=product["id"],
-            recurring=recurring,
-            tax_behavior=params.get("tax_behavior", "unspecified"),
-            type="one_time" if recurring is None else "recurring",
-            unit_amount=unit_amount,
-            unit_amount_decimal=str(unit_amount),
-        )
+        price = _wire(self._id("price_"), "price", "custom_unit_amount tiers_mode transform_quantity", active=True)
+        price.update(billing_scheme="per_unit", created=self.now, currency=params["currency"].lower())
+        price.update(lookup_key=lookup_key, nickname=params.get("nickname"), product=product["id"])
+        price.update(metadata=_metadata({}, params.get("metadata")), recurring=recurring)
+        price.update(tax_behavior=params.get("tax_behavior", "unspecified"))
+        price.update(type="one_time" if recurring is None else "recurring")
+        price.update(unit_amount=unit_amount, unit_amount_decimal=str(unit_amount))
         self.prices[price["id"]] = price
         self._emit("price.created", price)
         return price
@@ -1102,9 +1059,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fake.latency:
             time.sleep(fake.latency)
-        idempotency_key = self.headers.get("Idempotency-Key")
+        idempotency_key, request_id = self.headers.get("Idempotency-Key"), "req_" + secrets.token_hex(7)
         status, result, fault, replayed = fake._handle(
-            method, url.path, url.query, body, self.headers.get("Authorization"), idempotency_key
+            method, url.path, url.query, body, self.headers.get("Authorization"), idempotency_key, request_id
         )
         lost = fault in ("timeout", "lost_response")
         with fake._lock:
@@ -1114,7 +1071,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake._stopping.wait(fake.hang_seconds)
             self.close_connection = True
             return
-        headers = {"Request-Id": "req_" + secrets.token_hex(7), "Stripe-Version": API_VERSION}
+        headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         self._send(status, json.dumps(result).encode(), "application/json", headers)
