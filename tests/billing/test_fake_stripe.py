@@ -205,6 +205,24 @@ def test_a_first_payment_that_fails_leaves_the_subscription_incomplete(
     assert types(fake.take()) == ["invoice.paid", "invoice.payment_succeeded", "customer.subscription.updated"]
 
 
+def test_an_unpaid_first_invoice_expires_the_subscription_after_23_hours(
+    fake: FakeStripe, client: stripe.StripeClient
+) -> None:
+    _, sub = subscribe(fake, client, card="decline")
+    with pytest.raises(stripe.InvalidRequestError):  # only metadata may change while incomplete
+        client.v1.subscriptions.update(sub.id, params={"items": [{"id": sub["items"].data[0].id, "quantity": 9}]})
+    fake.take()
+    fake.advance(23 * 3600 - 1)
+    assert fake.subscriptions[sub.id]["status"] == "incomplete"
+    fake.advance(1)
+    assert types(fake.take()) == ["invoice.voided", "customer.subscription.updated"]
+    expired = client.v1.subscriptions.retrieve(sub.id)
+    assert expired.status == "incomplete_expired" and expired.ended_at == JAN_1_2027 + 23 * 3600
+    assert fake.invoices[str(sub.latest_invoice)]["status"] == "void"
+    fake.advance(60 * DAY)
+    assert fake.take() == []  # no invoices after that
+
+
 def test_seat_change_mid_period_prorates_like_stripe(fake: FakeStripe, client: stripe.StripeClient) -> None:
     _, sub = subscribe(fake, client, quantity=3)
     customer = str(sub.customer)
@@ -279,6 +297,9 @@ def test_a_declined_renewal_makes_it_past_due_and_a_retry_pays(fake: FakeStripe,
     fake.mark_unpaid(sub.id)
     assert client.v1.subscriptions.retrieve(sub.id).status == "unpaid"
     assert types(fake.take()) == ["customer.subscription.updated"]
+    fake.advance(28 * DAY)  # an unpaid subscription's renewals are drafts, not charged
+    assert types(fake.take()) == ["customer.subscription.updated", "invoice.created"]
+    assert fake.invoices[fake.subscriptions[sub.id]["latest_invoice"]]["status"] == "draft"
 
 
 def test_cancellation_now_and_at_period_end(fake: FakeStripe, client: stripe.StripeClient) -> None:

@@ -4,6 +4,17 @@ It speaks Stripe's wire format (form-encoded requests, JSON objects, Stripe's er
 stripe-python client talks to it unchanged through `base_addresses={"api": fake.url}`. It keeps its own clock:
 subscriptions renew, invoices are paid or declined and events are signed like Stripe's webhooks only when a test
 moves the clock or acts for the customer (`complete_checkout`, `set_card`, `retry_payment`, ...).
+
+    with FakeStripe(api_key="sk_test_kontor", webhook_secret="whsec_test") as fake:
+        client = stripe.StripeClient("sk_test_kontor", base_addresses={"api": fake.url}, max_network_retries=0)
+        ...  # Kontor creates a Checkout session through `client`
+        fake.complete_checkout(session_id, card="ok")
+        for delivery in fake.take():  # post them to the webhook view (or replay, reorder, forge them)
+            django_client.post(url, delivery.payload, content_type="application/json",
+                               HTTP_STRIPE_SIGNATURE=delivery.signature)
+        fake.advance(31 * 86400)  # the renewal, its invoice and payment
+
+Events carry the fake's clock (`created`); their signatures carry the real time, as `construct_event` checks it.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ API_VERSION = "2026-10-28.endive"
 CARDS = ("ok", "decline", "requires_action")
 FAULTS = ("500", "timeout", "lost_response")
 RETRY_AFTER = 3 * 86400  # Stripe's first smart retry comes a few days after a decline
+INCOMPLETE_FOR = 23 * 3600  # a first invoice left unpaid this long expires its subscription
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -299,22 +311,26 @@ class FakeStripe:
 
     # -- clock and the customer's side -----------------------------------------------------------------------------
     def advance(self, seconds: int) -> None:
-        """Moves the clock; every period end passed on the way renews (or ends) its subscription, in time order."""
+        """Moves the clock; what falls due on the way happens in time order: period ends renew (or end) their
+        subscription, an incomplete one expires 23 hours after its creation."""
         with self._lock:
             target = self.now + int(seconds)
             while True:
-                due = [
-                    (s["items"]["data"][0]["current_period_end"], s["id"])
-                    for s in self.subscriptions.values()
-                    if s["status"] in ("active", "past_due")
-                    and s["items"]["data"]
-                    and s["items"]["data"][0]["current_period_end"] <= target
-                ]
-                if not due:
+                due = []
+                for sub in self.subscriptions.values():
+                    if sub["status"] in ("active", "past_due", "unpaid"):
+                        due.append((sub["items"]["data"][0]["current_period_end"], sub["id"]))
+                    elif sub["status"] == "incomplete":
+                        due.append((sub["created"] + INCOMPLETE_FOR, sub["id"]))
+                when, sub_id = min(due, default=(target + 1, ""))
+                if when > target:
                     break
-                end, sub_id = min(due)
-                self.now = max(self.now, end)
-                self._period_end(self.subscriptions[sub_id])
+                self.now = max(self.now, when)
+                sub = self.subscriptions[sub_id]
+                if sub["status"] == "incomplete":
+                    self._expire(sub)
+                else:
+                    self._period_end(sub)
             self.now = target
 
     def set_card(self, customer_id: str, card: str) -> None:
@@ -592,11 +608,22 @@ class FakeStripe:
         sub["latest_invoice"] = invoice["id"]
         self._emit("customer.subscription.updated", sub, previous)
         self._emit("invoice.created", invoice)
-        self._finalize_and_pay(invoice)
+        if sub["status"] != "unpaid":  # an unpaid subscription's invoices stay drafts, never charged
+            self._finalize_and_pay(invoice)
+
+    def _expire(self, sub: Json) -> None:
+        invoice = self.invoices[sub["latest_invoice"]]
+        if invoice["status"] == "open":
+            invoice.update(status="void", amount_remaining=0, next_payment_attempt=None)
+            invoice["status_transitions"]["voided_at"] = self.now
+            self._emit("invoice.voided", invoice)
+        sub["ended_at"] = self.now
+        self._set_status(sub, "incomplete_expired")
 
     def _update_subscription(self, sub: Json, params: Json) -> Json:
-        if sub["status"] in ("canceled", "incomplete_expired"):
-            raise ApiError(400, "A canceled subscription can only update its cancellation_details and metadata.")
+        if sub["status"] in ("canceled", "incomplete_expired", "incomplete") and set(params) - {"metadata", "expand"}:
+            message = f"A subscription with status `{sub['status']}` can only update its metadata."
+            raise ApiError(400, message, param=sorted(set(params) - {"metadata", "expand"})[0])
         previous: Json = {}
         behavior = params.get("proration_behavior", "create_prorations")
         if behavior not in ("create_prorations", "none", "always_invoice"):
