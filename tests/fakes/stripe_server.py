@@ -36,7 +36,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
@@ -70,20 +70,19 @@ class LoggedRequest(NamedTuple):
     status: int | None  # None: the connection was dropped without an answer
 
 
+@dataclass
 class ApiError(Exception):
     """An error answered the way Stripe answers it."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        code: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.type, self.code, self.param = status, message, type, code, param
+    status: int
+    message: str
+    _: KW_ONLY
+    type: str = "invalid_request_error"
+    code: str | None = None
+    param: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
 
     def body(self) -> Json:
         error: Json = {"type": self.type, "message": self.message}
@@ -367,6 +366,9 @@ class FakeStripe:
                 invoice=invoice["id"],
                 payment_status="paid" if invoice["status"] == "paid" else "unpaid",
             )
+            customer = self.customers[customer_id]
+            session["customer_details"] = {"email": customer["email"], "name": customer["name"], "address": None}
+            session["customer_details"].update(phone=None, tax_exempt="none", tax_ids=[])
             self._emit("checkout.session.completed", session)
             return session
 
@@ -960,7 +962,7 @@ class FakeStripe:
             lines.append({"price": price["id"], "quantity": _as_int(line.get("quantity", 1), "quantity")})
         session_id = self._id("cs_test_")
         amount = sum(self.prices[line["price"]]["unit_amount"] * line["quantity"] for line in lines)
-        session = _wire(session_id, "checkout.session", "invoice payment_intent subscription")
+        session = _wire(session_id, "checkout.session", "customer_details invoice payment_intent subscription")
         session.update(
             {k: params.get(k) for k in _fields("cancel_url client_reference_id customer customer_email locale")}
         )
