@@ -1103,6 +1103,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
+        if status == 500:
+            headers["Stripe-Should-Retry"] = "true"  # nothing was done and nothing saved under the key
         self._send(status, json.dumps(result).encode(), "application/json", headers)
 
     def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
