@@ -431,40 +431,55 @@ def _ledger_seats(account: Account) -> int:
     return last or 0
 
 
-_REASONS = {
-    EventType.USER_ACTIVATED: SeatEntry.Reason.ACTIVATED,
-    EventType.USER_DEACTIVATED: SeatEntry.Reason.DEACTIVATED,
-}
+_DELTAS = {EventType.USER_ACTIVATED: 1, EventType.USER_DEACTIVATED: -1}
 
 
 def seats_record(event: Event) -> SeatEntry | None:
-    """A person event of the current workspace, delivered by the outbox: enter the new seat count in the
-    ledger if it changed (a replayed event, or one whose change was undone before delivery, enters nothing)
-    and have Stripe follow after commit."""
+    """A person event of the current workspace, delivered by the outbox in order: one ledger entry per seat
+    change (a replayed event enters nothing) and, after commit, Stripe follows, one update per entry.
+
+    The entry's count is the previous one plus the event's change, so each change is its own entry even when
+    several are delivered at once. When the event is the workspace's latest about people, the count is also
+    checked against the people actually active, and a difference (people made without an event) is entered
+    as a correction."""
+    delta = _DELTAS.get(event.type, 0)
+    if event.snapshot.get("kind", User.Kind.PERSON) != User.Kind.PERSON:
+        delta = 0  # support staff and integrations are never seats
     tenant = connection.tenant  # type: ignore[attr-defined]
     account = account_for(tenant)
-    if account.state == State.DELETED:
+    if account.state == State.DELETED or SeatEntry.objects.filter(account=account, source=str(event.uuid)).exists():
         return None
-    if SeatEntry.objects.filter(account=account, source=str(event.uuid)).exists():
-        return None
-    seats = active_user_count()
-    delta = seats - _ledger_seats(account)
-    if delta == 0:
-        return None
-    reason = _REASONS.get(event.type, SeatEntry.Reason.CORRECTED)
-    if reason == SeatEntry.Reason.ACTIVATED and event.actor_id == event.record_id:
-        reason = SeatEntry.Reason.JOINED
-    entry = SeatEntry.objects.create(
-        account=account,
-        created_at=_now(),
-        source=str(event.uuid),
-        reason=reason,
-        user_id=event.record_id,
-        user_email=str(event.snapshot.get("email", ""))[:254],
-        seats=seats,
-        delta=delta,
-    )
-    transaction.on_commit(lambda: _seats_follow(account))
+    now = _now()
+    entry = None
+    seats = _ledger_seats(account)
+    if delta:
+        reason = SeatEntry.Reason.ACTIVATED if delta > 0 else SeatEntry.Reason.DEACTIVATED
+        if delta > 0 and event.actor_id == event.record_id:
+            reason = SeatEntry.Reason.JOINED
+        seats = max(seats + delta, 0)
+        entry = SeatEntry.objects.create(
+            account=account,
+            created_at=now,
+            source=str(event.uuid),
+            reason=reason,
+            user_id=event.record_id,
+            user_email=str(event.snapshot.get("email", ""))[:254],
+            seats=seats,
+            delta=delta,
+        )
+    later = Event.objects.filter(id__gt=event.id, type__in=list(_DELTAS)).exists()
+    actual = active_user_count()
+    if not later and actual != seats:
+        entry = SeatEntry.objects.create(
+            account=account,
+            created_at=now,
+            source=f"corrected:{event.uuid}",
+            reason=SeatEntry.Reason.CORRECTED,
+            seats=actual,
+            delta=actual - seats,
+        )
+    if entry is not None:
+        transaction.on_commit(lambda: _seats_follow(account))
     return entry
 
 

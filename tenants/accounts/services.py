@@ -71,6 +71,7 @@ def user_snapshot(user: User) -> dict[str, Any]:
         "role_id": user.role_id,
         "team_id": user.team_id,
         "is_active": user.is_active,
+        "kind": user.kind,
     }
 
 
