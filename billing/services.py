@@ -557,6 +557,10 @@ def seats_behind() -> list[int]:
 # --- webhooks ----------------------------------------------------------------------------------------------
 
 
+class ForeignObject(Exception):
+    """An object that belongs to another Stripe customer than the account's."""
+
+
 class WebhookRefused(Exception):
     """A body that is not Stripe's (bad or missing signature, stale timestamp, not an event)."""
 
@@ -590,6 +594,9 @@ def webhook_receive(*, payload: bytes, signature: str) -> WebhookResult:
             return WebhookResult(event_id=stored.id, outcome=stored.outcome, duplicate=True)
         try:
             account, outcome, detail = _event_apply(event.to_dict(for_json=True))
+        except (stripe.InvalidRequestError, ForeignObject) as exc:
+            # It names an object Stripe does not have, or one of another customer: a forgery or a mistake.
+            account, outcome, detail = None, StripeEvent.Outcome.IGNORED, str(exc)[:2000]
         except Exception as exc:
             StripeEvent.objects.filter(pk=stored.pk).update(
                 outcome=StripeEvent.Outcome.FAILED, detail=repr(exc)[:2000], processed_at=_now()
@@ -681,7 +688,7 @@ def invoice_sync(*, account: Account, invoice_id: str) -> dict[str, Any]:
     """Read the invoice from Stripe and keep its present description (for the billing page)."""
     invoice: dict[str, Any] = client().v1.invoices.retrieve(invoice_id).to_dict()
     if _id_of(invoice.get("customer")) != account.stripe_customer_id:
-        raise ValueError(f"invoice {invoice_id} is not workspace {account.workspace_uid}'s")
+        raise ForeignObject(f"invoice {invoice_id} is not workspace {account.workspace_uid}'s")
     lines = [
         {
             "description": line.get("description") or "",

@@ -377,3 +377,44 @@ def test_trial_will_end_mails_the_billing_admins(
     fake.trial_will_end(account.stripe_subscription_id)
     deliver(fake, django_capture_on_commit_callbacks)
     assert [m.to for m in mail.outbox] == [[workspace.owner.email]]
+
+
+def test_events_naming_objects_stripe_does_not_have_or_of_another_customer_are_ignored(
+    workspace: Workspace, other_workspace: Workspace, fake: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    subscribe(workspace, fake, django_capture_on_commit_callbacks)
+    subscribe(other_workspace, fake, django_capture_on_commit_callbacks)
+    mine, theirs = account_of(workspace), account_of(other_workspace)
+    unknown = {"id": "sub_missing", "object": "subscription", "customer": mine.stripe_customer_id}
+    payload = event_payload("evt_unknown_1", "customer.subscription.updated", unknown)
+    assert post_webhook(payload, sign(payload)).status_code == 200
+    assert StripeEvent.objects.get(id="evt_unknown_1").outcome == StripeEvent.Outcome.IGNORED
+    their_invoice = Invoice.objects.filter(account=theirs).first()
+    assert their_invoice is not None
+    crossed = {"id": their_invoice.stripe_id, "object": "invoice", "customer": mine.stripe_customer_id}
+    payload = event_payload("evt_cross_invoice", "invoice.paid", crossed)
+    assert post_webhook(payload, sign(payload)).status_code == 200
+    assert StripeEvent.objects.get(id="evt_cross_invoice").outcome == StripeEvent.Outcome.IGNORED
+    assert Invoice.objects.get(stripe_id=their_invoice.stripe_id).account_id == theirs.pk
+    assert account_of(workspace).state == State.ACTIVE
+
+
+def test_the_vendor_pushes_prices_to_stripe_once(fake: Any, db: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("billing_prices", "sync", stdout=out)
+    call_command("billing_prices", "sync", stdout=out)
+    created = [r for r in fake.request_log if r[0] == "POST" and r[1] == "/v1/prices"]
+    assert len(created) == 12  # two plans × three currencies × two intervals, once
+    assert price().stripe_price_id.startswith("price_")
+    call_command("billing_prices", "set", "kontor_standard_eur_month", "14.00", stdout=out)
+    assert "kontor_standard_eur_month__v2" in out.getvalue()
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("billing_prices", "set", "kontor_standard_eur_month__v2", "NaN", stdout=out)
+    with pytest.raises(CommandError):
+        call_command("billing_prices", "set", "no_such_price", "1", stdout=out)
