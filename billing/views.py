@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -48,6 +49,23 @@ def _account(request: HttpRequest) -> Account:
     return services.account_for(cast(Tenant, request.tenant))  # type: ignore[attr-defined]
 
 
+# Where the page's forms lead: Stripe's Checkout and Customer Portal (and the fake Stripe of the tests).
+_STRIPE_ORIGINS = ("https://checkout.stripe.com", "https://billing.stripe.com")
+
+
+def _stripe_policy() -> str:
+    """The site's Content-Security-Policy with Stripe's pages allowed as form targets: the subscribe and portal
+    buttons post here and are redirected there, which form-action governs."""
+    origins = list(_STRIPE_ORIGINS)
+    if settings.STRIPE_API_BASE:
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    policy = []
+    for name, sources in settings.CONTENT_SECURITY_POLICY:
+        policy.append(f"{name} {' '.join([*sources, *origins] if name == 'form-action' else sources)}")
+    return "; ".join(policy)
+
+
 def _page(request: HttpRequest, account: Account, form: SubscribeForm | None = None, status: int = 200) -> HttpResponse:
     tenant = cast(Tenant, request.tenant)  # type: ignore[attr-defined]
     seats = active_user_count()
@@ -65,7 +83,9 @@ def _page(request: HttpRequest, account: Account, form: SubscribeForm | None = N
         "form": form if may_subscribe else None,
         "closed": tenant.read_only,
     }
-    return render(request, "billing/page.html", context, status=status)
+    response = render(request, "billing/page.html", context, status=status)
+    response["Content-Security-Policy"] = _stripe_policy()
+    return response
 
 
 @_requires_billing
