@@ -40,6 +40,15 @@ from tests.factories import CompanyFactory, ContactFactory, DealFactory, LeadFac
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _billing_on(settings: Any) -> None:
+    """The billing page exists only with billing on; nothing here may reach Stripe (an address nobody answers)."""
+    settings.BILLING_ENABLED = True
+    settings.STRIPE_SECRET_KEY = "sk_test_matrix"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_matrix"
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+
 T = RecordType
 NAMESPACE_TYPES = {
     "companies": T.COMPANY,
@@ -194,6 +203,10 @@ def _page_needs() -> dict[str, Need]:
     needs["backups:export"] = Need(permission="manage_backups", methods=("POST",), post={})
     needs["backups:export_status"] = Need(permission="manage_backups")
     needs["backups:export_download"] = Need(permission="manage_backups", signed_link=True)
+    # An empty subscribe form is refused (422) and a portal without a customer goes back to the page: no Stripe.
+    needs["billing:page"] = Need(permission="manage_billing")
+    needs["billing:checkout"] = Need(permission="manage_billing", methods=("POST",), post={})
+    needs["billing:portal"] = Need(permission="manage_billing", methods=("POST",), post={})
     for ns, record_type in NAMESPACE_TYPES.items():
         needs[f"{ns}:list"] = Need("view", record_type)
         needs[f"{ns}:export"] = Need("export", record_type)
