@@ -9,12 +9,15 @@ import datetime
 import pytest
 from django.core import mail
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from billing import services
+from billing import mails, services
 from billing.models import Account, SeatEntry, State
+from crm.companies.models import Company
+from tenants.accounts.roles import ADMIN, builtin_role
 from tenants.models import Domain, Tenant
 from tests.conftest import Workspace
+from tests.factories import CompanyFactory, UserFactory
 from tests.web.records_support import inside
 
 pytestmark = pytest.mark.django_db
@@ -129,8 +132,6 @@ def test_a_cancelled_workspace_is_kept_until_its_date_then_deleted_with_a_report
     tenant = _tenant(workspace)
     assert tenant.read_only and tenant.billing_state == "cancelled"
     with inside(workspace):
-        from tests.factories import CompanyFactory
-
         CompanyFactory(name="Kept until the end")
     ledger_before = list(SeatEntry.objects.filter(account=account).values_list("pk", "seats", "delta"))
 
@@ -139,8 +140,6 @@ def test_a_cancelled_workspace_is_kept_until_its_date_then_deleted_with_a_report
     assert Tenant.objects.filter(pk=workspace.tenant.pk).exists()
     assert _schema_exists(schema)
     with inside(workspace):
-        from crm.companies.models import Company
-
         assert Company.objects.filter(name="Kept until the end").exists()
 
     assert services.states_advance(now=now + DAY * 30 + datetime.timedelta(seconds=1))["deleted"] == 1
@@ -173,11 +172,17 @@ def _schema_exists(schema: str) -> bool:
 
 
 def test_the_trial_reminder_is_sent_once_three_days_before_in_each_persons_language(
-    workspace, django_capture_on_commit_callbacks
+    workspace, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
-    from tenants.accounts.roles import ADMIN, builtin_role
-    from tests.factories import UserFactory
+    # The texts may not be translated yet: the language each mail was written in is seen as it is rendered.
+    languages: dict[str, str] = {}
+    render = mails.render_to_string
 
+    def rendering(template: str, context: dict) -> str:
+        languages[context["person"].email] = translation.get_language()
+        return render(template, context)
+
+    monkeypatch.setattr(mails, "render_to_string", rendering)
     with inside(workspace):
         russian = UserFactory(email="anna@example.com", language="ru", role=builtin_role(ADMIN))
         UserFactory(email="seller@example.com")  # no billing permission: not told
@@ -194,6 +199,7 @@ def test_the_trial_reminder_is_sent_once_three_days_before_in_each_persons_langu
         services.states_advance(now=account.trial_ends_at - DAY * 3 + datetime.timedelta(minutes=1))
     assert sorted(m.to[0] for m in mail.outbox) == sorted([workspace.owner.email, russian.email])
     assert all(len(m.to) == 1 and m.subject for m in mail.outbox)
+    assert languages == {russian.email: "ru", workspace.owner.email: "en"}
     account.refresh_from_db()
     assert account.trial_mail_sent_at is not None and account.state == State.TRIAL
 
