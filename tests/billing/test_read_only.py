@@ -11,7 +11,7 @@ import re
 import pytest
 from django.db import connection
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from billing import services
@@ -308,3 +308,92 @@ def test_no_banner_when_billing_is_off(workspace, owner_client, settings) -> Non
     settings.BILLING_ENABLED = False
     assert _banner(owner_client) is None
     assert f'href="{reverse("billing:page")}"' not in page(owner_client.get(reverse("companies:list")))
+
+
+# --- every route -------------------------------------------------------------------------------------------
+
+# What stays writable in a read-only workspace (billing.middleware): signing in and out, one's own password,
+# two-factor and API keys, the way out (billing), exports, and the administrator's unlocks of a person.
+STAYS_OPEN = {
+    "accounts:login",
+    "accounts:login_two_factor",
+    "accounts:logout",
+    "accounts:password",
+    "accounts:two_factor",
+    "accounts:password_reset",
+    "accounts:password_reset_confirm",
+    "accounts:api_keys",
+    "accounts:api_key_revoke",
+    "backups:export",
+    "manage:audit_export",
+    "manage:user_two_factor_reset",
+    "manage:user_unlock",
+    "billing:page",
+    "billing:checkout",
+    "billing:portal",
+}
+_SAMPLES = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-4000-8000-000000000001", "path": "x"}
+
+
+def _routes() -> list[tuple[str, str]]:
+    def walk(patterns: list, prefix: str, ns: str):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern), f"{ns}{p.namespace}:" if p.namespace else ns)
+            else:
+                yield f"{ns}{p.name}", prefix + str(p.pattern)
+
+    routes = []
+    for name, pattern in walk(get_resolver("platform_core.urls_tenant").url_patterns, "", ""):
+        if pattern.startswith("api/") or pattern.startswith("^"):
+            continue  # the API is checked by its operations; regex routes are django's own (static, i18n)
+        path = "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: _SAMPLES[m.group(1) or "str"], pattern)
+        routes.append((name, path))
+    return routes
+
+
+def _fingerprint(workspace: Workspace) -> dict[str, str]:
+    """Every table of the workspace's schema, as a digest of its rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", [workspace.schema])
+        tables = [row[0] for row in cursor.fetchall()]
+        digests = {}
+        for table in tables:
+            rows = "coalesce(string_agg(t::text, '|' ORDER BY t::text), '')"
+            cursor.execute(f'SELECT md5({rows}) FROM "{workspace.schema}"."{table}" t')
+            digests[table] = cursor.fetchone()[0]
+    return digests
+
+
+def test_every_write_route_is_refused_in_a_read_only_workspace(closed, owner_client) -> None:
+    routes = _routes()
+    assert len(routes) > 50 and STAYS_OPEN - {name for name, _ in routes} == set()
+    before = _fingerprint(closed)
+    allowed = []
+    for name, path in routes:
+        if name in STAYS_OPEN:
+            continue
+        for method in ("post", "put", "patch", "delete"):
+            response = getattr(owner_client, method)(path, {} if method == "post" else "", **HX)
+            connection.set_schema_to_public()
+            if response.status_code != 402:
+                allowed.append((name, method, response.status_code))
+    assert allowed == []
+    assert _fingerprint(closed) == before
+
+
+def test_every_write_operation_of_the_api_is_refused(closed) -> None:
+    api = bearer_client(closed, key_for(closed))
+    doc = api.get("/openapi.json").json()
+    before = _fingerprint(closed)
+    refused = 0
+    for path, operations in doc["paths"].items():
+        url = re.sub(r"\{(\w+)\}", "1", path)
+        for method in operations:
+            if method in ("post", "put", "patch", "delete"):
+                response = api.request(method.upper(), url, {})
+                assert response.status_code == 402, (method, path, response.status_code)
+                assert response.json()["code"] == "workspace_read_only"
+                refused += 1
+    assert refused > 10
+    assert _fingerprint(closed) == before
