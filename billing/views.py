@@ -58,6 +58,11 @@ def _page(request: HttpRequest, account: Account, form: SubscribeForm | None = N
     may_subscribe = account.state != State.DELETED and (not account.subscribed or account.state == State.CANCELLED)
     if form is None and may_subscribe:
         form = SubscribeForm(initial={"price": default.pk if default else None})
+    elif form is not None and not may_subscribe:
+        # The subscribe form is not shown (subscribed already): why the checkout was refused is said as a message.
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
     context = {
         "account": account,
         "seats": seats,

@@ -199,3 +199,17 @@ def test_support_and_integration_users_are_never_seats(workspace, kind, django_c
             ("opened", 1, None),
             ("activated", 2, person.pk),
         ]
+
+
+def test_checkout_refused_by_the_service_shows_why(workspace, owner_client) -> None:
+    """Subscribed already: the reason is on the page that answers (not a bare 422), and Stripe is not asked."""
+    account = _account(workspace)
+    price = Price.objects.filter(is_active=True, plan__kind="seats").first()
+    Account.objects.filter(pk=account.pk).update(
+        state=State.ACTIVE, stripe_customer_id="cus_1", stripe_subscription_id="sub_1", stripe_status="active"
+    )
+    before = _snapshot(workspace)
+    response = owner_client.post(reverse("billing:checkout"), {"price": price.pk})
+    assert response.status_code == 422
+    assert "This workspace is subscribed already" in text(response)
+    assert _snapshot(workspace) == before
