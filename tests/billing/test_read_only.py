@@ -23,7 +23,7 @@ from infra.backups.models import Export
 from tenants.access import WorkspaceReadOnly
 from tenants.accounts.models import AuditEvent, Invitation, User
 from tenants.accounts.roles import ADMIN, builtin_role
-from tenants.accounts.services import invitation_create, user_deactivate
+from tenants.accounts.services import invitation_create, invitation_token_make, user_deactivate
 from tenants.models import Tenant
 from tests.api.conftest import bearer_client, key_for
 from tests.conftest import PASSWORD, Workspace
@@ -397,3 +397,25 @@ def test_every_write_operation_of_the_api_is_refused(closed) -> None:
                 refused += 1
     assert refused > 10
     assert _fingerprint(closed) == before
+
+
+def test_an_invitation_cannot_be_accepted_and_the_visitor_is_told_why(closed) -> None:
+    """A person joining is a write (and a seat): refused with the reason, even before they have an account."""
+    with inside(closed):
+        # Sent before the workspace closed.
+        invitation = Invitation.objects.create(
+            email="joiner@example.com",
+            role=builtin_role(ADMIN),
+            invited_by=User.objects.get(pk=closed.owner.pk),
+            expires_at=timezone.now() + datetime.timedelta(days=3),
+        )
+        token = invitation_token_make(invitation)
+    visitor = Client(HTTP_HOST=closed.domain)
+    response = visitor.post(
+        f"/invitation/{token}/", {"full_name": "Joiner", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+    body = page(response)
+    assert response.status_code == 402
+    assert 'data-testid="read-only"' in body and "This workspace is read-only" in body
+    with inside(closed):
+        assert not User.objects.filter(email="joiner@example.com").exists()
