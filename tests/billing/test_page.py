@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from billing import services
 from billing.models import Account, Price, SeatEntry, State
-from tenants.accounts.models import User
+from tenants.accounts.models import Invitation, User
+from tenants.accounts.roles import SALES_MANAGER, builtin_role
 from tenants.accounts.selectors import active_user_count
-from tenants.accounts.services import user_deactivate, user_reactivate
+from tenants.accounts.services import invitation_accept, invitation_token_make, user_deactivate, user_reactivate
+from tenants.events.models import Event
 from tests.conftest import Workspace
 from tests.factories import UserFactory
 from tests.web.records_support import inside
@@ -213,3 +215,24 @@ def test_checkout_refused_by_the_service_shows_why(workspace, owner_client) -> N
     assert response.status_code == 422
     assert "This workspace is subscribed already" in text(response)
     assert _snapshot(workspace) == before
+
+
+def test_an_accepted_invitation_is_a_seat_entered_once(workspace, django_capture_on_commit_callbacks) -> None:
+    account = _account(workspace)
+    with inside(workspace):
+        invitation = Invitation.objects.create(
+            email="joiner@example.com",
+            role=builtin_role(SALES_MANAGER),
+            invited_by=User.objects.get(pk=workspace.owner.pk),
+            expires_at=timezone.now() + datetime.timedelta(days=3),
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            joiner = invitation_accept(
+                token=invitation_token_make(invitation), full_name="Joiner", password="another-long-passphrase-42"
+            )
+        entries = list(SeatEntry.objects.filter(account=account).values_list("reason", "seats", "delta", "user_id"))
+        assert entries == [("opened", 1, 1, None), ("joined", 2, 1, joiner.pk)]
+        # The outbox delivering the event again (at least once) enters nothing more.
+        event = Event.objects.get(type="user.activated", record_id=joiner.pk)
+        assert services.seats_record(event) is None
+        assert SeatEntry.objects.filter(account=account).count() == 2

@@ -279,6 +279,7 @@ def _banner(client: Client) -> dict[str, str] | None:
     ("state", "until_days", "shown"),
     [
         (State.TRIAL, 10, False),
+        (State.TRIAL, 8, False),
         (State.TRIAL, 7, True),
         (State.TRIAL, 1, True),
         (State.ACTIVE, None, False),
