@@ -5,6 +5,7 @@ that the seats it counts are people only (support and integration users never ar
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing import services
-from billing.models import Account, Price, SeatEntry, State
+from billing.models import Account, Invoice, Price, SeatEntry, State
 from tenants.accounts.models import Invitation, User
 from tenants.accounts.roles import SALES_MANAGER, builtin_role
 from tenants.accounts.selectors import active_user_count
@@ -115,6 +116,17 @@ def test_the_page_shows_this_workspaces_state_seats_and_ledger_only(workspace, o
         delta=76,
     )
     Account.objects.filter(pk=theirs.pk).update(state=State.PAST_DUE, workspace_name="Other Workspace Name")
+    for account, number in ((theirs, "THEIRS-0001"), (_account(workspace), "MINE-0001")):
+        Invoice.objects.create(
+            stripe_id=f"in_{number}",
+            account=account,
+            number=number,
+            status="paid",
+            currency="EUR",
+            total=Decimal("12.00"),
+            created=timezone.now(),
+            invoice_pdf=f"https://pay.example/{number}.pdf",
+        )
     with inside(workspace):
         UserFactory(email="second-seat@example.com")
 
@@ -122,7 +134,8 @@ def test_the_page_shows_this_workspaces_state_seats_and_ledger_only(workspace, o
     assert 'data-testid="billing-state" data-state="trial"' in page
     assert "2 active users (seats)." in page
     assert page.count('data-testid="billing-ledger-entry"') == 1  # opened; the factory's user came without an event
-    assert "only-in-the-other@elsewhere.test" not in page and "77" not in page
+    assert page.count('data-testid="billing-invoice"') == 1 and "MINE-0001" in page and "MINE-0001.pdf" in page
+    assert "only-in-the-other@elsewhere.test" not in page and "77" not in page and "THEIRS" not in page
     assert "past_due" not in page and "Other Workspace Name" not in page
     assert other_workspace.domain not in page
 
