@@ -148,6 +148,9 @@ def test_the_page_of_a_read_only_workspace_offers_the_way_out(workspace, owner_c
     page = text(response)
     assert response.status_code == 200
     assert 'data-state="read_only"' in page and 'data-testid="billing-subscribe"' in page
+    # The way out stays open: the checkout is answered by its view, not refused as a write.
+    response = owner_client.post(reverse("billing:checkout"), {"price": "999999"})
+    assert response.status_code == 422 and response.context["form"].errors["price"]
 
 
 # --- bad input ---------------------------------------------------------------------------------------------
