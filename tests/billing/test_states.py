@@ -59,7 +59,9 @@ def test_a_new_workspace_starts_a_fourteen_day_trial_with_its_owner_as_one_seat(
     account = _account(workspace)
     assert account.tenant_id == workspace.tenant.pk
     assert account.state == State.TRIAL
-    assert before - DAY * 14 - datetime.timedelta(minutes=5) < account.trial_ends_at - DAY * 14 <= before
+    # Fourteen days from the signup (which the fixture made just before `before`).
+    assert datetime.timedelta(0) <= before + DAY * 14 - account.trial_ends_at < datetime.timedelta(minutes=5)
+    assert account.state_changed_at == account.trial_ends_at - DAY * 14
     [opened] = SeatEntry.objects.filter(account=account)
     assert (opened.reason, opened.source, opened.seats, opened.delta) == (SeatEntry.Reason.OPENED, "opened", 1, 1)
     tenant = _tenant(workspace)
