@@ -4,6 +4,7 @@ Customer Portal. Each view reads only the account of the workspace the request i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
@@ -31,6 +32,8 @@ from tenants.accounts.selectors import active_user_count
 from tenants.models import Tenant
 
 View = Callable[..., HttpResponseBase]
+# A Checkout session's id as Stripe makes them (cs_test_..., cs_live_...).
+_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]{1,252}")
 
 
 def _requires_billing(view: View) -> View:
@@ -73,6 +76,11 @@ def _page(request: HttpRequest, account: Account, form: SubscribeForm | None = N
     may_subscribe = account.state != State.DELETED and (not account.subscribed or account.state == State.CANCELLED)
     if form is None and may_subscribe:
         form = SubscribeForm(initial={"price": default.pk if default else None})
+    elif form is not None and not may_subscribe:
+        # The subscribe form is not shown (subscribed already): why the checkout was refused is said as a message.
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
     context = {
         "account": account,
         "seats": seats,
@@ -95,8 +103,9 @@ def page(request: HttpRequest) -> HttpResponse:
     account = _account(request)
     session_id = request.GET.get("session_id", "")
     if session_id:
-        # Back from Checkout: take the subscription now rather than wait for Stripe's webhook.
-        if services.checkout_confirm(account=account, session_id=session_id.replace("\x00", "")):
+        # Back from Checkout: take the subscription now rather than wait for Stripe's webhook. Only an id shaped
+        # like Stripe's is asked about (a NUL, a space or markup in the address is nothing to send Stripe).
+        if _SESSION_ID.fullmatch(session_id) and services.checkout_confirm(account=account, session_id=session_id):
             messages.success(request, _("Thank you: the subscription is active."))
         else:
             messages.info(request, _("The payment is being confirmed; this page updates when Stripe tells us."))
