@@ -1,6 +1,7 @@
 """A read-only workspace answers every request that would write with a clear refusal, before any view runs:
 pages and forms get a page that says why and the way out, the API a 402 with a machine-readable body. Signing
-in and out, one's own password and two-factor, the billing page (the way out) and exports stay open. The write
+in and out, one's own profile, password and two-factor, a list's columns, the billing page (the way out) and
+exports stay open. The write
 services refuse too (tenants.access), for what does not come through a request."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _OPEN_VIEWS = frozenset(
         "accounts:login_two_factor",
         "accounts:logout",
         "accounts:password",
+        "accounts:profile",
         "accounts:two_factor",
         "accounts:password_reset",
         "accounts:password_reset_confirm",
@@ -40,7 +42,8 @@ def _open(request: HttpRequest) -> bool:
         match = resolve(request.path_info)
     except Resolver404:
         return True  # a 404 changes nothing
-    return match.namespace in _OPEN_NAMESPACES or match.view_name in _OPEN_VIEWS
+    # A list's columns are the person's own view of it, not the workspace's data.
+    return match.namespace in _OPEN_NAMESPACES or match.view_name in _OPEN_VIEWS or match.url_name == "columns"
 
 
 class WorkspaceReadOnlyMiddleware:

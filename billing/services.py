@@ -740,27 +740,54 @@ def _invoice_followup(account: Account, kind: str, invoice: dict[str, Any]) -> N
 # --- time passing: trials end, grace runs out, cancelled workspaces are deleted ----------------------------
 
 
+# A trial is never closed without this much notice: the reminder goes this long before its end and, sent late
+# (billing turned on for older workspaces, the beat down), moves the end so that the notice is still given.
+TRIAL_NOTICE = datetime.timedelta(days=3)
+_LATE_NOTICE = datetime.timedelta(days=1)
+
+
 def trials_remind(*, now: datetime.datetime | None = None) -> int:
-    """Mail the administrators of trials ending within three days, once."""
+    """Mail the administrators of trials ending within TRIAL_NOTICE, once."""
     now = now or _now()
     due = Account.objects.filter(
-        state=State.TRIAL, trial_mail_sent_at__isnull=True, trial_ends_at__lte=now + datetime.timedelta(days=3)
+        state=State.TRIAL, trial_mail_sent_at__isnull=True, trial_ends_at__lte=now + TRIAL_NOTICE
     )
     sent = 0
     for account in due:
-        if Account.objects.filter(pk=account.pk, trial_mail_sent_at__isnull=True).update(trial_mail_sent_at=now):
+        ends = account.trial_ends_at
+        if ends - now < _LATE_NOTICE:
+            ends = now + TRIAL_NOTICE
+        if Account.objects.filter(pk=account.pk, trial_mail_sent_at__isnull=True).update(
+            trial_mail_sent_at=now, trial_ends_at=ends
+        ):
+            if ends != account.trial_ends_at:
+                account.trial_ends_at = ends
+                _project(account)
             mails.trial_ending(account_id=account.pk)
             sent += 1
     return sent
 
 
+def workspaces_reopen() -> int:
+    """Billing turned off: no workspace stays closed by it (their accounts keep their state, should it come back)."""
+    reopened = 0
+    closed = Account.objects.filter(state__in=[State.READ_ONLY, State.CANCELLED], tenant__read_only=True)
+    for tenant in Tenant.objects.filter(billing__in=closed):
+        tenant.read_only = False
+        tenant.save(update_fields=["read_only"])
+        reopened += 1
+    return reopened
+
+
 def states_advance(*, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Move every account whose date has come: an unpaid trial and a past-due grace become read-only, a
-    cancelled workspace past its retention is deleted."""
+    """Move every account whose date has come: an unpaid trial (once its administrators were told, TRIAL_NOTICE
+    ahead) and a past-due grace become read-only, a cancelled workspace past its retention is deleted."""
     now = now or _now()
     done = {"trials_ended": 0, "grace_ended": 0, "deleted": 0}
     with schema_context(settings.PUBLIC_SCHEMA_NAME):
-        for pk in Account.objects.filter(state=State.TRIAL, trial_ends_at__lte=now).values_list("pk", flat=True):
+        trials_remind(now=now)
+        ended = Account.objects.filter(state=State.TRIAL, trial_ends_at__lte=now, trial_mail_sent_at__isnull=False)
+        for pk in ended.values_list("pk", flat=True):
             with _account_locked(Account(pk=pk)) as account:
                 if account.state == State.TRIAL and account.trial_ends_at <= now:
                     _state_set(account, State.READ_ONLY, now=now)
@@ -773,7 +800,6 @@ def states_advance(*, now: datetime.datetime | None = None) -> dict[str, int]:
         for pk in Account.objects.filter(state=State.CANCELLED, delete_after__lte=now).values_list("pk", flat=True):
             if account_delete(account_id=pk, now=now):
                 done["deleted"] += 1
-        trials_remind(now=now)
     return done
 
 

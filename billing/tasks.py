@@ -52,5 +52,6 @@ def seats_reconcile() -> int:
 @shared_task(name="billing.tasks.states_advance", ignore_result=True)
 def states_advance() -> dict[str, int]:
     if not settings.BILLING_ENABLED:
-        return {}
+        with schema_context(settings.PUBLIC_SCHEMA_NAME):
+            return {"reopened": services.workspaces_reopen()}
     return services.states_advance()

@@ -142,7 +142,10 @@ def test_the_page_shows_this_workspaces_state_seats_and_ledger_only(workspace, o
 
 def test_the_page_of_a_read_only_workspace_offers_the_way_out(workspace, owner_client) -> None:
     account = _account(workspace)
-    Account.objects.filter(pk=account.pk).update(trial_ends_at=timezone.now() - datetime.timedelta(seconds=1))
+    Account.objects.filter(pk=account.pk).update(
+        trial_ends_at=timezone.now() - datetime.timedelta(seconds=1),
+        trial_mail_sent_at=timezone.now() - datetime.timedelta(days=3),
+    )
     services.states_advance()
     response = owner_client.get(PAGE)
     page = text(response)

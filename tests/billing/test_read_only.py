@@ -50,7 +50,10 @@ def _account(workspace: Workspace) -> Account:
 def close(workspace: Workspace) -> None:
     """This workspace's trial ends now, unpaid (and no other's)."""
     account = _account(workspace)
-    Account.objects.filter(pk=account.pk).update(trial_ends_at=timezone.now() - datetime.timedelta(seconds=1))
+    Account.objects.filter(pk=account.pk).update(
+        trial_ends_at=timezone.now() - datetime.timedelta(seconds=1),
+        trial_mail_sent_at=timezone.now() - datetime.timedelta(days=3),
+    )
     assert services.states_advance()["trials_ended"] == 1
     # The fixture's tenant object is as it was loaded before; code that runs in the workspace reads it anew.
     workspace.tenant.refresh_from_db()
@@ -320,6 +323,7 @@ STAYS_OPEN = {
     "accounts:login_two_factor",
     "accounts:logout",
     "accounts:password",
+    "accounts:profile",
     "accounts:two_factor",
     "accounts:password_reset",
     "accounts:password_reset_confirm",
@@ -372,7 +376,7 @@ def test_every_write_route_is_refused_in_a_read_only_workspace(closed, owner_cli
     before = _fingerprint(closed)
     allowed = []
     for name, path in routes:
-        if name in STAYS_OPEN:
+        if name in STAYS_OPEN or name.endswith(":columns"):  # a person's own view of a list
             continue
         for method in ("post", "put", "patch", "delete"):
             response = getattr(owner_client, method)(path, {} if method == "post" else "", **HX)

@@ -77,6 +77,8 @@ def test_a_trial_that_ends_unpaid_makes_the_workspace_read_only_and_requests_see
     # A page first, so the routing cache holds the workspace as it was.
     assert 'data-testid="billing-notice"' not in owner_client.get("/").content.decode()
     account = _account(workspace)
+    # Three days ahead its administrators are told.
+    assert services.states_advance(now=account.trial_ends_at - DAY * 3)["trials_ended"] == 0
     assert services.states_advance(now=account.trial_ends_at - datetime.timedelta(seconds=1))["trials_ended"] == 0
     assert not _tenant(workspace).read_only
     mail.outbox.clear()
@@ -161,12 +163,13 @@ def test_a_cancelled_workspace_is_kept_until_its_date_then_deleted_with_a_report
     assert report["people"] == 1
     # The ledger is an accounting record: it outlives the workspace, untouched.
     assert list(SeatEntry.objects.filter(account=account).values_list("pk", "seats", "delta")) == ledger_before
-    # The other workspace (whose trial ended meanwhile) is read-only, not deleted.
-    assert _tenant(other_workspace).billing_state == "read_only" and _schema_exists(other_workspace.schema)
+    # The other workspace (whose trial ended meanwhile: its administrators were told, three days' notice) is
+    # still there.
+    assert _tenant(other_workspace).billing_state == "trial" and _schema_exists(other_workspace.schema)
 
     # Deleted is final: time passing, the trial's or the grace's dates, change nothing.
     for later in (DAY * 60, DAY * 400):
-        assert services.states_advance(now=now + later) == {"trials_ended": 0, "grace_ended": 0, "deleted": 0}
+        assert services.states_advance(now=now + later)["deleted"] == 0
         assert not services.account_delete(account_id=account.pk, now=now + later)
     account.refresh_from_db()
     assert account.state == State.DELETED and account.deletion_report == report
@@ -228,3 +231,35 @@ def test_the_seat_ledger_cannot_be_updated_nor_deleted(workspace) -> None:
     entry.refresh_from_db()
     assert (entry.seats, entry.delta) == (1, 1)
     assert SeatEntry.objects.filter(account=account).count() == 1
+
+
+def test_a_trial_is_never_closed_without_notice(workspace, django_capture_on_commit_callbacks) -> None:
+    """Billing turned on for workspaces whose trial is long over: they are told first and closed three days on."""
+    account = _account(workspace)
+    now = account.trial_ends_at + DAY * 30
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.states_advance(now=now)["trials_ended"] == 0
+    account.refresh_from_db()
+    assert account.state == State.TRIAL and account.trial_ends_at == now + services.TRIAL_NOTICE
+    assert [m.to for m in mail.outbox] == [[workspace.owner.email]]
+    assert _tenant(workspace).billing_until == account.trial_ends_at
+    assert services.states_advance(now=now + DAY * 2)["trials_ended"] == 0
+    assert services.states_advance(now=now + DAY * 3 + datetime.timedelta(seconds=1))["trials_ended"] == 1
+    assert _tenant(workspace).read_only
+
+
+def test_billing_turned_off_reopens_the_workspaces_it_closed(workspace, settings) -> None:
+    from billing.tasks import states_advance
+
+    account = _account(workspace)
+    services.states_advance(now=account.trial_ends_at - DAY * 3)
+    services.states_advance(now=account.trial_ends_at + DAY)
+    assert _tenant(workspace).read_only
+    settings.BILLING_ENABLED = False
+    assert states_advance() == {"reopened": 1}
+    tenant = _tenant(workspace)
+    assert not tenant.read_only
+    account.refresh_from_db()
+    assert account.state == State.READ_ONLY  # kept, should billing come back
+    assert states_advance() == {"reopened": 0}
