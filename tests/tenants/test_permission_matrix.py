@@ -49,6 +49,7 @@ def _billing_on(settings: Any) -> None:
     settings.STRIPE_WEBHOOK_SECRET = "whsec_matrix"
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
 
+
 T = RecordType
 NAMESPACE_TYPES = {
     "companies": T.COMPANY,
