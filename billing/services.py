@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import stripe
@@ -816,6 +818,18 @@ def _schema_inventory(schema: str) -> dict[str, Any]:
     return {"schema": schema, "tables": len(tables), "rows_estimated": sum(tables.values()), "per_table": tables}
 
 
+def _files_remove(schema: str) -> dict[str, int]:
+    """The workspace's uploaded files (MEDIA_ROOT/<schema>/, MULTITENANT_RELATIVE_MEDIA_ROOT), counted and removed."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    directory = (root / schema).resolve()
+    if not schema or directory.parent != root or not directory.is_dir():
+        return {"files": 0, "bytes": 0}
+    found = [p for p in directory.rglob("*") if p.is_file()]
+    counted = {"files": len(found), "bytes": sum(p.stat().st_size for p in found)}
+    shutil.rmtree(directory)
+    return counted
+
+
 def account_delete(*, account_id: int, now: datetime.datetime | None = None) -> bool:
     """Delete a cancelled workspace whose retention has passed: its schema, files and routes. The account, its
     ledger and invoices stay (accounting records), with a report of what went."""
@@ -831,17 +845,20 @@ def account_delete(*, account_id: int, now: datetime.datetime | None = None) -> 
         report.update(_schema_inventory(tenant.schema_name))
         report["domains"] = list(tenant.domains.values_list("domain", flat=True))
         workspace_delete(tenant=tenant)
+        # After the schema: a failed drop leaves the files with the data they belong to.
+        report["uploads"] = _files_remove(tenant.schema_name)
     with transaction.atomic():
         Account.objects.filter(pk=account.pk).update(
             state=State.DELETED, state_changed_at=now, deleted_at=now, deletion_report=report, tenant=None
         )
     log.warning(
-        "billing: deleted cancelled workspace %s (%s): schema %s, %s tables, ~%s rows, %s people",
+        "billing: deleted cancelled workspace %s (%s): schema %s, %s tables, ~%s rows, %s people, uploads %s",
         account.workspace_uid,
         account.workspace_name,
         report.get("schema"),
         report.get("tables"),
         report.get("rows_estimated"),
         report.get("people"),
+        report.get("uploads"),
     )
     return True

@@ -130,7 +130,14 @@ def test_a_past_due_workspace_becomes_read_only_when_its_grace_runs_out(
     assert [m.to for m in mail.outbox] == [[workspace.owner.email]]
 
 
-def test_a_cancelled_workspace_is_kept_until_its_date_then_deleted_with_a_report(workspace, other_workspace) -> None:
+def test_a_cancelled_workspace_is_kept_until_its_date_then_deleted_with_a_report(
+    workspace, other_workspace, settings, tmp_path
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    (tmp_path / workspace.schema / "files").mkdir(parents=True)
+    (tmp_path / workspace.schema / "files" / "contract.pdf").write_bytes(b"%PDF-1.4 kept until the end")
+    (tmp_path / other_workspace.schema).mkdir()
+    (tmp_path / other_workspace.schema / "theirs.txt").write_bytes(b"not ours")
     now = timezone.now()
     account = _cancelled(workspace, delete_after=now + DAY * 30)
     schema, domain = workspace.schema, workspace.domain
@@ -161,6 +168,9 @@ def test_a_cancelled_workspace_is_kept_until_its_date_then_deleted_with_a_report
     assert report["schema"] == schema and report["domains"] == [domain]
     assert report["tables"] > 0 and "companies_company" in report["per_table"]
     assert report["people"] == 1
+    assert report["uploads"] == {"files": 1, "bytes": len(b"%PDF-1.4 kept until the end")}
+    assert not (tmp_path / workspace.schema).exists()
+    assert (tmp_path / other_workspace.schema / "theirs.txt").exists()
     # The ledger is an accounting record: it outlives the workspace, untouched.
     assert list(SeatEntry.objects.filter(account=account).values_list("pk", "seats", "delta")) == ledger_before
     # The other workspace (whose trial ended meanwhile: its administrators were told, three days' notice) is
