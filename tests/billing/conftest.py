@@ -35,3 +35,19 @@ def fake(stripe_server: FakeStripe, settings: Any) -> Iterator[FakeStripe]:
     yield stripe_server
     celery_app.conf.task_always_eager = eager
     stripe_server.reset()
+
+
+@pytest.fixture
+def billing_without_stripe(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Billing on, and any call to Stripe a failure of the test (not taken for Stripe being down)."""
+    from billing import services
+
+    settings.BILLING_ENABLED = True
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_x"
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+
+    def no_stripe() -> None:
+        raise AssertionError("Stripe was called")
+
+    monkeypatch.setattr(services, "client", no_stripe)

@@ -67,7 +67,7 @@ def event_payload(event_id: str, type: str, obj: dict[str, Any], *, created: int
 
 
 def account_of(ws: Workspace) -> Account:
-    return Account.objects.get(tenant=ws.tenant)
+    return Account.objects.get(workspace_uid=ws.tenant.uid)
 
 
 def price(key: str = "kontor_standard_eur_month") -> Price:

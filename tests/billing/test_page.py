@@ -20,34 +20,17 @@ from tenants.accounts.roles import SALES_MANAGER, builtin_role
 from tenants.accounts.selectors import active_user_count
 from tenants.accounts.services import invitation_accept, invitation_token_make, user_deactivate, user_reactivate
 from tenants.events.models import Event
+from tests.billing.stripe_support import account_of
 from tests.conftest import Workspace
 from tests.factories import UserFactory
 from tests.web.records_support import inside
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_without_stripe")]
 PAGE = "/settings/billing/"
 
 
-@pytest.fixture(autouse=True)
-def _billing_on(settings, monkeypatch) -> None:
-    settings.BILLING_ENABLED = True
-    settings.STRIPE_SECRET_KEY = "sk_test_x"
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_x"
-    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
-
-    # Nothing here may talk to Stripe: a call fails the test (and is not taken for Stripe being down).
-    def no_stripe() -> None:
-        raise AssertionError("Stripe was called")
-
-    monkeypatch.setattr(services, "client", no_stripe)
-
-
-def _account(workspace: Workspace) -> Account:
-    return Account.objects.get(workspace_uid=workspace.tenant.uid)
-
-
 def _snapshot(workspace: Workspace) -> tuple:
-    account = _account(workspace)
+    account = account_of(workspace)
     ledger = list(SeatEntry.objects.filter(account=account).values_list("pk", "seats"))
     return (account.state, account.stripe_customer_id, account.stripe_subscription_id, account.price_id, ledger)
 
@@ -105,7 +88,7 @@ def test_the_nav_link_is_for_billing_admins_only(workspace, owner_client) -> Non
 
 
 def test_the_page_shows_this_workspaces_state_seats_and_ledger_only(workspace, other_workspace, owner_client) -> None:
-    theirs = _account(other_workspace)
+    theirs = account_of(other_workspace)
     SeatEntry.objects.create(
         account=theirs,
         created_at=timezone.now(),
@@ -116,7 +99,7 @@ def test_the_page_shows_this_workspaces_state_seats_and_ledger_only(workspace, o
         delta=76,
     )
     Account.objects.filter(pk=theirs.pk).update(state=State.PAST_DUE, workspace_name="Other Workspace Name")
-    for account, number in ((theirs, "THEIRS-0001"), (_account(workspace), "MINE-0001")):
+    for account, number in ((theirs, "THEIRS-0001"), (account_of(workspace), "MINE-0001")):
         Invoice.objects.create(
             stripe_id=f"in_{number}",
             account=account,
@@ -141,7 +124,7 @@ def test_the_page_shows_this_workspaces_state_seats_and_ledger_only(workspace, o
 
 
 def test_the_page_of_a_read_only_workspace_offers_the_way_out(workspace, owner_client) -> None:
-    account = _account(workspace)
+    account = account_of(workspace)
     Account.objects.filter(pk=account.pk).update(
         trial_ends_at=timezone.now() - datetime.timedelta(seconds=1),
         trial_mail_sent_at=timezone.now() - datetime.timedelta(days=3),
@@ -197,7 +180,7 @@ def test_checkout_with_an_inactive_price_is_a_field_error(workspace, owner_clien
 
 @pytest.mark.parametrize("kind", [User.Kind.SUPPORT, User.Kind.INTEGRATION])
 def test_support_and_integration_users_are_never_seats(workspace, kind, django_capture_on_commit_callbacks) -> None:
-    account = _account(workspace)
+    account = account_of(workspace)
     with inside(workspace):
         owner = User.objects.get(pk=workspace.owner.pk)
         other = UserFactory(kind=kind, is_active=False)
@@ -224,7 +207,7 @@ def test_support_and_integration_users_are_never_seats(workspace, kind, django_c
 
 def test_checkout_refused_by_the_service_shows_why(workspace, owner_client) -> None:
     """Subscribed already: the reason is on the page that answers (not a bare 422), and Stripe is not asked."""
-    account = _account(workspace)
+    account = account_of(workspace)
     price = Price.objects.filter(is_active=True, plan__kind="seats").first()
     Account.objects.filter(pk=account.pk).update(
         state=State.ACTIVE, stripe_customer_id="cus_1", stripe_subscription_id="sub_1", stripe_status="active"
@@ -237,7 +220,7 @@ def test_checkout_refused_by_the_service_shows_why(workspace, owner_client) -> N
 
 
 def test_an_accepted_invitation_is_a_seat_entered_once(workspace, django_capture_on_commit_callbacks) -> None:
-    account = _account(workspace)
+    account = account_of(workspace)
     with inside(workspace):
         invitation = Invitation.objects.create(
             email="joiner@example.com",

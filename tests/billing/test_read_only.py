@@ -26,30 +26,19 @@ from tenants.accounts.roles import ADMIN, builtin_role
 from tenants.accounts.services import invitation_create, invitation_token_make, user_deactivate
 from tenants.models import Tenant
 from tests.api.conftest import bearer_client, key_for
+from tests.billing.stripe_support import account_of
 from tests.conftest import PASSWORD, Workspace
 from tests.factories import ActivityFactory, CompanyFactory, UserFactory
 from tests.web.records_support import inside
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_without_stripe")]
 HX = {"HTTP_HX_REQUEST": "true"}
 NEW_PASSWORD = "another-long-passphrase-42"
 
 
-@pytest.fixture(autouse=True)
-def _billing_on(settings) -> None:
-    settings.BILLING_ENABLED = True
-    settings.STRIPE_SECRET_KEY = "sk_test_x"
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_x"
-    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
-
-
-def _account(workspace: Workspace) -> Account:
-    return Account.objects.get(workspace_uid=workspace.tenant.uid)
-
-
 def close(workspace: Workspace) -> None:
     """This workspace's trial ends now, unpaid (and no other's)."""
-    account = _account(workspace)
+    account = account_of(workspace)
     Account.objects.filter(pk=account.pk).update(
         trial_ends_at=timezone.now() - datetime.timedelta(seconds=1),
         trial_mail_sent_at=timezone.now() - datetime.timedelta(days=3),
@@ -62,7 +51,7 @@ def close(workspace: Workspace) -> None:
 
 def state_set(workspace: Workspace, state: State, *, until_days: int | None = None) -> None:
     """The account's state as Stripe or time would leave it, projected onto the workspace (no Stripe call)."""
-    account = _account(workspace)
+    account = account_of(workspace)
     now = timezone.now()
     until = now + datetime.timedelta(days=until_days) if until_days is not None else None
     fields = {"state": state, "state_changed_at": now}

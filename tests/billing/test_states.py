@@ -17,25 +17,13 @@ from crm.companies.models import Company
 from infra.backups.models import Export
 from tenants.accounts.roles import ADMIN, builtin_role
 from tenants.models import Domain, Tenant
+from tests.billing.stripe_support import account_of
 from tests.conftest import Workspace
 from tests.factories import CompanyFactory, UserFactory
 from tests.web.records_support import inside
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_without_stripe")]
 DAY = datetime.timedelta(days=1)
-
-
-@pytest.fixture(autouse=True)
-def _billing_on(settings) -> None:
-    settings.BILLING_ENABLED = True
-    settings.STRIPE_SECRET_KEY = "sk_test_x"
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_x"
-    # Any Stripe call would fail loudly: nothing here may make one.
-    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
-
-
-def _account(workspace: Workspace) -> Account:
-    return Account.objects.get(workspace_uid=workspace.tenant.uid)
 
 
 def _tenant(workspace: Workspace) -> Tenant:
@@ -44,7 +32,7 @@ def _tenant(workspace: Workspace) -> Tenant:
 
 def _cancelled(workspace: Workspace, *, delete_after: datetime.datetime) -> Account:
     """A cancelled account, as Stripe's cancellation leaves it, projected onto its workspace."""
-    account = _account(workspace)
+    account = account_of(workspace)
     now = timezone.now()
     Account.objects.filter(pk=account.pk).update(
         state=State.CANCELLED, state_changed_at=now, cancelled_at=now, delete_after=delete_after
@@ -56,7 +44,7 @@ def _cancelled(workspace: Workspace, *, delete_after: datetime.datetime) -> Acco
 
 def test_a_new_workspace_starts_a_fourteen_day_trial_with_its_owner_as_one_seat(workspace) -> None:
     before = timezone.now()
-    account = _account(workspace)
+    account = account_of(workspace)
     assert account.tenant_id == workspace.tenant.pk
     assert account.state == State.TRIAL
     # Fourteen days from the signup (which the fixture made just before `before`).
@@ -76,7 +64,7 @@ def test_a_trial_that_ends_unpaid_makes_the_workspace_read_only_and_requests_see
 ) -> None:
     # A page first, so the routing cache holds the workspace as it was.
     assert 'data-testid="billing-notice"' not in owner_client.get("/").content.decode()
-    account = _account(workspace)
+    account = account_of(workspace)
     # Three days ahead its administrators are told.
     assert services.states_advance(now=account.trial_ends_at - DAY * 3)["trials_ended"] == 0
     assert services.states_advance(now=account.trial_ends_at - datetime.timedelta(seconds=1))["trials_ended"] == 0
@@ -111,7 +99,7 @@ def test_a_past_due_workspace_becomes_read_only_when_its_grace_runs_out(
     workspace, django_capture_on_commit_callbacks
 ) -> None:
     now = timezone.now()
-    account = _account(workspace)
+    account = account_of(workspace)
     Account.objects.filter(pk=account.pk).update(
         state=State.PAST_DUE, state_changed_at=now, grace_ends_at=now + DAY * 7, trial_ends_at=now - DAY
     )
@@ -206,7 +194,7 @@ def test_the_trial_reminder_is_sent_once_three_days_before_in_each_persons_langu
     with inside(workspace):
         russian = UserFactory(email="anna@example.com", language="ru", role=builtin_role(ADMIN))
         UserFactory(email="seller@example.com")  # no billing permission: not told
-    account = _account(workspace)
+    account = account_of(workspace)
     mail.outbox.clear()
     assert services.states_advance(now=account.trial_ends_at - DAY * 4) == {
         "trials_ended": 0,
@@ -230,7 +218,7 @@ def test_the_trial_reminder_is_sent_once_three_days_before_in_each_persons_langu
 
 
 def test_the_seat_ledger_cannot_be_updated_nor_deleted(workspace) -> None:
-    account = _account(workspace)
+    account = account_of(workspace)
     entry = SeatEntry.objects.get(account=account)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         SeatEntry.objects.filter(pk=entry.pk).update(seats=99)
@@ -245,7 +233,7 @@ def test_the_seat_ledger_cannot_be_updated_nor_deleted(workspace) -> None:
 
 def test_a_trial_is_never_closed_without_notice(workspace, django_capture_on_commit_callbacks) -> None:
     """Billing turned on for workspaces whose trial is long over: they are told first and closed three days on."""
-    account = _account(workspace)
+    account = account_of(workspace)
     now = account.trial_ends_at + DAY * 30
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -262,7 +250,7 @@ def test_a_trial_is_never_closed_without_notice(workspace, django_capture_on_com
 def test_billing_turned_off_reopens_the_workspaces_it_closed(workspace, settings) -> None:
     from billing.tasks import states_advance
 
-    account = _account(workspace)
+    account = account_of(workspace)
     services.states_advance(now=account.trial_ends_at - DAY * 3)
     services.states_advance(now=account.trial_ends_at + DAY)
     assert _tenant(workspace).read_only
