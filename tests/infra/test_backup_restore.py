@@ -353,15 +353,17 @@ def test_a_second_restore_of_the_same_workspace_at_once_is_refused(seeded_ws: Wo
 
 
 def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Workspace) -> None:
-    """A backup made before the last migration (here: the one giving administrators manage_backups) comes back
-    at the code's migration state, with that migration's work done."""
+    """A backup made before the last migrations (here: the one giving administrators manage_backups, then the
+    one adding a person's kind) comes back at the code's migration state, with those migrations' work done."""
     from tenants.fleet.state import migration_fingerprint, schema_applied
 
     schema = seeded_ws.schema
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'accounts' AND name = '0011_admin_manage_backups'"
+            f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'accounts' "
+            "AND name IN ('0011_admin_manage_backups', '0012_user_kind')"
         )
+        cursor.execute(f'ALTER TABLE "{schema}".accounts_user DROP COLUMN kind')
         cursor.execute(
             f"UPDATE \"{schema}\".accounts_role SET permissions = array_remove(permissions, 'manage_backups') "
             "WHERE builtin = 'admin'"
@@ -371,6 +373,10 @@ def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Wor
 
     restore_in_place(tenant=seeded_ws.tenant, backup=backup)
     assert ("accounts", "0011_admin_manage_backups") in schema_applied(schema)
+    assert ("accounts", "0012_user_kind") in schema_applied(schema)
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT DISTINCT kind FROM "{schema}".accounts_user')
+        assert [row[0] for row in cursor.fetchall()] == ["person"]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT permissions FROM \"{schema}\".accounts_role WHERE builtin = 'admin'")
         assert "manage_backups" in cursor.fetchone()[0]
