@@ -35,3 +35,28 @@ def test_quick_add_errors_show_where_the_input_is(page, ws, base) -> None:
     page.get_by_test_id("quick-add").get_by_role("button", name="Add").click()
     page.get_by_test_id("timeline").get_by_text("Call back on Monday").wait_for()
     assert page.get_by_test_id("quick-add-subject-errors").count() == 0
+
+
+def test_a_read_only_workspace_says_why_beside_the_form(page, ws, base, settings) -> None:
+    """The workspace became read-only (billing) while its page was open: the quick add is refused in words."""
+    from tenants.models import Tenant
+
+    settings.BILLING_ENABLED = True
+    with tenant_context(ws.tenant):
+        company = CompanyFactory(name="Closed Ltd", owner=ws.owner)
+    page.goto(f"{base}/login/")
+    page.get_by_label("Email").fill(ws.owner.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/companies/{company.pk}/")
+    tenant = Tenant.objects.get(pk=ws.tenant.pk)
+    tenant.read_only, tenant.billing_state = True, "read_only"
+    tenant.save(update_fields=["read_only", "billing_state"])
+    page.get_by_role("textbox", name="Subject").fill("Call back")
+    page.get_by_test_id("quick-add").get_by_role("button", name="Add").click()
+    note = page.get_by_test_id("htmx-failed")
+    note.wait_for()
+    assert note.inner_text().startswith("This workspace is read-only")
+    with tenant_context(ws.tenant):
+        assert not Activity.objects.exists()

@@ -2,7 +2,8 @@
 //
 // 422 (and 409) answers carry the form again with its errors next to the inputs: htmx swaps them in like a
 // success (by default it swaps nothing on an error status, and the user saw nothing). Other failures
-// (403, 404, 500, no connection) change nothing on the page: a short message says so next to what was sent.
+// (403, 404, 500, no connection) change nothing on the page: a short message says so next to what was sent;
+// a 402 of a read-only workspace says why, in its own words.
 (() => {
   "use strict";
   const SHOWN_IN_PLACE = new Set([409, 422]);
@@ -21,7 +22,11 @@
     if (!element || SHOWN_IN_PLACE.has(status)) return;
     const anchor = element.closest("form") || element;
     const body = document.body;
-    const text = status === 0 ? body.dataset.htmxOffline : body.dataset.htmxFailed;
+    let text = status === 0 ? body.dataset.htmxOffline : body.dataset.htmxFailed;
+    // A refusal that says why in plain text (a read-only workspace, 402) is shown as it is.
+    const xhr = event.detail.xhr;
+    const type = xhr && xhr.getResponseHeader ? xhr.getResponseHeader("Content-Type") || "" : "";
+    if (status === 402 && type.startsWith("text/plain") && xhr.responseText) text = xhr.responseText;
     if (!text) return;
     let note = anchor.nextElementSibling;
     if (!note || !note.classList.contains("htmx-failed")) {
