@@ -25,4 +25,6 @@ def seats_follow(event: Event) -> None:
 
 
 def register() -> None:
-    consumer_register("billing.seats", seats_follow, types=[Type.USER_ACTIVATED, Type.USER_DEACTIVATED])
+    from billing.services import SEATS_CONSUMER
+
+    consumer_register(SEATS_CONSUMER, seats_follow, types=[Type.USER_ACTIVATED, Type.USER_DEACTIVATED])

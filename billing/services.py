@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from billing.stripe_api import client, event_construct
 from tenants.accounts import policy
 from tenants.accounts.models import User
 from tenants.accounts.selectors import active_user_count
-from tenants.events.models import Event
+from tenants.events.models import ConsumerCursor, Event
 from tenants.events.outbox import Type as EventType
 from tenants.models import Tenant
 from tenants.services import workspace_delete
@@ -381,7 +382,7 @@ def subscription_sync(*, account: Account, subscription_id: str) -> Account:
             _ledger_subscribed(account, subscription_id=subscription.id, seats=items.seats, now=now)
         _state_from_stripe(account, status, now=now)
     if linking:
-        transaction.on_commit(lambda: _seats_follow(account))
+        transaction.on_commit(lambda: _seats_check_then_follow(account))
     return account
 
 
@@ -483,6 +484,41 @@ def seats_record(event: Event) -> SeatEntry | None:
     if entry is not None:
         transaction.on_commit(lambda: _seats_follow(account))
     return entry
+
+
+SEATS_CONSUMER = "billing.seats"
+
+
+def seats_check(*, account: Account) -> SeatEntry | None:
+    """Enter the difference between the ledger and the people active now, unless people events are still on
+    their way to the ledger (their delivery checks the count itself). Run when a subscription starts: someone
+    who joined between the checkout and its completion is a seat the checkout did not count."""
+    tenant = Tenant.objects.filter(pk=account.tenant_id).first() if account.tenant_id else None
+    if tenant is None:
+        return None
+    with tenant_context(tenant):
+        position = ConsumerCursor.objects.filter(consumer=SEATS_CONSUMER).values_list("position", flat=True).first()
+        if Event.objects.filter(id__gt=position or 0, type__in=list(_DELTAS)).exists():
+            return None
+        actual = active_user_count()
+    with _account_locked(account) as locked:
+        seats = _ledger_seats(locked)
+        if actual == seats:
+            return None
+        return SeatEntry.objects.create(
+            account=locked,
+            created_at=_now(),
+            source=f"checked:{uuid.uuid4()}",
+            reason=SeatEntry.Reason.CORRECTED,
+            seats=actual,
+            delta=actual - seats,
+        )
+
+
+def _seats_check_then_follow(account: Account) -> None:
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        seats_check(account=account)
+    _seats_follow(account)
 
 
 def _seats_follow(account: Account) -> None:
@@ -672,8 +708,6 @@ def _event_apply(event: dict[str, Any]) -> tuple[Account | None, str, str]:
 
 
 def _uuid_or_none(value: Any) -> str | None:
-    import uuid
-
     try:
         return str(uuid.UUID(str(value)))
     except (ValueError, TypeError):

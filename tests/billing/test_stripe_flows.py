@@ -418,3 +418,20 @@ def test_the_vendor_pushes_prices_to_stripe_once(fake: Any, db: None) -> None:
         call_command("billing_prices", "set", "kontor_standard_eur_month__v2", "NaN", stdout=out)
     with pytest.raises(CommandError):
         call_command("billing_prices", "set", "no_such_price", "1", stdout=out)
+
+
+def test_someone_joining_during_checkout_is_a_seat_once_subscribed(
+    workspace: Workspace, fake: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    client = login(workspace)
+    response = client.post("/settings/billing/checkout/", {"price": price().pk})
+    session_id = response["Location"].rsplit("/", 1)[-1]
+    # While the owner is paying, an invitation is accepted.
+    _join(workspace, django_capture_on_commit_callbacks, "latecomer@example.com")
+    fake.complete_checkout(session_id, card="ok")
+    deliver(fake, django_capture_on_commit_callbacks)
+    account = account_of(workspace)
+    assert account.state == State.ACTIVE
+    assert _seat_quantity(fake, account) == 2 and account.seats_billed == 2
+    reasons = list(SeatEntry.objects.filter(account=account).order_by("id").values_list("reason", "seats"))
+    assert reasons == [("opened", 1), ("joined", 2), ("subscribed", 1), ("corrected", 2)]
