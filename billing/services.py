@@ -470,8 +470,10 @@ def seats_record(event: Event) -> SeatEntry | None:
             seats=seats,
             delta=delta,
         )
-    later = Event.objects.filter(id__gt=event.id, type__in=list(_DELTAS)).exists()
+    # The count first, then whether a later people event exists: a change committed between the two reads is
+    # seen as a later event (its own delivery checks again), never as a difference to correct.
     actual = active_user_count()
+    later = Event.objects.filter(id__gt=event.id, type__in=list(_DELTAS)).exists()
     if not later and actual != seats:
         entry = SeatEntry.objects.create(
             account=account,
@@ -497,10 +499,11 @@ def seats_check(*, account: Account) -> SeatEntry | None:
     if tenant is None:
         return None
     with tenant_context(tenant):
+        # The count first, then the queue: a change committed in between is found queued (as in seats_record).
+        actual = active_user_count()
         position = ConsumerCursor.objects.filter(consumer=SEATS_CONSUMER).values_list("position", flat=True).first()
         if Event.objects.filter(id__gt=position or 0, type__in=list(_DELTAS)).exists():
             return None
-        actual = active_user_count()
     with _account_locked(account) as locked:
         seats = _ledger_seats(locked)
         if actual == seats:
