@@ -620,6 +620,16 @@ def webhook_receive(*, payload: bytes, signature: str) -> WebhookResult:
         event = event_construct(payload, signature)
     except (stripe.SignatureVerificationError, ValueError) as exc:
         raise WebhookRefused(str(exc)) from exc
+    body = event.to_dict()
+    if not (
+        isinstance(body.get("id"), str)
+        and 0 < len(body["id"]) <= 255
+        and isinstance(body.get("type"), str)
+        and len(body["type"]) <= 100
+        and isinstance(body.get("created"), int)
+        and 0 < body["created"] < 2**37
+    ):
+        raise WebhookRefused("not an event: id, type or created missing or out of range")
     now = _now()
     with schema_context(settings.PUBLIC_SCHEMA_NAME):
         stored, created = StripeEvent.objects.get_or_create(
@@ -638,6 +648,9 @@ def webhook_receive(*, payload: bytes, signature: str) -> WebhookResult:
         except (stripe.InvalidRequestError, ForeignObject) as exc:
             # It names an object Stripe does not have, or one of another customer: a forgery or a mistake.
             account, outcome, detail = None, StripeEvent.Outcome.IGNORED, str(exc)[:2000]
+        except (KeyError, TypeError, AttributeError) as exc:
+            # Signed, but not shaped like an event of its type: nothing in it can be applied.
+            account, outcome, detail = None, StripeEvent.Outcome.IGNORED, f"malformed: {exc!r}"[:2000]
         except Exception as exc:
             StripeEvent.objects.filter(pk=stored.pk).update(
                 outcome=StripeEvent.Outcome.FAILED, detail=repr(exc)[:2000], processed_at=_now()

@@ -24,7 +24,11 @@ _MAX_BODY = 512 * 1024
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     if not settings.BILLING_ENABLED or not settings.STRIPE_WEBHOOK_SECRET:
         return JsonResponse({"error": "billing_disabled"}, status=404)
-    if int(request.META.get("CONTENT_LENGTH") or 0) > _MAX_BODY:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse({"error": "bad_length"}, status=400)
+    if length > _MAX_BODY:
         return JsonResponse({"error": "too_large"}, status=413)
     signature = request.headers.get("Stripe-Signature", "")
     try:

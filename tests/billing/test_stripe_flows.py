@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import stripe
+from django.conf import settings
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from billing import services
@@ -20,6 +22,7 @@ from tenants.accounts.roles import SALES_MANAGER, roles_ensure_builtin
 from tenants.accounts.services import invitation_accept, invitation_create, invitation_token_make, user_deactivate
 from tenants.models import Tenant
 from tests.billing.stripe_support import (
+    WEBHOOK_PATH,
     account_of,
     deliver,
     event_payload,
@@ -435,3 +438,39 @@ def test_someone_joining_during_checkout_is_a_seat_once_subscribed(
     assert _seat_quantity(fake, account) == 2 and account.seats_billed == 2
     reasons = list(SeatEntry.objects.filter(account=account).order_by("id").values_list("reason", "seats"))
     assert reasons == [("opened", 1), ("joined", 2), ("subscribed", 1), ("corrected", 2)]
+
+
+def test_signed_bodies_that_are_not_events_change_nothing(
+    workspace: Workspace, fake: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    import json
+
+    subscribe(workspace, fake, django_capture_on_commit_callbacks)
+    stored = StripeEvent.objects.count()
+    not_events = [
+        {"object": "event", "type": "customer.subscription.updated"},  # no id
+        {"id": "evt_" + "x" * 300, "type": "invoice.paid", "created": 1, "data": {"object": {}}},
+        {"id": "evt_bad_created", "type": "invoice.paid", "created": "yesterday", "data": {"object": {}}},
+        {"id": "evt_huge_created", "type": "invoice.paid", "created": 10**20, "data": {"object": {}}},
+        {"id": "evt_null_type", "type": None, "created": 1},
+    ]
+    for body in not_events:
+        payload = json.dumps(body).encode()
+        assert post_webhook(payload, sign(payload)).status_code == 400, body
+    assert StripeEvent.objects.count() == stored
+    # Events of a known type without their object: stored, ignored, nothing changed.
+    for n, body in enumerate(
+        [
+            {"type": "customer.subscription.updated", "data": {}},
+            {"type": "invoice.paid", "data": {"object": {"customer": account_of(workspace).stripe_customer_id}}},
+            {"type": "checkout.session.completed", "data": {"object": None}},
+        ]
+    ):
+        payload = json.dumps({"id": f"evt_shapeless_{n}", "object": "event", "created": 1, **body}).encode()
+        response = post_webhook(payload, sign(payload))
+        assert response.status_code == 200 and response.json()["outcome"] == "ignored"
+    assert account_of(workspace).state == State.ACTIVE
+    response = Client(HTTP_HOST=settings.BASE_DOMAIN).post(
+        WEBHOOK_PATH, data=b"{}", content_type="application/json", CONTENT_LENGTH="abc", HTTP_STRIPE_SIGNATURE="x"
+    )
+    assert response.status_code == 400
