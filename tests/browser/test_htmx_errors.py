@@ -7,7 +7,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from crm.activities.models import Activity
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in
 from tests.factories import CompanyFactory
 
 pytestmark = pytest.mark.browser
@@ -16,11 +16,7 @@ pytestmark = pytest.mark.browser
 def test_quick_add_errors_show_where_the_input_is(page, ws, base) -> None:
     with tenant_context(ws.tenant):
         company = CompanyFactory(name="Romashka LLC", owner=ws.owner)
-    page.goto(f"{base}/login/")
-    page.get_by_label("Email").fill(ws.owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, ws.owner.email)
     page.goto(f"{base}/companies/{company.pk}/")
     quick = page.get_by_test_id("quick-add")
     quick.get_by_role("button", name="Add").click()
@@ -44,11 +40,7 @@ def test_a_read_only_workspace_says_why_beside_the_form(page, ws, base, settings
     settings.BILLING_ENABLED = True
     with tenant_context(ws.tenant):
         company = CompanyFactory(name="Closed Ltd", owner=ws.owner)
-    page.goto(f"{base}/login/")
-    page.get_by_label("Email").fill(ws.owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, ws.owner.email)
     page.goto(f"{base}/companies/{company.pk}/")
     tenant = Tenant.objects.get(pk=ws.tenant.pk)
     tenant.read_only, tenant.billing_state = True, "read_only"
