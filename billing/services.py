@@ -38,7 +38,7 @@ from tenants.accounts.selectors import active_user_count
 from tenants.events.models import ConsumerCursor, Event
 from tenants.events.outbox import Type as EventType
 from tenants.models import Tenant
-from tenants.services import workspace_delete
+from tenants.services import workspace_access_set, workspace_delete
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,9 @@ def _project(account: Account, *, tenant: Tenant | None = None) -> None:
         tenant = Tenant.objects.filter(pk=account.tenant_id).first()
     if tenant is None:
         return
-    read_only, until = account.state in CLOSED_STATES, _until(account)
-    if (tenant.read_only, tenant.billing_state, tenant.billing_until) == (read_only, account.state, until):
-        return
-    tenant.read_only, tenant.billing_state, tenant.billing_until = read_only, account.state, until
-    # A save, not an update: the routing cache hears of it and every worker sees the new state at once.
-    tenant.save(update_fields=["read_only", "billing_state", "billing_until"])
+    workspace_access_set(
+        tenant=tenant, read_only=account.state in CLOSED_STATES, notice=account.state, until=_until(account)
+    )
 
 
 def _state_set(account: Account, state: State, *, now: datetime.datetime, **fields: Any) -> None:
@@ -825,9 +822,7 @@ def workspaces_reopen() -> int:
     reopened = 0
     closed = Account.objects.filter(state__in=[State.READ_ONLY, State.CANCELLED], tenant__read_only=True)
     for tenant in Tenant.objects.filter(billing__in=closed):
-        tenant.read_only = False
-        tenant.save(update_fields=["read_only"])
-        reopened += 1
+        reopened += workspace_access_set(tenant=tenant, read_only=False)
     return reopened
 
 

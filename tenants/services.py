@@ -15,6 +15,7 @@ domain and the schema together.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import secrets
 from dataclasses import dataclass
@@ -332,6 +333,23 @@ def public_tenant_ensure() -> Tenant:
         )
         Domain.objects.get_or_create(domain=settings.BASE_DOMAIN, defaults={"tenant": tenant, "is_primary": True})
         return tenant
+
+
+def workspace_access_set(
+    *, tenant: Tenant, read_only: bool, notice: str | None = None, until: datetime.datetime | None = None
+) -> bool:
+    """Open or close a workspace to changes (tenants.access) and set what its banner is about (`notice`, None:
+    left as it is); the layer that bills it decides. A save, not an update, so the routing cache hears of it
+    and every worker sees the new state at once. Returns whether anything changed."""
+    fields: dict[str, object] = {"read_only": read_only}
+    if notice is not None:
+        fields.update(billing_state=notice, billing_until=until)
+    if all(getattr(tenant, name) == value for name, value in fields.items()):
+        return False
+    for name, value in fields.items():
+        setattr(tenant, name, value)
+    tenant.save(update_fields=list(fields))
+    return True
 
 
 def workspace_delete(*, tenant: Tenant) -> None:
