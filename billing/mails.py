@@ -40,7 +40,9 @@ def _send(account_id: int, template: str, **context: object) -> int:
     scheme = "http" if settings.DEBUG else "https"
     sent = 0
     with tenant_context(tenant):
-        billing_url = f"{scheme}://{domain.domain if domain else ''}{reverse('billing:page')}"
+        # The workspace's own URLs, whichever host's request (Stripe's webhook comes to the public site) sends it.
+        path = reverse("billing:page", urlconf=settings.ROOT_URLCONF)
+        billing_url = f"{scheme}://{domain.domain if domain else ''}{path}"
         for person in _recipients():
             with translation.override(person.language or tenant.language or settings.LANGUAGE_CODE):
                 values = {"account": account, "workspace": tenant, "person": person, "billing_url": billing_url}

@@ -380,6 +380,23 @@ def test_trial_will_end_mails_the_billing_admins(
     fake.trial_will_end(account.stripe_subscription_id)
     deliver(fake, django_capture_on_commit_callbacks)
     assert [m.to for m in mail.outbox] == [[workspace.owner.email]]
+    # Written while serving the public site's webhook, it still links to the workspace's billing page.
+    assert f"://{workspace.domain}/settings/billing/" in mail.outbox[0].body
+
+
+def test_mails_sent_while_serving_the_webhook_link_to_the_workspace(workspace: Workspace, fake: Any) -> None:
+    """Outside a test transaction the mails go while the public site's request is served (its URLs active)."""
+    from django.urls import set_urlconf
+
+    from billing import mails
+
+    set_urlconf("platform_core.urls_public")
+    try:
+        mail.outbox.clear()
+        assert mails.payment_failed(account_id=account_of(workspace).pk) == 1
+    finally:
+        set_urlconf(None)
+    assert f"://{workspace.domain}/settings/billing/" in mail.outbox[0].body
 
 
 def test_events_naming_objects_stripe_does_not_have_or_of_another_customer_are_ignored(
