@@ -702,10 +702,10 @@ def _event_apply(event: dict[str, Any]) -> tuple[Account | None, str, str]:
         account = _account_of_customer(obj.get("customer"))
         if account is None:
             return None, ignored, "unknown customer"
+        account = subscription_sync(account=account, subscription_id=str(obj["id"]))
         if kind == "customer.subscription.trial_will_end":
-            account_id = account.pk
-            transaction.on_commit(lambda: mails.trial_ending(account_id=account_id))
-        subscription_sync(account=account, subscription_id=str(obj["id"]))
+            # After the re-read: a delivery that failed there (and comes again) has mailed nobody.
+            mails.trial_ending(account_id=account.pk)
         return account, StripeEvent.Outcome.APPLIED, ""
     if kind in _INVOICE_EVENTS:
         account = _account_of_customer(obj.get("customer"))
