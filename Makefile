@@ -51,7 +51,7 @@ test: install chromium
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy platform_core tenants crm infra billing bench
+	$(VENV)/bin/mypy platform_core tenants crm infra billing integrations bench
 	$(VENV)/bin/lint-imports --no-logo
 
 bench: $(STAMP)

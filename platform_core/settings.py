@@ -93,6 +93,7 @@ TENANT_APPS = [
     "crm.customfields",
     "crm.search",
     "crm.web",
+    "integrations.core",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -405,6 +406,29 @@ CELERY_BEAT_SCHEDULE.update(
         "billing-seats": {"task": "billing.tasks.seats_reconcile", "schedule": 300.0},
     }
 )
+
+# Integrations (integrations/): connections of a workspace to its website, telephony, accounting and mail.
+# Their credentials are sealed with a key derived per workspace from this ring ("id:base64 of 32 bytes", the
+# current key first, as BACKUP_MASTER_KEYS); development derives one from SECRET_KEY.
+SECRETS_MASTER_KEYS: str = env.str("SECRETS_MASTER_KEYS", default="")
+if PRODUCTION and not SECRETS_MASTER_KEYS:
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs SECRETS_MASTER_KEYS (id:base64 of 32 random bytes) in the environment."
+    )
+# Outbound calls never go to loopback, private, link-local or reserved addresses unless this allows it (the
+# tests' local fakes; an on-premises PBX or 1C server on the same network).
+INTEGRATIONS_ALLOW_PRIVATE_NETWORKS: bool = env.bool("INTEGRATIONS_ALLOW_PRIVATE_NETWORKS", default=False)
+# Outbound HTTP: seconds to connect and to read, attempts within one call (each later one after a backoff).
+INTEGRATIONS_HTTP_CONNECT_TIMEOUT: float = env.float("INTEGRATIONS_HTTP_CONNECT_TIMEOUT", default=3.05)
+INTEGRATIONS_HTTP_READ_TIMEOUT: float = env.float("INTEGRATIONS_HTTP_READ_TIMEOUT", default=10.0)
+INTEGRATIONS_HTTP_ATTEMPTS: int = env.int("INTEGRATIONS_HTTP_ATTEMPTS", default=3)
+INTEGRATIONS_HTTP_BACKOFF: float = env.float("INTEGRATIONS_HTTP_BACKOFF", default=0.5)
+# Inbound calls: the largest body taken, and calls per minute per connection and per sending address.
+INTEGRATIONS_INBOUND_MAX_BYTES: int = env.int("INTEGRATIONS_INBOUND_MAX_BYTES", default=256 * 1024)
+INTEGRATIONS_INBOUND_RATE_PER_CONNECTION: int = env.int("INTEGRATIONS_INBOUND_RATE_PER_CONNECTION", default=600)
+INTEGRATIONS_INBOUND_RATE_PER_ADDRESS: int = env.int("INTEGRATIONS_INBOUND_RATE_PER_ADDRESS", default=60)
+# The exchange log keeps this many days (pruned by the connections that write to it).
+INTEGRATIONS_LOG_DAYS: int = env.int("INTEGRATIONS_LOG_DAYS", default=90)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

@@ -35,7 +35,6 @@ import binascii
 import hashlib
 import json
 import os
-import re
 import struct
 import typing
 from collections.abc import Iterator
@@ -47,8 +46,9 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
+
+from tenants.keyring import key_ring
 
 __all__ = [
     "FORMAT_DUMP",
@@ -81,7 +81,6 @@ _KEK_INFO = b"kontor backup kek\0"
 _MANIFEST_INFO = b"kontor backup manifest\0"
 _DEV_INFO = b"kontor backup development master key"
 _WRAP_AAD_LABEL = b"kontor backup header v1\0"
-_KEY_ID_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _U32 = struct.Struct(">I")
 # The fields bound into the data key's wrap; the wrap itself (nonce, wrapped key) completes the header.
 _BOUND_FIELDS = (
@@ -110,32 +109,8 @@ def _hkdf(key: bytes, *, info: bytes, salt: bytes = _KDF_SALT) -> bytes:
 
 def master_keys() -> dict[str, bytes]:
     """The master keys by id, the current one first (dicts keep their order)."""
-    raw = (settings.BACKUP_MASTER_KEYS or "").strip()
-    if not raw:
-        return {"dev": _hkdf(settings.SECRET_KEY.encode(), info=_DEV_INFO)}
-    keys: dict[str, bytes] = {}
-    for position, entry in enumerate(raw.split(","), start=1):
-        key_id, sep, encoded = entry.strip().partition(":")
-        key_id, encoded = key_id.strip(), encoded.strip()
-        if not sep or not _KEY_ID_RE.fullmatch(key_id):
-            raise ImproperlyConfigured(
-                f"BACKUP_MASTER_KEYS: entry {position} must be 'id:base64 of 32 random bytes', the id made of "
-                "1-64 letters, digits, '.', '_' or '-'."
-            )
-        if key_id in keys:
-            raise ImproperlyConfigured(f"BACKUP_MASTER_KEYS: the key id {key_id!r} is listed twice.")
-        try:
-            # Standard or URL-safe alphabet, padding required.
-            key = base64.b64decode(encoded.replace("-", "+").replace("_", "/"), validate=True)
-        except (binascii.Error, ValueError):
-            key = b""
-        if len(key) != KEY_BYTES:
-            raise ImproperlyConfigured(
-                f"BACKUP_MASTER_KEYS: the key {key_id!r} is not the base64 of 32 bytes "
-                '(make one with: python -c "import base64,os; print(base64.b64encode(os.urandom(32)).decode())").'
-            )
-        keys[key_id] = key
-    return keys
+    dev = _hkdf(settings.SECRET_KEY.encode(), info=_DEV_INFO)
+    return key_ring(settings.BACKUP_MASTER_KEYS, setting="BACKUP_MASTER_KEYS", dev_key=dev)
 
 
 def current_key_id() -> str:

@@ -328,6 +328,9 @@ class AuditEvent(models.Model):
         API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
         RECORD_DELETED = "record_deleted", _("Record deleted")
         RECORDS_MERGED = "records_merged", _("Records merged")
+        INTEGRATION_CREATED = "integration_created", _("Integration connected")
+        INTEGRATION_CHANGED = "integration_changed", _("Integration changed")
+        INTEGRATION_DELETED = "integration_deleted", _("Integration removed")
 
     # Indexed: the audit log page, newest first, and its date range.
     at = models.DateTimeField(_("time"), default=timezone.now, editable=False, db_index=True)

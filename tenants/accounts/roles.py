@@ -27,6 +27,8 @@ ADMIN = "admin"
 SALES_HEAD = "sales_head"
 SALES_MANAGER = "sales_manager"
 READ_ONLY = "read_only"
+# The role a connection (website forms, telephony, accounting, mail) acts with unless given another.
+INTEGRATION = "integration"
 
 
 def _grants(scopes: dict[str, dict[str, Scope]]) -> dict[str, dict[str, str]]:
@@ -88,6 +90,15 @@ def builtin_definitions() -> dict[str, dict[str, Any]]:
             "name": gettext_noop("Read-only"),
             "description": gettext_noop("Sees every record, changes nothing."),
             "grants": _grants({t: {"view": Scope.ALL} for t in kinds.all_keys()}),
+            "permissions": [],
+        },
+        INTEGRATION: {
+            "name": gettext_noop("Integration"),
+            "description": gettext_noop(
+                "For connected systems (website forms, telephony, accounting, mail): sees, creates and updates "
+                "records; never deletes, exports or changes settings."
+            ),
+            "grants": _grants({t: _every(Scope.ALL, ("view", "create", "edit")) for t in kinds.all_keys()}),
             "permissions": [],
         },
     }

@@ -19,9 +19,11 @@ ADMINISTRATOR_PERMISSIONS = (WorkspacePermission.MANAGE_USERS, WorkspacePermissi
 
 
 def active_users() -> QuerySet[User]:
-    """The workspace's active people, by name: owners, assignees, filters. Billing counts these seats."""
+    """The workspace's active people, by name: owners, assignees, filters (never an integration's identity:
+    records are owned by people; what a connection did shows as its actor in the history)."""
     # Pickers and filters list hundreds of people: their roles are not read, so not loaded.
-    return User.objects.select_related(None).filter(is_active=True).order_by("full_name", "email", "id")
+    people = User.objects.select_related(None).filter(is_active=True).exclude(kind=User.Kind.INTEGRATION)
+    return people.order_by("full_name", "email", "id")
 
 
 def seats() -> QuerySet[User]:
@@ -52,8 +54,13 @@ def administrators() -> QuerySet[User]:
 
 
 def users_for_admin() -> QuerySet[User]:
-    """Every person of the workspace, deactivated ones included, for the users page."""
-    return User.objects.select_related("role", "team").order_by("-is_active", "full_name", "email", "id")
+    """Every person of the workspace, deactivated ones included, for the users page (integrations have their
+    own page)."""
+    return (
+        User.objects.exclude(kind=User.Kind.INTEGRATION)
+        .select_related("role", "team")
+        .order_by("-is_active", "full_name", "email", "id")
+    )
 
 
 def user_get_for_admin(pk: object) -> User:

@@ -26,7 +26,7 @@ from tenants.access import workspace_write
 from tenants.accounts import identity, kinds, policy
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import ApiKey, AuditEvent, Invitation, Role, Scope, Team, User, normalize_email
-from tenants.accounts.roles import ACTIONS, PERMISSIONS, SALES_MANAGER, builtin_role
+from tenants.accounts.roles import ACTIONS, INTEGRATION, PERMISSIONS, SALES_MANAGER, builtin_role
 from tenants.accounts.selectors import (
     ADMINISTRATOR_PERMISSIONS,
     AuditFilters,
@@ -57,6 +57,22 @@ def user_create(
     )
     validate_password(password, user=user)
     user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+@workspace_write
+def integration_identity_create(*, name: str, role: Role | None = None) -> User:
+    """The user a connection acts as in the CRM, so that the access policy, history, search and events apply to
+    what it does as to a person's work. Not a person: no seat, no password, it cannot sign in."""
+    user = User(
+        email=f"integration-{secrets.token_hex(8)}@integrations.invalid",
+        full_name=name.strip()[:150],
+        kind=User.Kind.INTEGRATION,
+        role=role or builtin_role(INTEGRATION),
+    )
+    user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
     return user

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("platform_core", "tenants", "crm", "infra", "billing")
+PACKAGES = ("platform_core", "tenants", "crm", "infra", "billing", "integrations")
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:

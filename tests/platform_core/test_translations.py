@@ -35,7 +35,7 @@ from tests.conftest import Workspace
 from tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, LeadFactory, UserFactory
 
 ROOT = Path(settings.BASE_DIR)
-TEMPLATE_ROOTS = ("platform_core", "tenants", "crm", "infra", "billing")
+TEMPLATE_ROOTS = ("platform_core", "tenants", "crm", "infra", "billing", "integrations")
 TRANSLATED = ("ru", "fr")
 # Words that are the same in every language: the brand, and the prefix of our API keys.
 BRAND = re.compile(r"\bKontor\b|\bkontor_")
