@@ -32,9 +32,11 @@ from crm.core.types import RecordType
 from crm.customfields.models import CustomField
 from crm.deals.models import Pipeline
 from crm.files.services import attachment_create
+from integrations.core import registry
+from integrations.core.models import Connection, Exchange
 from tenants.accounts.models import Invitation, Role, Team, User
 from tenants.accounts.roles import ADMIN, READ_ONLY, SALES_HEAD, SALES_MANAGER, builtin_definitions, builtin_role
-from tenants.accounts.services import api_key_create, user_create
+from tenants.accounts.services import api_key_create, integration_identity_create, user_create
 from tests.conftest import PASSWORD, Workspace
 from tests.factories import CompanyFactory, ContactFactory, DealFactory, LeadFactory, ProductFactory
 
@@ -208,6 +210,19 @@ def _page_needs() -> dict[str, Need]:
     needs["billing:page"] = Need(permission="manage_billing")
     needs["billing:checkout"] = Need(permission="manage_billing", methods=("POST",), post={})
     needs["billing:portal"] = Need(permission="manage_billing", methods=("POST",), post={})
+    # Integrations: the core's pages, then each kind's (a connection of every registered kind is in the world).
+    manage_integrations = "manage_integrations"
+    needs["integrations:list"] = Need(permission=manage_integrations)
+    needs["integrations:new"] = Need(permission=manage_integrations)
+    for name, methods, post in (
+        ("detail", ("GET", "POST"), {"name": "Renamed connection"}),
+        ("token", ("POST",), {}),
+        ("toggle", ("POST",), {}),
+        ("delete", ("GET", "POST"), {}),
+        ("exchange", ("GET",), None),
+        ("retry", ("POST",), {}),
+    ):
+        needs[f"integrations:{name}"] = Need(permission=manage_integrations, methods=methods, post=post)
     for ns, record_type in NAMESPACE_TYPES.items():
         needs[f"{ns}:list"] = Need("view", record_type)
         needs[f"{ns}:export"] = Need("export", record_type)
@@ -394,9 +409,25 @@ def _world(workspace: Workspace) -> World:
             "field": custom.pk,
             "product": product.pk,
             **{f"key:{name}": pk for name, pk in keys.items()},
+            **_connections(),
         }
     connection.set_schema_to_public()
     return World(workspace, actors, foreign, own, shared)
+
+
+def _connections() -> dict[str, int]:
+    """One connection of each registered kind, with a failed exchange in its log (settings left empty: a kind's
+    pages must cope with a connection not set up yet)."""
+    shared = {}
+    for kind in registry.kinds():
+        conn = Connection.objects.create(
+            kind=kind.key, name=f"Matrix {kind.key}", identity=integration_identity_create(name=kind.key)
+        )
+        entry = Exchange.objects.create(
+            connection=conn, direction=Exchange.Direction.OUTBOUND, operation="matrix.probe", status="failed"
+        )
+        shared[f"connection:{kind.key}"], shared[f"exchange:{kind.key}"] = conn.pk, entry.pk
+    return shared
 
 
 # --- expected outcomes, from the role definitions ---------------------------------------------------------------
@@ -594,7 +625,28 @@ def _fill(value: Any, records: Records, world: World, self_kind: RecordType | No
     return value
 
 
-def _url_kwargs(route: str, namespace: str, records: Records, world: World, role_key: str) -> dict[str, int]:
+def _integration_kwargs(route: str, namespace: str, world: World) -> dict[str, Any]:
+    """A connection of the route's kind (the kind whose key starts with the namespace; the core's pages: the
+    first kind) and an entry of its exchange log."""
+    values: dict[str, Any] = {}
+    keys = sorted(k for k in world.shared if k.startswith("connection:"))
+    own = [k for k in keys if k.removeprefix("connection:").startswith(namespace)]
+    if not keys:
+        return values
+    chosen = (own or keys)[0]
+    if "<slug:kind>" in route:
+        values["kind"] = chosen.removeprefix("connection:")
+    for keyword in ("pk", "connection"):
+        if f"<int:{keyword}>" in route:
+            values[keyword] = world.shared[chosen]
+    if "<int:entry>" in route:
+        values["entry"] = world.shared[f"exchange:{chosen.removeprefix('connection:')}"]
+    return values
+
+
+def _url_kwargs(route: str, namespace: str, records: Records, world: World, role_key: str) -> dict[str, Any]:
+    if route.startswith("settings/integrations/"):
+        return _integration_kwargs(route, namespace, world)
     values = {}
     for keyword in [k for k in ("pk", "file_pk", "stage_id") if f"<int:{k}>" in route]:
         kind = _kind_of(keyword, namespace, Need())
@@ -662,7 +714,7 @@ def test_pages_follow_the_role(workspace, role_key: str) -> None:
             kwargs = _url_kwargs(route, namespace, records, world, role_key)
             url = "/" + route
             for keyword, value in kwargs.items():
-                url = url.replace(f"<int:{keyword}>", str(value))
+                url = url.replace(f"<int:{keyword}>", str(value)).replace(f"<slug:{keyword}>", str(value))
             want = expected(need, role_key, namespace, owned)
             self_kind = NAMESPACE_TYPES.get(namespace)
             for method in need.methods:
