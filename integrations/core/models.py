@@ -22,10 +22,10 @@ class Connection(models.Model):
     kind = models.CharField(_("kind"), max_length=32)
     name = models.CharField(_("name"), max_length=120)
     # What the kind's form holds apart from secrets (a form's fields, a PBX's host, a mailbox's address).
-    settings = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    settings = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     # The sealed credentials (secrets.seal) and the names of those set, shown as "set" and never in clear.
     secrets_sealed = models.TextField(blank=True)
-    secret_names = models.JSONField(default=list)
+    secret_names = models.JSONField(default=list, blank=True)
     # sha256 of the secret in the inbound URL (None: the kind takes no inbound calls); the last characters help
     # an administrator tell two URLs apart.
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
