@@ -165,9 +165,8 @@ def test_the_administrator_connects_and_sees_the_secret_once(workspace, owner_cl
     # A new address: the old secret stops working at once.
     again = owner_client.post(f"{PAGES}{conn.pk}/url/")
     assert again.status_code == 200 and again.context["token"] != token
-    with inside(workspace):
-        with pytest.raises(inbound.InboundRefused):
-            inbound.connection_for_token(token, kind=KIND)
+    with inside(workspace), pytest.raises(inbound.InboundRefused):
+        inbound.connection_for_token(token, kind=KIND)
 
 
 def test_the_form_shows_field_errors_and_connects_nothing(workspace, owner_client) -> None:
@@ -225,9 +224,8 @@ def test_odd_log_filters_show_the_page(workspace, owner_client) -> None:
 def test_turning_off_refuses_inbound_calls(workspace, owner_client) -> None:
     created = _connect(workspace)
     owner_client.post(f"{PAGES}{created.connection.pk}/toggle/")
-    with inside(workspace):
-        with pytest.raises(inbound.InboundRefused) as refused:
-            inbound.connection_for_token(created.token or "", kind=KIND)
+    with inside(workspace), pytest.raises(inbound.InboundRefused) as refused:
+        inbound.connection_for_token(created.token or "", kind=KIND)
     assert refused.value.status == 404
 
 
@@ -250,17 +248,15 @@ def test_bodies_beyond_the_limit_and_odd_lengths_are_refused() -> None:
 @pytest.mark.parametrize("token", ["", "x" * 200, "nul\x00", "unknown-token"])
 def test_unknown_secrets_are_one_404(workspace, token) -> None:
     _connect(workspace)
-    with inside(workspace):
-        with pytest.raises(inbound.InboundRefused) as refused:
-            inbound.connection_for_token(token, kind=KIND)
+    with inside(workspace), pytest.raises(inbound.InboundRefused) as refused:
+        inbound.connection_for_token(token, kind=KIND)
     assert (refused.value.status, refused.value.code) == (404, "unknown_connection")
 
 
 def test_a_token_of_another_kind_does_not_open(workspace) -> None:
     created = _connect(workspace)
-    with inside(workspace):
-        with pytest.raises(inbound.InboundRefused):
-            inbound.connection_for_token(created.token or "", kind="webforms")
+    with inside(workspace), pytest.raises(inbound.InboundRefused):
+        inbound.connection_for_token(created.token or "", kind="webforms")
 
 
 def test_rate_limits_per_connection_and_address(workspace) -> None:
