@@ -13,10 +13,11 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[2]
 REAL_KEY = "k7#Qm2!vR9zL@x4Wp8&nT1^sY6*eU3%hJ5(oB0)cF-gD_aI+lKr"
 BACKUP_KEYS = "k1:QmFja3VwIG1hc3RlciBrZXkgb2YgdGhlIHRlc3RzISE="  # 32 bytes
+SECRETS_KEYS = "s1:U2VjcmV0cyBtYXN0ZXIga2V5IG9mIHRoZSB0ZXN0cyE="  # 32 bytes
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    unset = {"SECRET_KEY", "DEBUG", "DJANGO_ENV", "BACKUP_MASTER_KEYS"}
+    unset = {"SECRET_KEY", "DEBUG", "DJANGO_ENV", "BACKUP_MASTER_KEYS", "SECRETS_MASTER_KEYS"}
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(env)
     return subprocess.run(
@@ -46,6 +47,7 @@ def test_production_passes_check_deploy_without_warnings() -> None:
         DJANGO_ENV="production",
         SECRET_KEY=REAL_KEY,
         BACKUP_MASTER_KEYS=BACKUP_KEYS,
+        SECRETS_MASTER_KEYS=SECRETS_KEYS,
         BASE_DOMAIN="kontor.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -56,6 +58,12 @@ def test_production_refuses_to_start_without_backup_keys() -> None:
     result = _run("check", DJANGO_ENV="production", SECRET_KEY=REAL_KEY)
     assert result.returncode != 0
     assert "needs BACKUP_MASTER_KEYS" in result.stderr
+
+
+def test_production_refuses_to_start_without_secrets_keys() -> None:
+    result = _run("check", DJANGO_ENV="production", SECRET_KEY=REAL_KEY, BACKUP_MASTER_KEYS=BACKUP_KEYS)
+    assert result.returncode != 0
+    assert "needs SECRETS_MASTER_KEYS" in result.stderr
 
 
 @pytest.mark.parametrize("keys", ["k1", "k1:not-base64!", "k1:c2hvcnQ=", "k1:" + "A" * 44 + ",k1:" + "B" * 44])
