@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups bench-billing install lock clean chromium gettext translations messages
+.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups bench-billing bench-integrations install lock clean chromium gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -82,6 +82,10 @@ bench-backups: $(STAMP)
 # 1,000 seat changes over 100 workspaces against the fake Stripe (200 ms, 5% errors), exactly once (bench/billing.py).
 bench-billing: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/billing.py $(BENCH_ARGS)
+
+# Website forms, telephony, the 1C exchange and webhook deliveries, each beside its baseline (bench/integrations.py).
+bench-integrations: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/integrations.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml
