@@ -63,6 +63,9 @@ def refusal(request: HttpRequest, exc: WorkspaceReadOnly) -> HttpResponse:
     state = getattr(tenant, "billing_state", "")
     if request.path_info.startswith("/api/"):
         return JsonResponse({"detail": str(exc.args[0]), "code": exc.code, "state": state}, status=402)
+    if request.path_info.startswith("/integrations/in/"):
+        # Another system calling in (a website form, a PBX, 1C) reads the integrations' error shape.
+        return JsonResponse({"error": {"code": exc.code, "message": str(exc.args[0]), "state": state}}, status=402)
     if request.headers.get("HX-Request") == "true":
         # The page's htmx error note shows this text next to what was sent (platform_core/htmx-errors.js).
         return HttpResponse(str(exc.args[0]), status=402, content_type="text/plain; charset=utf-8")
