@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection as db
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -307,11 +308,44 @@ def signed_headers(secret: str, *, delivery_uuid: str, body: bytes, timestamp: i
     }
 
 
+def _lease() -> datetime.timedelta:
+    seconds = settings.INTEGRATIONS_HTTP_CONNECT_TIMEOUT + settings.INTEGRATIONS_HTTP_READ_TIMEOUT + 30
+    return datetime.timedelta(seconds=seconds)
+
+
+def _claim_at_once(delivery_id: int, now: datetime.datetime) -> Delivery | None:
+    """The usual case in one UPDATE: due, not being sent, its connection on, nothing earlier of its record
+    waiting. None: something to look at (`_claim`)."""
+    earlier = Delivery.objects.filter(
+        connection_id=OuterRef("connection_id"),
+        kind=OuterRef("kind"),
+        record_id=OuterRef("record_id"),
+        event_id__lt=OuterRef("event_id"),
+        status=Delivery.Status.PENDING,
+    )
+    taken = (
+        Delivery.objects.filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lte=now),
+            pk=delivery_id,
+            status=Delivery.Status.PENDING,
+            next_at__lte=now,
+            connection__is_active=True,
+        )
+        .filter(~Exists(earlier))
+        .update(claimed_until=now + _lease())
+    )
+    if not taken:
+        return None
+    return Delivery.objects.select_related("connection", "connection__webhook").get(pk=delivery_id)
+
+
 def _claim(delivery_id: int, *, manual: bool) -> Delivery | None:
     """Take the delivery for one attempt, or None when it is not for now (done, not due, being sent, waiting
     behind an earlier event of its record: that one queues it when it is done)."""
     schema = db.schema_name  # type: ignore[attr-defined]
     now = timezone.now()
+    if not manual and (taken := _claim_at_once(delivery_id, now)) is not None:
+        return taken
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().select_related("connection").filter(pk=delivery_id).first()
         if delivery is None:
@@ -335,8 +369,7 @@ def _claim(delivery_id: int, *, manual: bool) -> Delivery | None:
             if earlier is not None:
                 _schedule(schema, {delivery.pk: max(earlier.next_at.timestamp(), time.time()) + LOST_AFTER})
                 return None
-        lease = settings.INTEGRATIONS_HTTP_CONNECT_TIMEOUT + settings.INTEGRATIONS_HTTP_READ_TIMEOUT + 30
-        delivery.claimed_until = now + datetime.timedelta(seconds=lease)
+        delivery.claimed_until = now + _lease()
         delivery.save(update_fields=["claimed_until"])
     return delivery
 
@@ -396,12 +429,49 @@ def delivery_attempt(*, delivery_id: int, retry_of: Exchange | None = None) -> E
     response, entry = _send(delivery)
     entry.request = {**entry.request, "event": str(delivery.event_uuid), "type": delivery.type}
     entry.retry_of = retry_of
-    entry.save(update_fields=["request", "retry_of"])
-    _outcome(delivery.pk, response=response, entry=entry)
+    if response.ok:
+        entry.replay = None  # nothing left to retry
+    entry.save(update_fields=["request", "retry_of", "replay"])
+    if response.ok:
+        _delivered(delivery, entry=entry)
+    else:
+        _failed(delivery.pk, entry=entry)
     return entry
 
 
-def _outcome(delivery_id: int, *, response: http.Response, entry: Exchange) -> None:
+def _delivered(delivery: Delivery, *, entry: Exchange) -> None:
+    """The usual outcome, without a lock: the claim keeps the delivery to this attempt."""
+    now = timezone.now()
+    earlier = list(delivery.exchange_ids)
+    delivery.status, delivery.delivered_at, delivery.claimed_until = Delivery.Status.DELIVERED, now, None
+    delivery.attempts += 1
+    delivery.exchange_ids, delivery.last_exchange = [*earlier, entry.pk], entry
+    with transaction.atomic():
+        delivery.save(
+            update_fields=["status", "delivered_at", "claimed_until", "attempts", "exchange_ids", "last_exchange"]
+        )
+        if earlier:
+            Exchange.objects.filter(pk__in=earlier).update(replay=None)
+        try:
+            receiver: Receiver | None = delivery.connection.webhook
+        except Receiver.DoesNotExist:
+            receiver = None
+        # The receiver's last success is kept to the minute: not one more write per delivery.
+        stale = now - datetime.timedelta(minutes=1)
+        if (
+            receiver is None
+            or receiver.failed_in_row
+            or not receiver.last_success_at
+            or receiver.last_success_at < stale
+        ):
+            Receiver.objects.update_or_create(
+                connection_id=delivery.connection_id, defaults={"failed_in_row": 0, "last_success_at": now}
+            )
+        queue_after_commit(_next_of_record(delivery))
+    _unschedule(db.schema_name, delivery.pk)  # type: ignore[attr-defined]
+
+
+def _failed(delivery_id: int, *, entry: Exchange) -> None:
     schema = db.schema_name  # type: ignore[attr-defined]
     now = timezone.now()
     with transaction.atomic():
@@ -413,13 +483,7 @@ def _outcome(delivery_id: int, *, response: http.Response, entry: Exchange) -> N
         delivery.exchange_ids = [*delivery.exchange_ids, entry.pk]
         delivery.last_exchange = entry
         done = True
-        if response.ok:
-            delivery.status, delivery.delivered_at = Delivery.Status.DELIVERED, now
-            receiver.failed_in_row, receiver.last_success_at = 0, now
-            receiver.save(update_fields=["failed_in_row", "last_success_at"])
-            # Its attempts have nothing left to retry.
-            Exchange.objects.filter(pk__in=delivery.exchange_ids).update(replay=None)
-        elif delivery.status == Delivery.Status.FAILED or delivery.type == PING:
+        if delivery.status == Delivery.Status.FAILED or delivery.type == PING:
             # A given-up event retried by hand, or a test: failed, and counted against the receiver no more.
             delivery.status = Delivery.Status.FAILED
         elif delivery.attempts < settings.WEBHOOKS_MAX_ATTEMPTS:
