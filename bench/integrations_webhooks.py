@@ -5,8 +5,8 @@
 A workspace in a scratch database of its own (`<name>_webhooks_crmbench`) with one webhook connection
 subscribed to new leads, pointing at the documented receiver example (tests/fakes/webhook_receiver.py, in a
 process of its own, verifying every signature). A real Celery worker process (prefork, its beat for the
-sweep) runs the outbox dispatcher and the delivery tasks. `--events` leads are created through the CRM's
-service (`lead_create`, each its own transaction) at `--rate` a second by `--writers` threads.
+sweep) runs the outbox dispatcher and the delivery tasks. `--events` leads (200) are created through the
+CRM's service (`lead_create`, each its own transaction) at `--rate` (10) a second by `--writers` threads.
 
 Figures: commit -> receiver p50/p95/max, beside the outbox's own latency to a no-op consumer of the same events
 (commit -> consumer, the baseline: a webhook adds a task hop and an HTTP POST to it); every event delivered,
@@ -59,7 +59,7 @@ def _serve_receiver(conn: Any, redis_url: str) -> None:
         def secret(self) -> str:  # type: ignore[override]
             return state["secret"]
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             arrived = time.time()
             status = self.receive(body)
@@ -115,9 +115,26 @@ def _wait(condition: Any, timeout: float) -> bool:
     return False
 
 
+def _open() -> None:
+    """The scratch database `<name>_webhooks_crmbench`, unless Django is set up already (another bench's)."""
+    from django.apps import apps
+
+    if apps.ready:
+        return
+    url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kontor"))
+    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=f"{url.path.rstrip('/') or '/kontor'}_webhooks"))
+    os.environ["EMAIL_URL"] = "memorymail://"
+    open_database(reuse=False)
+
+
 def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
-    """Set up, run the worker and the receiver, create the leads, and return the figures."""
+    """Set up, run the worker and the receiver, create the leads, and return the figures (args: events, rate,
+    writers, concurrency; defaults for those missing)."""
     import multiprocessing
+
+    _open()
+    events, rate = int(getattr(args, "events", 200)), float(getattr(args, "rate", 10))
+    writers, concurrency = int(getattr(args, "writers", 2)), int(getattr(args, "concurrency", 4))
 
     import redis
     from django.conf import settings
@@ -160,7 +177,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
     committed: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        worker = start_worker(tmp, args.concurrency)
+        worker = start_worker(tmp, concurrency)
         try:
             # The worker is up when a first lead has gone all the way.
             with tenant_context(tenant):
@@ -170,12 +187,12 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 raise SystemExit("the worker did not deliver within 90 s:\n" + (Path(tmp) / "worker.log").read_text())
             client.delete(ARRIVED, ARRIVALS, CONSUMED)
 
-            interval = 1 / args.rate
+            interval = 1 / rate
             started = time.monotonic()
 
             def write(first: int) -> None:
                 with tenant_context(tenant):
-                    for i in range(first, args.events, args.writers):
+                    for i in range(first, events, writers):
                         pause = started + i * interval - time.monotonic()
                         if pause > 0:
                             time.sleep(pause)
@@ -185,7 +202,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                         committed[str(event.uuid)] = at
                 db.close()
 
-            threads = [threading.Thread(target=write, args=(n,)) for n in range(args.writers)]
+            threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -212,7 +229,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
     rate = len(committed) / produced_in
     return [
-        ("leads created (lead_create, committed)", f"{len(committed)} at {rate:.0f}/s", f"{args.writers} writers"),
+        ("leads created (lead_create, committed)", f"{len(committed)} at {rate:.0f}/s", f"{writers} writers"),
         ("webhook p50, commit -> receiver", ms(hooks, 50), f"outbox -> no-op consumer p50 {ms(consumed, 50)}"),
         ("webhook p95, commit -> receiver", ms(hooks, 95), f"outbox -> no-op consumer p95 {ms(consumed, 95)}"),
         ("webhook max", ms(hooks, 100), f"outbox max {ms(consumed, 100)}"),
@@ -223,21 +240,17 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200, help="leads created (one event each)")
-    parser.add_argument("--rate", type=float, default=20, help="leads created per second")
+    parser.add_argument("--rate", type=float, default=10, help="leads created per second")
     parser.add_argument("--writers", type=int, default=2, help="threads creating them")
     parser.add_argument("--concurrency", type=int, default=4, help="the worker's pool processes")
     args = parser.parse_args()
 
-    url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kontor"))
-    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=f"{url.path.rstrip('/') or '/kontor'}_webhooks"))
-    os.environ["EMAIL_URL"] = "memorymail://"
-    open_database(reuse=False)
     rows = measure(args)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure':<{width}}  {'value':>16}  baseline / ceiling")
     for name, value, baseline in rows:
         print(f"{name:<{width}}  {value:>16}  {baseline}")
-    delivered, lost, twice = (int(x) for x in rows[-1][1].split(" / "))
+    _delivered, lost, twice = (int(x) for x in rows[-1][1].split(" / "))
     p95 = float(rows[2][1].split()[0]) / 1000 if rows[2][1] != "-" else float("inf")
     ok = lost == 0 and twice == 0 and p95 <= LATENCY_P95_LIMIT
     print(f"\n{'ok' if ok else 'MISSED'} (every event delivered once, p95 <= {LATENCY_P95_LIMIT:.0f} s)")

@@ -75,6 +75,11 @@ def receiver_of(conn: Connection) -> Receiver:
     return receiver
 
 
+def receiver_state(conn: Connection) -> Receiver:
+    """For a page: the receiver's state, a blank one (unsaved) for a connection that has none yet."""
+    return Receiver.objects.filter(connection=conn).first() or Receiver(connection=conn)
+
+
 def receiver_set_up(conn: Connection) -> None:
     """The kind's on_create: a signing secret made by Kontor (shown once, when asked for) and the receiver's
     state, in the creating transaction."""

@@ -38,7 +38,6 @@ def _actor(request: HttpRequest) -> User:
 @require_http_methods(["GET", "POST"])
 def secret(request: HttpRequest, connection: int) -> HttpResponse:
     conn = core_selectors.connection_get(connection, kind=services.KIND)
-    receiver = services.receiver_of(conn)
     if request.method == "POST":
         action = request.POST.get("action")
         if action not in ("show", "new"):
@@ -52,7 +51,7 @@ def secret(request: HttpRequest, connection: int) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
             return redirect("webhooks:secret", connection=conn.pk)
         return render(request, "webhooks/secret.html", {"connection": conn, "secret": shown})
-    return render(request, "webhooks/secret.html", {"connection": conn, "receiver": receiver})
+    return render(request, "webhooks/secret.html", {"connection": conn, "receiver": services.receiver_state(conn)})
 
 
 @manager_required
@@ -62,7 +61,7 @@ def deliveries(request: HttpRequest, connection: int) -> HttpResponse:
     filters = DeliveryFilterForm(request.GET or None)
     status = filters.cleaned_data["status"] if filters.is_valid() else ""
     page = Paginator(selectors.deliveries_of(conn, status=status), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"connection": conn, "receiver": services.receiver_of(conn), "filters": filters, "page": page}
+    context = {"connection": conn, "receiver": services.receiver_state(conn), "filters": filters, "page": page}
     return render(request, "webhooks/deliveries.html", context)
 
 

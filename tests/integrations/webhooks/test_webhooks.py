@@ -154,6 +154,25 @@ def test_a_failure_is_logged_and_retried_later_until_delivered(
         assert Receiver.objects.get(connection=delivery.connection).failed_in_row == 0
 
 
+def test_a_slow_receiver_times_out_and_gets_the_event_again_later(
+    workspace, receiver, django_capture_on_commit_callbacks, settings
+) -> None:
+    settings.INTEGRATIONS_HTTP_READ_TIMEOUT = 0.3
+    hook(workspace, receiver)
+    receiver.delay = 1.0
+    with tenant_context(workspace.tenant):
+        commit(django_capture_on_commit_callbacks, lead_create, actor=workspace.owner, data={"title": "Slow"})
+    [entry] = exchanges(workspace)
+    assert entry.status == "failed" and entry.error == "timed out"
+    assert deliveries(workspace)[0].status == "pending"
+    receiver.delay = 0.0
+    make_due(workspace)
+    assert deliveries(workspace)[0].status == "delivered"
+    # It had handled the first one after all (the answer came too late): the second is acknowledged only.
+    time.sleep(1.0)
+    assert len(receiver.arrivals) == 2 and len(receiver.handled) == 1
+
+
 def test_the_backoff_grows_with_jitter_up_to_the_cap(settings) -> None:
     settings.WEBHOOKS_RETRY_BASE_SECONDS, settings.WEBHOOKS_RETRY_MAX_SECONDS = 30.0, 6 * 3600.0
     for attempts, nominal in ((1, 30), (2, 120), (3, 480), (4, 1920), (9, 6 * 3600), (20, 6 * 3600)):
