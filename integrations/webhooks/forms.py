@@ -47,7 +47,7 @@ class WebhookSettingsForm(forms.Form):
         label=_("Events"), choices=[(t, t) for t in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
     )
     kinds = forms.MultipleChoiceField(
-        label=_("Of"),
+        label=_("Kinds of record"),
         required=False,
         choices=kind_choices,
         widget=forms.CheckboxSelectMultiple,

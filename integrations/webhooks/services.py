@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from integrations.core import http
 from integrations.core import services as core
@@ -512,7 +513,11 @@ def _failed(delivery_id: int, *, entry: Exchange) -> None:
 def _turn_off(conn: Connection, *, failed: int) -> None:
     if not Connection.objects.filter(pk=conn.pk, is_active=True).exists():
         return
-    reason = _("Turned off by Kontor: %(count)s events in a row failed every attempt.") % {"count": failed}
+    reason = ngettext(
+        "Turned off by Kontor: %(count)s event failed every attempt.",
+        "Turned off by Kontor: %(count)s events in a row failed every attempt.",
+        failed,
+    ) % {"count": failed}
     try:
         core.connection_set_active(actor=None, connection=conn, active=False, reason=reason)
     except WorkspaceReadOnly:

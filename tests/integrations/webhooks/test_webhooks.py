@@ -403,3 +403,35 @@ def test_bad_settings_are_field_errors_and_nothing_is_saved(workspace, owner_cli
         assert owner_client.post("/settings/integrations/new/webhooks/", data).status_code == 422, data
     with tenant_context(workspace.tenant):
         assert not Connection.objects.exists()
+
+
+def test_the_receiver_gets_what_its_identity_may_see(workspace, receiver, django_capture_on_commit_callbacks) -> None:
+    """A role that hides the company's tax id and sees no leads: neither reaches the receiver."""
+    from tenants.accounts.services import role_create
+
+    with tenant_context(workspace.tenant):
+        role = role_create(
+            actor=workspace.owner,
+            name="Hook without tax ids",
+            grants={"company": {"view": "all"}},
+            hidden_fields={"company": ["tax_id"]},
+        )
+        conn = core.connection_create(
+            actor=workspace.owner,
+            kind=services.KIND,
+            name="Limited",
+            settings={"url": receiver.url, "types": ["record.created"], "kinds": []},
+            role=role,
+        ).connection
+        receiver.secret = services.signing_secret_reveal(actor=workspace.owner, connection=conn)
+        commit(
+            django_capture_on_commit_callbacks,
+            company_create,
+            actor=workspace.owner,
+            data={"name": "Acme", "tax_id": "7701234567"},
+        )
+        commit(django_capture_on_commit_callbacks, lead_create, actor=workspace.owner, data={"title": "Hidden"})
+    [arrival] = receiver.arrivals
+    event = json.loads(arrival.body)
+    assert event["kind"] == "company" and event["data"]["name"] == "Acme"
+    assert "tax_id" not in event["data"] and b"7701234567" not in arrival.body
