@@ -94,6 +94,7 @@ TENANT_APPS = [
     "crm.search",
     "crm.web",
     "integrations.core",
+    "integrations.webhooks",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -429,6 +430,19 @@ INTEGRATIONS_INBOUND_RATE_PER_CONNECTION: int = env.int("INTEGRATIONS_INBOUND_RA
 INTEGRATIONS_INBOUND_RATE_PER_ADDRESS: int = env.int("INTEGRATIONS_INBOUND_RATE_PER_ADDRESS", default=60)
 # The exchange log keeps this many days (pruned by the connections that write to it).
 INTEGRATIONS_LOG_DAYS: int = env.int("INTEGRATIONS_LOG_DAYS", default=90)
+# Outgoing webhooks (integrations.webhooks): attempts per event (the first, then retries after about 30 s,
+# 2 min, 8 min, 32 min, 2 h, then every RETRY_MAX: about a day in all, each within +-20%); how many events in a
+# row that failed every attempt turn a receiver off (its administrators are mailed); how often the beat queues
+# the retries that are due.
+WEBHOOKS_MAX_ATTEMPTS: int = env.int("WEBHOOKS_MAX_ATTEMPTS", default=10)
+WEBHOOKS_RETRY_BASE_SECONDS: float = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOKS_RETRY_MAX_SECONDS: float = env.float("WEBHOOKS_RETRY_MAX_SECONDS", default=6 * 3600.0)
+WEBHOOKS_DISABLE_AFTER: int = env.int("WEBHOOKS_DISABLE_AFTER", default=3)
+WEBHOOKS_SWEEP_SECONDS: float = env.float("WEBHOOKS_SWEEP_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "integrations.webhooks.tasks.sweep",
+    "schedule": WEBHOOKS_SWEEP_SECONDS,
+}
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("settings/backups/", include("infra.backups.urls")),
     path("settings/billing/", include("billing.urls")),
+    path("settings/integrations/webhooks/", include("integrations.webhooks.urls")),
     path("settings/integrations/", include("integrations.core.urls")),
     path("settings/", include("tenants.accounts.manage.urls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),

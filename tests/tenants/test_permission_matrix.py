@@ -261,6 +261,10 @@ def _page_needs() -> dict[str, Need]:
         "edit", T.LEAD, on=("pk",), methods=("GET", "POST"), post={"company_mode": "create", "contact_mode": "create"}
     )
     needs["activities:done"] = Need("edit", T.ACTIVITY, on=("pk",), methods=("POST",), post={"done": "on"})
+    # integrations.webhooks
+    needs["webhooks:secret"] = Need(permission=manage_integrations, methods=("GET", "POST"), post={"action": "new"})
+    needs["webhooks:deliveries"] = Need(permission=manage_integrations)
+    needs["webhooks:ping"] = Need(permission=manage_integrations, methods=("POST",), post={})
     return needs
 
 
