@@ -94,6 +94,7 @@ TENANT_APPS = [
     "crm.search",
     "crm.web",
     "integrations.core",
+    "integrations.webforms",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -429,6 +430,9 @@ INTEGRATIONS_INBOUND_RATE_PER_CONNECTION: int = env.int("INTEGRATIONS_INBOUND_RA
 INTEGRATIONS_INBOUND_RATE_PER_ADDRESS: int = env.int("INTEGRATIONS_INBOUND_RATE_PER_ADDRESS", default=60)
 # The exchange log keeps this many days (pruned by the connections that write to it).
 INTEGRATIONS_LOG_DAYS: int = env.int("INTEGRATIONS_LOG_DAYS", default=90)
+# Website forms: submissions a minute from one visitor's address to one form (people send a form or two; more
+# is a script), beside the per-connection limit above.
+WEBFORMS_RATE_PER_ADDRESS: int = env.int("WEBFORMS_RATE_PER_ADDRESS", default=10)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

@@ -261,6 +261,10 @@ def _page_needs() -> dict[str, Need]:
         "edit", T.LEAD, on=("pk",), methods=("GET", "POST"), post={"company_mode": "create", "contact_mode": "create"}
     )
     needs["activities:done"] = Need("edit", T.ACTIVITY, on=("pk",), methods=("POST",), post={"done": "on"})
+    # integrations.webforms
+    needs["webforms:builder"] = Need(permission=manage_integrations, methods=("GET", "POST"), post={})
+    needs["webforms:snippet"] = Need(permission=manage_integrations)
+    needs["webforms_inbound:submit"] = ANONYMOUS
     return needs
 
 
