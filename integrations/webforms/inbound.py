@@ -68,7 +68,8 @@ def _cors(response: HttpResponse, form: WebForm | None, origin: str | None) -> H
 
 
 def _refusal(request: HttpRequest, refusal: InboundRefused) -> HttpResponse:
-    if _is_json(request) or request.method == "OPTIONS":
+    """A page for a website's form post (a person sees it), JSON for everything else."""
+    if request.method != "POST" or request.content_type not in FORM_TYPES:
         return refusal_response(refusal)
     response = render(
         request,
