@@ -53,7 +53,8 @@ def builder(request: HttpRequest, connection: int) -> HttpResponse:
     formset = FieldRowFormSet(
         data, prefix="fields", initial=field_initial(form), form_kwargs={"target_choices": target_choices()}
     )
-    general = forms.Form()  # errors about the form as a whole
+    general = forms.Form({})  # errors about the form as a whole
+    general.is_valid()
     if request.method == "POST" and settings_form.is_valid() and formset.is_valid():
         rows, fields = [], []
         for index, row_form in enumerate(formset.forms):
