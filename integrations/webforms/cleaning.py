@@ -16,7 +16,7 @@ from integrations.webforms.models import FormField
 from integrations.webforms.targets import Target
 
 # The longest value taken for each type of field (a target may hold less).
-MAX_LENGTH = {
+MAX_LENGTH: dict[str, int] = {
     FormField.Type.TEXT: 255,
     FormField.Type.EMAIL: 254,
     FormField.Type.PHONE: 40,

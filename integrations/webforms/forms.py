@@ -8,10 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from integrations.webforms.models import FormField, WebForm
+from integrations.webforms.services import MAX_DUE_MINUTES
 from integrations.webforms.targets import targets
 from tenants.accounts.models import Team
-
-from integrations.webforms.services import MAX_DUE_MINUTES
 
 
 def _lines(text: str) -> list[str]:
@@ -37,7 +36,9 @@ class WebFormSettingsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One per line, like https://example.com. Blank: any website may post."),
     )
-    success_message = forms.CharField(label=_("Thank-you message"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    success_message = forms.CharField(
+        label=_("Thank-you message"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     redirect_url = forms.URLField(
         label=_("Thank-you page"),
         max_length=500,
@@ -87,7 +88,9 @@ class FieldRowForm(forms.Form):
 
     def __init__(self, *args: Any, target_choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = [("", _("Only the task")), *target_choices]
+        target = self.fields["target"]
+        assert isinstance(target, forms.ChoiceField)
+        target.choices = [("", _("Only the task")), *target_choices]
 
     def row(self) -> dict[str, Any] | None:
         """The field this row describes; None for a row left empty or marked for removal."""

@@ -41,7 +41,15 @@ KIND = "webforms"
 OPERATION = "webform.submit"
 RESERVED_KEYS = frozenset({"csrfmiddlewaretoken"})
 # The settings webform_save takes besides the team and the allowed origins.
-SETTINGS = ("task_subject", "task_due_minutes", "success_message", "redirect_url", "honeypot", "submit_label", "lead_source")
+SETTINGS = (
+    "task_subject",
+    "task_due_minutes",
+    "success_message",
+    "redirect_url",
+    "honeypot",
+    "submit_label",
+    "lead_source",
+)
 MAX_DUE_MINUTES = 60 * 24 * 30
 
 
@@ -125,7 +133,9 @@ def _settings_errors(settings: Mapping[str, Any]) -> tuple[dict[str, Any], Error
             origins.append(origin)
     due = settings.get("task_due_minutes")
     if due is not None and not (isinstance(due, int) and 0 <= due <= MAX_DUE_MINUTES):
-        errors["task_due_minutes"] = [_("Ensure this value is less than or equal to %(limit_value)s.") % {"limit_value": MAX_DUE_MINUTES}]
+        errors["task_due_minutes"] = [
+            _("Ensure this value is less than or equal to %(limit_value)s.") % {"limit_value": MAX_DUE_MINUTES}
+        ]
     honeypot = str(settings.get("honeypot") or "")
     try:
         validate_slug(honeypot)
@@ -217,9 +227,7 @@ def _next_owner(form: WebForm, conn: Connection) -> User:
             raise Unplaced(_("The form has no team and its creator is no longer active: choose a team."))
         assert creator is not None
         return creator
-    members = list(
-        User.objects.filter(team_id=locked.team_id, is_active=True, kind=User.Kind.PERSON).order_by("id")
-    )
+    members = list(User.objects.filter(team_id=locked.team_id, is_active=True, kind=User.Kind.PERSON).order_by("id"))
     if not members:
         raise Unplaced(_("The form's team has no active people."))
     after = locked.assign_cursor or 0
@@ -249,14 +257,20 @@ def _task_body(fields: Sequence[FormField], values: Mapping[str, str]) -> str:
     return "\n".join(f"{f.label}: {values[f.key]}" for f in fields if values.get(f.key))
 
 
-def _lead_data(conn: Connection, form: WebForm, fields: Sequence[FormField], values: Mapping[str, str]) -> dict[str, Any]:
+def _lead_data(
+    conn: Connection, form: WebForm, fields: Sequence[FormField], values: Mapping[str, str]
+) -> dict[str, Any]:
     mapped = _by_target(fields, values)
     data: dict[str, Any] = {
         name: mapped[f"lead.{name}"] for name in target_defs.LEAD_FIELDS if mapped.get(f"lead.{name}")
     }
     # A contact's fields describe the person on the lead when no contact is found.
     name = " ".join(p for p in (mapped.get("contact.first_name"), mapped.get("contact.last_name")) if p)
-    for key, value in (("contact_name", name), ("email", mapped.get("contact.email")), ("phone", mapped.get("contact.phone"))):
+    for key, value in (
+        ("contact_name", name),
+        ("email", mapped.get("contact.email")),
+        ("phone", mapped.get("contact.phone")),
+    ):
         if value and not data.get(key):
             data[key] = value
     # What goes nowhere else stays readable on the lead.
@@ -272,7 +286,9 @@ def _lead_data(conn: Connection, form: WebForm, fields: Sequence[FormField], val
     return data
 
 
-def _task_data(conn: Connection, form: WebForm, fields: Sequence[FormField], values: Mapping[str, str]) -> dict[str, Any]:
+def _task_data(
+    conn: Connection, form: WebForm, fields: Sequence[FormField], values: Mapping[str, str]
+) -> dict[str, Any]:
     due = timezone.now() + datetime.timedelta(minutes=form.task_due_minutes) if form.task_due_minutes else None
     subject = form.task_subject or _("Website form: %(name)s") % {"name": conn.name}
     return {"kind": Activity.Kind.TASK, "subject": subject[:255], "body": _task_body(fields, values), "due_at": due}

@@ -24,7 +24,9 @@ class Row:
     errors: list[str]
 
 
-def rows_of(form: WebForm, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None) -> list[Row]:
+def rows_of(
+    form: WebForm, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None
+) -> list[Row]:
     known = {t.key: t for t in targets()}
     input_types = {FormField.Type.EMAIL: "email", FormField.Type.PHONE: "tel"}
     return [

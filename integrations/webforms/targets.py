@@ -37,7 +37,7 @@ def _model_target(prefix: str, model: type[Lead] | type[Contact], name: str) -> 
     max_length = limits[name] if name in limits else getattr(field, "max_length", None)
     return Target(
         key=f"{prefix}.{name}",
-        label=f"{str(model._meta.verbose_name).capitalize()}: {field.verbose_name}",
+        label=f"{str(model._meta.verbose_name).capitalize()}: {getattr(field, 'verbose_name', name)}",
         max_length=max_length,
     )
 
@@ -51,7 +51,11 @@ def targets() -> list[Target]:
     found = [_model_target("lead", Lead, name) for name in LEAD_FIELDS]
     found += [_model_target("contact", Contact, name) for name in CONTACT_FIELDS]
     found += [
-        Target(key=f"{CUSTOM}{field.key}", label=f"{str(Lead._meta.verbose_name).capitalize()}: {field.label}", max_length=None)
+        Target(
+            key=f"{CUSTOM}{field.key}",
+            label=f"{str(Lead._meta.verbose_name).capitalize()}: {field.label}",
+            max_length=None,
+        )
         for field in custom_fields()
     ]
     return found

@@ -87,7 +87,9 @@ class Form:
                 }
                 for f in form.fields.all()
             ]
-        webform_save(actor=self.workspace.owner, connection=self.connection(), settings={**current, **settings_}, fields=rows)
+        webform_save(
+            actor=self.workspace.owner, connection=self.connection(), settings={**current, **settings_}, fields=rows
+        )
 
 
 def make_form(workspace: Workspace, name: str = "Contact us") -> Form:

@@ -157,11 +157,15 @@ def test_lead_fields_and_custom_fields_are_filled(form: Form) -> None:
                 {"key": "first", "label": "First name", "type": "text", "target": "contact.first_name"},
                 {"key": "last", "label": "Last name", "type": "text", "target": "contact.last_name"},
                 {"key": "company", "label": "Company", "type": "text", "target": "lead.company_name"},
-                {"key": "size", "label": "Size", "type": "select", "choices": ["S", "M", "L"], "target": f"custom.{budget.key}"},
+                {"key": "size", "label": "Size", "type": "select", "choices": ["S", "M", "L"],
+                 "target": f"custom.{budget.key}"},
                 {"key": "utm", "label": "Campaign", "type": "text", "target": ""},
             ],
         )  # fmt: skip
-    assert form.post({"first": "Ivan", "last": "Petrov", "company": "Mebel", "size": "M", "utm": "spring"}).status_code == 200
+    assert (
+        form.post({"first": "Ivan", "last": "Petrov", "company": "Mebel", "size": "M", "utm": "spring"}).status_code
+        == 200
+    )
     with tenant_context(form.workspace.tenant):
         lead = Lead.objects.get()
         assert (lead.contact_name, lead.company_name, lead.custom_fields) == ("Ivan Petrov", "Mebel", {budget.key: "M"})
@@ -202,9 +206,7 @@ def test_allowed_origins_and_cors(form: Form) -> None:
     with tenant_context(form.workspace.tenant):
         form.save(allowed_origins=["https://shop.example", "http://localhost:8080"])
     client = form.client()
-    preflight = client.options(
-        form.url, HTTP_ORIGIN="https://shop.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
-    )
+    preflight = client.options(form.url, HTTP_ORIGIN="https://shop.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
     assert preflight.status_code == 204
     assert preflight["Access-Control-Allow-Origin"] == "https://shop.example"
     assert "POST" in preflight["Access-Control-Allow-Methods"] and preflight["Access-Control-Allow-Headers"]
@@ -214,7 +216,11 @@ def test_allowed_origins_and_cors(form: Form) -> None:
     assert ok.status_code == 201 and ok["Access-Control-Allow-Origin"] == "http://localhost:8080"
     # The Referer names the page when a browser sends no Origin.
     assert form.post(GOOD, HTTP_REFERER="https://shop.example/contact?x=1").status_code == 200
-    for header in ({"HTTP_ORIGIN": "https://evil.example"}, {"HTTP_REFERER": "https://evil.example/page"}, {"HTTP_ORIGIN": "null"}):
+    for header in (
+        {"HTTP_ORIGIN": "https://evil.example"},
+        {"HTTP_REFERER": "https://evil.example/page"},
+        {"HTTP_ORIGIN": "null"},
+    ):
         response = form.post_json(GOOD, **header)
         assert response.status_code == 403 and "Access-Control-Allow-Origin" not in response
         assert response.json()["error"]["code"] == "origin_not_allowed"
@@ -290,7 +296,12 @@ def test_unknown_token_inactive_connection_and_get_are_refused(form: Form) -> No
     client = form.client()
     assert client.post(f"/integrations/in/webforms/{'x' * 43}/", GOOD).status_code == 404
     assert client.post("/integrations/in/webforms/%00/", GOOD).status_code == 404
-    assert client.post(f"/integrations/in/webforms/{'y' * 300}/", json.dumps(GOOD), content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            f"/integrations/in/webforms/{'y' * 300}/", json.dumps(GOOD), content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert client.get(form.url).status_code == 405
     with tenant_context(form.workspace.tenant):
         connection_set_active(actor=form.workspace.owner, connection=form.connection(), active=False)
@@ -308,7 +319,9 @@ def test_a_rate_beyond_the_limit_is_refused(form: Form, settings) -> None:
 
 def test_another_workspaces_token_is_unknown_here(form: Form, other_workspace) -> None:
     other = make_form(other_workspace, "Theirs")
-    response = Client(HTTP_HOST=form.workspace.domain).post(other.url, json.dumps(GOOD), content_type="application/json")
+    response = Client(HTTP_HOST=form.workspace.domain).post(
+        other.url, json.dumps(GOOD), content_type="application/json"
+    )
     connection.set_schema_to_public()
     assert response.status_code == 404
     assert crm_counts(form) == (0, 0, 0) and crm_counts(other) == (0, 0, 0)

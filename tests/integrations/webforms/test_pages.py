@@ -133,7 +133,12 @@ def test_a_new_address_is_shown_with_the_code_that_holds_it(workspace, owner_cli
     assert f"/integrations/in/webforms/{token}/" in html.unescape(text.split('data-testid="webform-code">')[1])
     with tenant_context(workspace.tenant):
         conn = Connection.objects.get(name="Site form")
-        assert [f.key for f in WebForm.objects.get(connection=conn).fields.all()] == ["name", "email", "phone", "message"]
+        assert [f.key for f in WebForm.objects.get(connection=conn).fields.all()] == [
+            "name",
+            "email",
+            "phone",
+            "message",
+        ]
 
 
 def test_people_without_the_right_get_403_and_change_nothing(form: Form) -> None:
