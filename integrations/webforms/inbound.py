@@ -105,6 +105,14 @@ def _parse(request: HttpRequest, body: bytes) -> dict[str, Any]:
     raise InboundRefused(415, "unsupported_type", "Send JSON or form data.")
 
 
+def _policy_with_form_action(origin: str) -> str:
+    policy = [
+        (name, [*sources, origin] if name == "form-action" else sources)
+        for name, sources in settings.CONTENT_SECURITY_POLICY
+    ]
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy)
+
+
 def _summary(request: HttpRequest, origin: str | None) -> dict[str, Any]:
     return {**request_summary(request), "format": "json" if _is_json(request) else "form", "origin": origin or ""}
 
@@ -166,7 +174,12 @@ def _page_answer(
     if outcome.errors:
         values = {k: v for k, v in raw.items() if isinstance(v, str) and "\x00" not in v}
         context = form_context(form, request.build_absolute_uri(), values=values, errors=outcome.errors)
-        return render(request, "webforms/answer.html", {"name": conn.name, **context}, status=422)
+        response = render(request, "webforms/answer.html", {"name": conn.name, **context}, status=422)
+        if form.redirect_url and (target := origin_of(form.redirect_url)):
+            # Sent again from this page, the form is answered with a redirect to the thank-you page, which the
+            # browser follows only if the page's form-action allows its origin.
+            response["Content-Security-Policy"] = _policy_with_form_action(target)
+        return response
     if form.redirect_url:
         return HttpResponseRedirect(form.redirect_url, status=303)
     message = form.success_message or _("Thank you! We will be in touch soon.")

@@ -89,6 +89,11 @@ def test_an_html_post_goes_to_the_thank_you_page_when_there_is_one(form: Form) -
         form.save(redirect_url="https://shop.example/thanks", success_message="")
     response = form.post(GOOD)
     assert response.status_code == 303 and response["Location"] == "https://shop.example/thanks"
+    # The page of errors lets its form be redirected there once corrected.
+    page = form.post({**GOOD, "email": "bad"})
+    assert page.status_code == 422
+    assert "form-action 'self'" in page["Content-Security-Policy"]
+    assert page["Content-Security-Policy"].split("form-action")[1].split(";")[0].endswith(" https://shop.example")
 
 
 def test_json_makes_a_lead(form: Form) -> None:
