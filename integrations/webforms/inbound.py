@@ -51,12 +51,13 @@ def _origin(request: HttpRequest) -> str | None:
     return origin_of(header)
 
 
-def _allowed(form: WebForm | None, origin: str | None) -> bool:
+def _allowed(request: HttpRequest, form: WebForm | None, origin: str | None) -> bool:
     """Any origin when none are listed; a call that names none (a server's) is taken: the list keeps other
-    websites' pages from posting through their visitors' browsers, it is no password."""
+    websites' pages from posting through their visitors' browsers, it is no password. The workspace's own
+    origin is always allowed: Kontor's page of a form's errors sends the form again from there."""
     if form is None or not form.allowed_origins or origin == "":
         return True
-    return origin in form.allowed_origins
+    return origin in form.allowed_origins or origin == origin_of(request.build_absolute_uri("/"))
 
 
 def _cors(response: HttpResponse, form: WebForm | None, origin: str | None) -> HttpResponse:
@@ -133,7 +134,7 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
         if form is None:
             raise InboundRefused(409, "not_set_up", "The form has no fields yet.")
         rate_check(request, conn, per_address=settings.WEBFORMS_RATE_PER_ADDRESS)
-        if not _allowed(form, origin):
+        if not _allowed(request, form, origin):
             raise InboundRefused(403, "origin_not_allowed", "This website may not post to the form.")
         raw = _parse(request, body_read(request))
     except InboundRefused as refusal:

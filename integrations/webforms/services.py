@@ -153,7 +153,7 @@ def webform_save(
     require_manager(actor)
     conn = Connection.objects.select_for_update().get(pk=connection.pk)
     if conn.kind != KIND:
-        raise ValidationError(_("This connection is not a website form."))
+        raise ValidationError(_("Unknown kind of connection."))
     form = WebForm.objects.filter(connection=conn).first() or WebForm(connection=conn)
     cleaned, errors = _settings_errors(settings)
     errors.update(_fields_errors(fields, cleaned["honeypot"]))
