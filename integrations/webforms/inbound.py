@@ -11,6 +11,7 @@ from io import BytesIO
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import render
@@ -93,16 +94,16 @@ def _parse(request: HttpRequest, body: bytes) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InboundRefused(400, "malformed", "The body must be a JSON object of the form's fields.")
         return data
-    if request.content_type == FORM_TYPES[0]:
-        return dict(QueryDict(body, encoding=request.encoding or "utf-8").items())
-    if request.content_type == FORM_TYPES[1]:
-        try:
-            values, _files = MultiPartParser(
-                request.META, BytesIO(body), request.upload_handlers, request.encoding or "utf-8"
-            ).parse()
-        except (MultiPartParserError, ValueError):
-            raise InboundRefused(400, "malformed", "The form data cannot be read.") from None
-        return dict(values.items())
+    try:
+        if request.content_type == FORM_TYPES[0]:
+            return dict(QueryDict(body, encoding=request.encoding or "utf-8").items())
+        if request.content_type == FORM_TYPES[1]:
+            parser = MultiPartParser(request.META, BytesIO(body), request.upload_handlers, request.encoding or "utf-8")
+            values, _files = parser.parse()
+            return dict(values.items())
+    except (MultiPartParserError, SuspiciousOperation, ValueError):
+        # Unreadable, or more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS.
+        raise InboundRefused(400, "malformed", "The form data cannot be read.") from None
     raise InboundRefused(415, "unsupported_type", "Send JSON or form data.")
 
 

@@ -292,6 +292,15 @@ def test_unreadable_bodies_are_refused(form: Form, body, content_type: str, stat
     assert [e.status for e in log(form)] == [Exchange.Status.REFUSED]
 
 
+def test_a_form_post_with_too_many_fields_is_refused(form: Form) -> None:
+    body = "&".join(f"f{n}=x" for n in range(1500))
+    response = form.client().post(form.url, body, content_type="application/x-www-form-urlencoded")
+    connection.set_schema_to_public()
+    assert response.status_code == 400
+    assert crm_counts(form) == (0, 0, 0)
+    assert [e.status for e in log(form)] == [Exchange.Status.REFUSED]
+
+
 def test_an_oversized_form_post_is_refused(form: Form, settings) -> None:
     settings.INTEGRATIONS_INBOUND_MAX_BYTES = 1000
     response = form.post({**GOOD, "message": "x" * 2000})
@@ -357,3 +366,18 @@ def test_a_submission_nobody_could_take_is_kept_and_retried(form: Form) -> None:
         assert lead.owner_id == member.pk and lead.email == "anna@example.com"
         failed.refresh_from_db()
         assert failed.status == Exchange.Status.RETRIED
+
+
+def test_the_logs_retry_button_places_a_kept_submission(form: Form, owner_client) -> None:
+    with tenant_context(form.workspace.tenant):
+        team = Team.objects.create(name="Empty")
+        form.save(team=team)
+    assert form.post_json(GOOD).status_code == 202
+    with tenant_context(form.workspace.tenant):
+        failed = Exchange.objects.get(connection_id=form.connection_id)
+        _person(form, "late@example.com", team)
+    connection.set_schema_to_public()
+    response = owner_client.post(f"/settings/integrations/{form.connection_id}/log/{failed.pk}/retry/")
+    assert response.status_code == 302
+    assert crm_counts(form)[:2] == (1, 1)
+    assert [e.status for e in log(form)] == [Exchange.Status.RETRIED, Exchange.Status.OK]
