@@ -90,7 +90,7 @@ class FieldRowForm(forms.Form):
         super().__init__(*args, **kwargs)
         target = self.fields["target"]
         assert isinstance(target, forms.ChoiceField)
-        target.choices = [("", _("Only the task")), *target_choices]
+        target.choices = [("", _("Only the task and the lead's message")), *target_choices]
 
     def row(self) -> dict[str, Any] | None:
         """The field this row describes; None for a row left empty or marked for removal."""

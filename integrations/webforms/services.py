@@ -164,12 +164,12 @@ def webform_save(
             errors.setdefault(f"fields.{index}.{name}", []).extend(problems)
     team = cleaned.get("team")
     if team is not None and not isinstance(team, Team):
-        team = Team.objects.filter(pk=team).first()
+        team = Team.objects.filter(pk=team).first() if str(team).isdigit() else None
         if team is None:
             errors["team"] = [_("There is no such team.")]
     for name in SETTINGS:
-        if name in cleaned and name not in errors:
-            setattr(form, name, cleaned[name] if cleaned[name] is not None else "")
+        if cleaned.get(name) is not None and name not in errors:
+            setattr(form, name, cleaned[name])
     form.allowed_origins = cleaned["allowed_origins"]
     form.team = team
     try:

@@ -326,6 +326,16 @@ def test_unknown_token_inactive_connection_and_get_are_refused(form: Form) -> No
     assert crm_counts(form) == (0, 0, 0)
 
 
+def test_a_connection_without_a_form_takes_nothing(form: Form) -> None:
+    with tenant_context(form.workspace.tenant):
+        form.webform().delete()
+    connection.set_schema_to_public()
+    response = form.post_json(GOOD)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_set_up"
+    assert form.post(GOOD).status_code == 409
+    assert crm_counts(form) == (0, 0, 0)
+
+
 def test_a_rate_beyond_the_limit_is_refused(form: Form, settings) -> None:
     settings.WEBFORMS_RATE_PER_ADDRESS = 2
     statuses = [form.post_json({**GOOD, "email": f"r{n}@example.com"}).status_code for n in range(3)]
