@@ -370,7 +370,8 @@ def submission_receive(
         entry = exchange_open(conn, direction=Exchange.Direction.INBOUND, operation=OPERATION, request=request)
         exchange_close(entry, status=Exchange.Status.REFUSED, error="spam: the trap field was filled in")
         return Outcome(entry=entry, spam=True)
-    known = {t.key: t for t in target_defs.targets()}
+    # The lengths of the lead's and contact's fields (a custom field's value is held to its own rules).
+    known = {t.key: t for t in target_defs.model_targets()}
     values, errors = submission_clean(fields, raw, known)
     if errors:
         return _refused(conn, request, errors, retry_of)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from integrations.webforms.cleaning import max_length_of
 from integrations.webforms.models import FormField, WebForm
-from integrations.webforms.targets import targets
+from integrations.webforms.targets import model_targets
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Row:
 def rows_of(
     form: WebForm, values: Mapping[str, Any] | None = None, errors: Mapping[str, list[str]] | None = None
 ) -> list[Row]:
-    known = {t.key: t for t in targets()}
+    known = {t.key: t for t in model_targets()}
     input_types = {FormField.Type.EMAIL: "email", FormField.Type.PHONE: "tel"}
     return [
         Row(

@@ -46,10 +46,16 @@ def custom_fields() -> list[CustomField]:
     return list(custom_fields_of(RecordType.LEAD))
 
 
+def model_targets() -> list[Target]:
+    """The lead's and contact's fields (the same in every workspace; no query)."""
+    return [_model_target("lead", Lead, name) for name in LEAD_FIELDS] + [
+        _model_target("contact", Contact, name) for name in CONTACT_FIELDS
+    ]
+
+
 def targets() -> list[Target]:
     """Every target of this workspace, in the order the builder lists them."""
-    found = [_model_target("lead", Lead, name) for name in LEAD_FIELDS]
-    found += [_model_target("contact", Contact, name) for name in CONTACT_FIELDS]
+    found = model_targets()
     found += [
         Target(
             key=f"{CUSTOM}{field.key}",
