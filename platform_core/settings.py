@@ -95,6 +95,7 @@ TENANT_APPS = [
     "crm.web",
     "integrations.core",
     "integrations.webhooks",
+    "integrations.webforms",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -443,6 +444,9 @@ CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
     "task": "integrations.webhooks.tasks.sweep",
     "schedule": WEBHOOKS_SWEEP_SECONDS,
 }
+# Website forms: submissions a minute from one visitor's address to one form (people send a form or two; more
+# is a script), beside the per-connection limit above.
+WEBFORMS_RATE_PER_ADDRESS: int = env.int("WEBFORMS_RATE_PER_ADDRESS", default=10)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

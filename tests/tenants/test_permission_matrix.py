@@ -265,6 +265,10 @@ def _page_needs() -> dict[str, Need]:
     needs["webhooks:secret"] = Need(permission=manage_integrations, methods=("GET", "POST"), post={"action": "new"})
     needs["webhooks:deliveries"] = Need(permission=manage_integrations)
     needs["webhooks:ping"] = Need(permission=manage_integrations, methods=("POST",), post={})
+    # integrations.webforms
+    needs["webforms:builder"] = Need(permission=manage_integrations, methods=("GET", "POST"), post={})
+    needs["webforms:snippet"] = Need(permission=manage_integrations)
+    needs["webforms_inbound:submit"] = ANONYMOUS
     return needs
 
 
