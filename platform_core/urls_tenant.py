@@ -9,8 +9,10 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("settings/backups/", include("infra.backups.urls")),
     path("settings/billing/", include("billing.urls")),
+    path("settings/integrations/telephony/", include("integrations.telephony.urls")),
     path("settings/integrations/", include("integrations.core.urls")),
     path("settings/", include("tenants.accounts.manage.urls")),
+    path("integrations/", include("integrations.telephony.urls_calls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),
     path("", include("crm.web.urls")),
 ]
