@@ -92,8 +92,15 @@ def targets(shard: tuple[int, int] = (0, 1)) -> list[Target]:
             for conn in Connection.objects.filter(kind=ASTERISK, is_active=True, identity__is_active=True):
                 if in_shard(tenant.schema_name, conn.pk, shard) and (target := target_of(tenant, conn)):
                     found.append(target)
-    close_old_connections()
     return found
+
+
+def _targets_read(shard: tuple[int, int]) -> list[Target]:
+    """targets() in a worker thread, which gives its database connection back when done."""
+    try:
+        return targets(shard)
+    finally:
+        close_old_connections()
 
 
 def call_store(target: Target, call: CallData) -> None:
@@ -164,7 +171,7 @@ class Supervisor:
         try:
             while not stop.is_set():
                 try:
-                    found = {t.key: t for t in await asyncio.to_thread(targets, self.shard)}
+                    found = {t.key: t for t in await asyncio.to_thread(_targets_read, self.shard)}
                 except Exception:
                     log.exception("telephony: the connections could not be read")
                     found = None

@@ -52,6 +52,8 @@ def zadarma_notify(request: HttpRequest, token: str) -> HttpResponse:
             return HttpResponse(echo, content_type="text/plain")
         body = inbound.body_read(request)
         fields = _form(body)
+        if fields.get("event", "") not in zadarma.HANDLED:
+            return JsonResponse({"status": "ignored"})  # NOTIFY_ANSWER, NOTIFY_IVR...: nothing to do, nothing done
         try:
             secret = connection_secrets(conn).get("api_secret", "")
         except Exception:
@@ -78,8 +80,6 @@ def _form(body: bytes) -> dict[str, str]:
 
 def _notification(request: HttpRequest, conn: Any, fields: dict[str, str]) -> HttpResponse:
     event = fields.get("event", "")
-    if event not in zadarma.HANDLED:
-        return JsonResponse({"status": "ignored"})
     summary = {**inbound.request_summary(request), "event": event, "call": fields.get("pbx_call_id", "")[:128]}
     if event == "NOTIFY_RECORD":
         pbx_call_id, rec = fields.get("pbx_call_id", ""), fields.get("call_id_with_rec", "")
