@@ -203,7 +203,10 @@ class CallTracker:
         linkedid = event.get("Linkedid") or uniqueid
         group = self._group(linkedid, at)
         channel = _Channel(
-            uniqueid=uniqueid, name=event.get("Channel", ""), caller=event.get("CallerIDNum", ""), exten=event.get("Exten", "")
+            uniqueid=uniqueid,
+            name=event.get("Channel", ""),
+            caller=event.get("CallerIDNum", ""),
+            exten=event.get("Exten", ""),
         )
         group.channels[uniqueid] = channel
         self._linked[uniqueid] = linkedid

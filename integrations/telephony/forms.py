@@ -27,14 +27,16 @@ class ExtensionsField(forms.CharField):
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, dict):
-            emails = dict(_people().filter(pk__in=[v for v in value.values() if isinstance(v, int)]).values_list("pk", "email"))
+            emails = dict(
+                _people().filter(pk__in=[v for v in value.values() if isinstance(v, int)]).values_list("pk", "email")
+            )
             return "\n".join(f"{ext} = {emails.get(pk, '?')}" for ext, pk in value.items())
         return value
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, dict):
             return value
-        text = super().to_python(value)
+        text = super().to_python(value) or ""
         mapping: dict[str, str] = {}
         bad: list[str] = []
         for line in text.splitlines():
@@ -47,13 +49,17 @@ class ExtensionsField(forms.CharField):
                 continue
             mapping[ext] = email
         if bad:
-            raise ValidationError(_("Write each line as “101 = person@example.com”: %(lines)s"), params={"lines": "; ".join(bad)})
+            raise ValidationError(
+                _("Write each line as “101 = person@example.com”: %(lines)s"), params={"lines": "; ".join(bad)}
+            )
         if len(mapping) > MAX_EXTENSIONS:
             raise ValidationError(_("Too many lines."))
         people = dict(_people().filter(email__in=list(mapping.values())).values_list("email", "pk"))
         unknown = sorted({e for e in mapping.values() if e not in people})
         if unknown:
-            raise ValidationError(_("No such person in this workspace: %(emails)s"), params={"emails": ", ".join(unknown)})
+            raise ValidationError(
+                _("No such person in this workspace: %(emails)s"), params={"emails": ", ".join(unknown)}
+            )
         return {ext: people[email] for ext, email in mapping.items()}
 
 
@@ -121,7 +127,10 @@ class ZadarmaSettingsForm(_Common):
     api_key = forms.CharField(label=_("API key"), max_length=100)
     api_secret = forms.CharField(label=_("API secret"), max_length=100)
     time_zone = forms.CharField(
-        label=_("Time zone of the Zadarma account"), max_length=64, required=False, help_text=_("Blank: the workspace's.")
+        label=_("Time zone of the Zadarma account"),
+        max_length=64,
+        required=False,
+        help_text=_("Blank: the workspace's."),
     )
 
     def clean_time_zone(self) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import hashlib
 import json
 import logging
@@ -46,7 +45,9 @@ class Target:
 
     @property
     def key(self) -> str:
-        data = json.dumps([self.schema, self.connection_id, vars(self.ami), self.extensions, self.wait_for_cdr, self.recording_url])
+        data = json.dumps(
+            [self.schema, self.connection_id, vars(self.ami), self.extensions, self.wait_for_cdr, self.recording_url]
+        )
         return hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -149,7 +150,9 @@ class ConnectionRunner:
 
 
 class Supervisor:
-    def __init__(self, *, shard: tuple[int, int] = (0, 1), store: Callable[[Target, CallData], None] = call_store) -> None:
+    def __init__(
+        self, *, shard: tuple[int, int] = (0, 1), store: Callable[[Target, CallData], None] = call_store
+    ) -> None:
         self.shard = shard
         self.store = store
         self.queue: asyncio.Queue[tuple[Target, CallData]] = asyncio.Queue()
@@ -203,5 +206,3 @@ class Supervisor:
     def _stop(self, key: str) -> None:
         _task, stop = self.runners[key]
         stop.set()
-
-

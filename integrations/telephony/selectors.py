@@ -44,7 +44,9 @@ def records_of_number(identity: User, e164: str) -> Match:
     )
     if contact is not None:
         return Match(contact=contact, company=contact.company)
-    company = companies_visible_to(identity).filter(phones__contains=[e164]).select_related("owner").order_by("id").first()
+    company = (
+        companies_visible_to(identity).filter(phones__contains=[e164]).select_related("owner").order_by("id").first()
+    )
     if company is not None:
         return Match(company=company)
     lead = (
@@ -74,7 +76,9 @@ def line_of(user: User) -> Line | None:
     """The active telephony connection where `user` has an extension (the first by name), and that extension."""
     if not user.is_authenticated:
         return None
-    for conn in Connection.objects.filter(kind__in=KINDS, is_active=True).select_related("identity").order_by("name", "id"):
+    for conn in (
+        Connection.objects.filter(kind__in=KINDS, is_active=True).select_related("identity").order_by("name", "id")
+    ):
         for ext, pk in (conn.settings.get("extensions") or {}).items():
             if pk == user.pk:
                 return Line(connection=conn, extension=str(ext))

@@ -27,7 +27,7 @@ from integrations.core import http
 from integrations.core.models import Connection, Exchange
 from integrations.core.services import connection_secrets, exchange_close, exchange_open
 from integrations.telephony import ami, selectors, zadarma
-from integrations.telephony.calls import ANSWERED, INBOUND, MISSED, CallData
+from integrations.telephony.calls import INBOUND, MISSED, CallData
 from integrations.telephony.kinds import ASTERISK, CALL_OPERATION, ZADARMA
 from integrations.telephony.models import Call
 from tenants.access import workspace_write
@@ -63,7 +63,9 @@ def dial_string(number: str, *, style: str) -> str:
         return number.lstrip("+")
     if style == "national":
         parsed = phonenumbers.parse(number)
-        return "".join(c for c in phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL) if c.isdigit())
+        return "".join(
+            c for c in phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL) if c.isdigit()
+        )
     return number
 
 
@@ -223,7 +225,9 @@ def call_recording_set(*, connection: Connection, pbx_call_id: str, url: str) ->
     return call
 
 
-def call_handle(conn: Connection, data: CallData, *, request: dict[str, Any] | None = None, retry_of: Exchange | None = None) -> Exchange:
+def call_handle(
+    conn: Connection, data: CallData, *, request: dict[str, Any] | None = None, retry_of: Exchange | None = None
+) -> Exchange:
     """call_log with its entry in the exchange log; a failure is logged with what a retry runs again."""
     entry = exchange_open(
         conn,
@@ -295,7 +299,10 @@ def _originate(conn: Connection, secrets: dict[str, str], extension: str, phone:
         "Async": "true",
     }
     entry = exchange_open(
-        conn, direction=Exchange.Direction.OUTBOUND, operation="telephony.originate", request={k: fields[k] for k in ("Channel", "Context", "Exten")}
+        conn,
+        direction=Exchange.Direction.OUTBOUND,
+        operation="telephony.originate",
+        request={k: fields[k] for k in ("Channel", "Context", "Exten")},
     )
     try:
         settings_ = ami.AmiSettings(
@@ -320,11 +327,19 @@ def _originate(conn: Connection, secrets: dict[str, str], extension: str, phone:
 
 def _callback(conn: Connection, secrets: dict[str, str], extension: str, phone: str) -> Exchange:
     url, body, headers = zadarma.api_request(
-        secrets.get("api_key", ""), secrets.get("api_secret", ""), "/v1/request/callback/", {"from": extension, "to": phone.lstrip("+")}
+        secrets.get("api_key", ""),
+        secrets.get("api_secret", ""),
+        "/v1/request/callback/",
+        {"from": extension, "to": phone.lstrip("+")},
     )
-    response, entry = http.call(conn, operation="telephony.callback", method="POST", url=url, body=body, headers=headers, attempts=1)
+    response, entry = http.call(
+        conn, operation="telephony.callback", method="POST", url=url, body=body, headers=headers, attempts=1
+    )
     if response.ok and zadarma.api_answer(response.body).get("status") != "success":
-        entry.status, entry.error = Exchange.Status.FAILED, str(zadarma.api_answer(response.body).get("message", "refused"))[:500]
+        entry.status, entry.error = (
+            Exchange.Status.FAILED,
+            str(zadarma.api_answer(response.body).get("message", "refused"))[:500],
+        )
         entry.save(update_fields=["status", "error"])
     return entry
 
@@ -333,13 +348,17 @@ def recording_fetch(conn: Connection, call_id_with_rec: str) -> str:
     """The link to a Zadarma recording (its API's /v1/pbx/record/request/), "" when not given."""
     secrets = connection_secrets(conn)
     url, headers = zadarma.api_get(
-        secrets.get("api_key", ""), secrets.get("api_secret", ""), "/v1/pbx/record/request/", {"call_id": call_id_with_rec}
+        secrets.get("api_key", ""),
+        secrets.get("api_secret", ""),
+        "/v1/pbx/record/request/",
+        {"call_id": call_id_with_rec},
     )
     response, _entry = http.call(conn, operation="telephony.recording", method="GET", url=url, headers=headers)
     answer = zadarma.api_answer(response.body) if response.ok else {}
-    link = answer.get("link") or ""
-    if not link and isinstance(answer.get("links"), list) and answer["links"]:
-        link = answer["links"][0]
+    link: object = answer.get("link") or ""
+    links = answer.get("links")
+    if not link and isinstance(links, list) and links:
+        link = links[0]
     link = str(link)
     return link if link.startswith(("https://", "http://")) else ""
 

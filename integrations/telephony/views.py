@@ -4,6 +4,7 @@ who sees the record)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib import messages
@@ -21,7 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.companies.selectors import company_get
 from crm.contacts.selectors import contact_get
 from crm.leads.selectors import lead_get
-from integrations.core import inbound, selectors as core_selectors
+from integrations.core import inbound
+from integrations.core import selectors as core_selectors
 from integrations.core.models import Exchange
 from integrations.core.services import connection_secrets, exchange_close, exchange_open
 from integrations.core.views import manager_required
@@ -89,7 +91,11 @@ def _notification(request: HttpRequest, conn: Any, fields: dict[str, str]) -> Ht
         exchange_close(entry, status=Exchange.Status.OK, counts={"recordings": 1})
         transaction.on_commit(lambda: tasks.recording_fetch.delay(conn.pk, pbx_call_id, rec))
         return JsonResponse({"status": "ok"})
-    tz = zadarma.zone(str(conn.settings.get("time_zone") or "")) if conn.settings.get("time_zone") else services.workspace_zone()
+    tz = (
+        zadarma.zone(str(conn.settings.get("time_zone") or ""))
+        if conn.settings.get("time_zone")
+        else services.workspace_zone()
+    )
     try:
         call = zadarma.call_of(fields, tz=tz, now=timezone.now())
     except zadarma.BadNotification as exc:
@@ -97,8 +103,8 @@ def _notification(request: HttpRequest, conn: Any, fields: dict[str, str]) -> Ht
     entry = services.call_handle(conn, call, request=summary)
     if entry.status != Exchange.Status.OK:
         return JsonResponse({"error": {"code": "not_logged", "message": entry.error}}, status=422)
-    if rec := call.extra.get("call_id_with_rec"):
-        pbx_call_id = call.pbx_call_id
+    if recorded := call.extra.get("call_id_with_rec", ""):
+        pbx_call_id, rec = call.pbx_call_id, recorded
         transaction.on_commit(lambda: tasks.recording_fetch.delay(conn.pk, pbx_call_id, rec))
     return JsonResponse({"status": "ok"})
 
@@ -118,7 +124,7 @@ def calls(request: HttpRequest, connection: int) -> HttpResponse:
 
 # --- click-to-call ---------------------------------------------------------------------------------------------
 
-_GETTERS = {"contact": contact_get, "company": company_get, "lead": lead_get}
+_GETTERS: dict[str, Callable[[User, object], Any]] = {"contact": contact_get, "company": company_get, "lead": lead_get}
 
 
 def _record_phones(user: User, record_type: str, record: Any) -> list[str]:

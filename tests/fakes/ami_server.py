@@ -199,8 +199,16 @@ def _channel(kind: str, peer: str, n: int) -> str:
 
 
 def inbound_call(
-    *, linkedid: str, caller: str, did: str = "74951234567", extension: str = "101", status: str = "ANSWER",
-    talk: float = 65.0, start: float = 1_700_000_000.0, trunk: str = "provider", cdr: bool = False,
+    *,
+    linkedid: str,
+    caller: str,
+    did: str = "74951234567",
+    extension: str = "101",
+    status: str = "ANSWER",
+    talk: float = 65.0,
+    start: float = 1_700_000_000.0,
+    trunk: str = "provider",
+    cdr: bool = False,
 ) -> list[dict[str, str]]:
     """Newchannel (trunk), Newchannel (extension), DialBegin, DialEnd, Hangup x2 (and a Cdr): a call from
     `caller` to the DID, rung on `extension`, answered or not (`status`: ANSWER, NOANSWER, BUSY, CANCEL...)."""
@@ -210,32 +218,88 @@ def inbound_call(
     answered = ring + 4
     end = answered + talk if status == "ANSWER" else ring + 20
     events = [
-        {"Event": "Newchannel", "Channel": trunk_ch, "ChannelState": "0", "CallerIDNum": caller, "CallerIDName": "",
-         "Exten": did, "Context": "from-trunk", "Uniqueid": a, "Linkedid": a, "Timestamp": f"{start:.6f}"},
-        {"Event": "Newchannel", "Channel": ext_ch, "ChannelState": "0", "CallerIDNum": extension,
-         "Exten": extension, "Context": "from-internal", "Uniqueid": b, "Linkedid": a, "Timestamp": f"{ring:.6f}"},
-        {"Event": "DialBegin", "Channel": trunk_ch, "Uniqueid": a, "Linkedid": a, "DestChannel": ext_ch,
-         "DestUniqueid": b, "DestLinkedid": a, "DestCallerIDNum": extension, "DialString": extension,
-         "Timestamp": f"{ring:.6f}"},
-        {"Event": "DialEnd", "Channel": trunk_ch, "Uniqueid": a, "Linkedid": a, "DestChannel": ext_ch,
-         "DestUniqueid": b, "DestLinkedid": a, "DialStatus": status,
-         "Timestamp": f"{(answered if status == 'ANSWER' else end):.6f}"},
+        {
+            "Event": "Newchannel",
+            "Channel": trunk_ch,
+            "ChannelState": "0",
+            "CallerIDNum": caller,
+            "CallerIDName": "",
+            "Exten": did,
+            "Context": "from-trunk",
+            "Uniqueid": a,
+            "Linkedid": a,
+            "Timestamp": f"{start:.6f}",
+        },
+        {
+            "Event": "Newchannel",
+            "Channel": ext_ch,
+            "ChannelState": "0",
+            "CallerIDNum": extension,
+            "Exten": extension,
+            "Context": "from-internal",
+            "Uniqueid": b,
+            "Linkedid": a,
+            "Timestamp": f"{ring:.6f}",
+        },
+        {
+            "Event": "DialBegin",
+            "Channel": trunk_ch,
+            "Uniqueid": a,
+            "Linkedid": a,
+            "DestChannel": ext_ch,
+            "DestUniqueid": b,
+            "DestLinkedid": a,
+            "DestCallerIDNum": extension,
+            "DialString": extension,
+            "Timestamp": f"{ring:.6f}",
+        },
+        {
+            "Event": "DialEnd",
+            "Channel": trunk_ch,
+            "Uniqueid": a,
+            "Linkedid": a,
+            "DestChannel": ext_ch,
+            "DestUniqueid": b,
+            "DestLinkedid": a,
+            "DialStatus": status,
+            "Timestamp": f"{(answered if status == 'ANSWER' else end):.6f}",
+        },
         {"Event": "Hangup", "Channel": ext_ch, "Uniqueid": b, "Linkedid": a, "Cause": "16", "Timestamp": f"{end:.6f}"},
-        {"Event": "Hangup", "Channel": trunk_ch, "Uniqueid": a, "Linkedid": a, "Cause": "16", "Timestamp": f"{end:.6f}"},
+        {
+            "Event": "Hangup",
+            "Channel": trunk_ch,
+            "Uniqueid": a,
+            "Linkedid": a,
+            "Cause": "16",
+            "Timestamp": f"{end:.6f}",
+        },
     ]
     if cdr:
-        events.append({
-            "Event": "Cdr", "Source": caller, "Destination": extension, "Channel": trunk_ch,
-            "DestinationChannel": ext_ch, "Duration": str(int(end - start)),
-            "BillableSeconds": str(int(end - answered)) if status == "ANSWER" else "0",
-            "Disposition": {"ANSWER": "ANSWERED", "BUSY": "BUSY"}.get(status, "NO ANSWER"), "UniqueID": a,
-        })
+        events.append(
+            {
+                "Event": "Cdr",
+                "Source": caller,
+                "Destination": extension,
+                "Channel": trunk_ch,
+                "DestinationChannel": ext_ch,
+                "Duration": str(int(end - start)),
+                "BillableSeconds": str(int(end - answered)) if status == "ANSWER" else "0",
+                "Disposition": {"ANSWER": "ANSWERED", "BUSY": "BUSY"}.get(status, "NO ANSWER"),
+                "UniqueID": a,
+            }
+        )
     return events  # fmt: skip
 
 
 def outbound_call(
-    *, linkedid: str, number: str, extension: str = "101", status: str = "ANSWER", talk: float = 30.0,
-    start: float = 1_700_000_000.0, trunk: str = "provider",
+    *,
+    linkedid: str,
+    number: str,
+    extension: str = "101",
+    status: str = "ANSWER",
+    talk: float = 30.0,
+    start: float = 1_700_000_000.0,
+    trunk: str = "provider",
 ) -> list[dict[str, str]]:
     """The extension dials `number` through the trunk (as after an Originate of the extension's channel)."""
     a, b = linkedid, f"{linkedid}1"
@@ -252,6 +316,7 @@ def outbound_call(
          "Timestamp": f"{start + 1:.6f}"},
         {"Event": "DialEnd", "Channel": ext_ch, "Uniqueid": a, "Linkedid": a, "DestChannel": trunk_ch,
          "DestUniqueid": b, "DialStatus": status, "Timestamp": f"{(answered if status == 'ANSWER' else end):.6f}"},
-        {"Event": "Hangup", "Channel": trunk_ch, "Uniqueid": b, "Linkedid": a, "Cause": "16", "Timestamp": f"{end:.6f}"},
+        {"Event": "Hangup", "Channel": trunk_ch, "Uniqueid": b, "Linkedid": a, "Cause": "16",
+         "Timestamp": f"{end:.6f}"},
         {"Event": "Hangup", "Channel": ext_ch, "Uniqueid": a, "Linkedid": a, "Cause": "16", "Timestamp": f"{end:.6f}"},
     ]  # fmt: skip

@@ -42,26 +42,57 @@ def notification(secret: str, event: str, **fields: str) -> tuple[str, str]:
 
 
 def inbound_sequence(
-    *, pbx_call_id: str, caller: str, did: str = "74951234567", internal: str = "101",
-    disposition: str = "answered", duration: int = 65, call_start: str = "2026-12-01 10:00:00",
+    *,
+    pbx_call_id: str,
+    caller: str,
+    did: str = "74951234567",
+    internal: str = "101",
+    disposition: str = "answered",
+    duration: int = 65,
+    call_start: str = "2026-12-01 10:00:00",
     recorded: bool = False,
 ) -> list[tuple[str, dict[str, str]]]:
     """NOTIFY_START, NOTIFY_INTERNAL, NOTIFY_END of one inbound call."""
     common = {"call_start": call_start, "pbx_call_id": pbx_call_id, "caller_id": caller, "called_did": did}
-    end = {**common, "internal": internal, "duration": str(duration), "disposition": disposition,
-           "status_code": "16", "is_recorded": "1" if recorded else "0",
-           "call_id_with_rec": f"{pbx_call_id}.rec" if recorded else "", "last_internal": internal}
-    return [("NOTIFY_START", common), ("NOTIFY_INTERNAL", {**common, "internal": internal}), ("NOTIFY_END", end)]  # fmt: skip
+    end = {
+        **common,
+        "internal": internal,
+        "duration": str(duration),
+        "disposition": disposition,
+        "status_code": "16",
+        "is_recorded": "1" if recorded else "0",
+        "call_id_with_rec": f"{pbx_call_id}.rec" if recorded else "",
+        "last_internal": internal,
+    }
+    internal_ = {**common, "internal": internal}
+    return [("NOTIFY_START", common), ("NOTIFY_INTERNAL", internal_), ("NOTIFY_END", end)]
 
 
 def outbound_sequence(
-    *, pbx_call_id: str, destination: str, internal: str = "101", caller_id: str = "74951234567",
-    disposition: str = "answered", duration: int = 30, call_start: str = "2026-12-01 11:00:00",
+    *,
+    pbx_call_id: str,
+    destination: str,
+    internal: str = "101",
+    caller_id: str = "74951234567",
+    disposition: str = "answered",
+    duration: int = 30,
+    call_start: str = "2026-12-01 11:00:00",
 ) -> list[tuple[str, dict[str, str]]]:
-    common = {"call_start": call_start, "pbx_call_id": pbx_call_id, "destination": destination,
-              "caller_id": caller_id, "internal": internal}
-    end = {**common, "duration": str(duration), "disposition": disposition, "status_code": "16",
-           "is_recorded": "0", "call_id_with_rec": ""}
+    common = {
+        "call_start": call_start,
+        "pbx_call_id": pbx_call_id,
+        "destination": destination,
+        "caller_id": caller_id,
+        "internal": internal,
+    }
+    end = {
+        **common,
+        "duration": str(duration),
+        "disposition": disposition,
+        "status_code": "16",
+        "is_recorded": "0",
+        "call_id_with_rec": "",
+    }
     return [("NOTIFY_OUT_START", common), ("NOTIFY_OUT_END", end)]  # fmt: skip
 
 
@@ -95,7 +126,9 @@ class FakeZadarmaApi:
                 else:
                     params = dict(parse_qsl(parts.query))
                 query = urlencode(sorted(params.items()))
-                expected = f"{fake.key}:" + sign(fake.secret, parts.path + query + hashlib.md5(query.encode()).hexdigest())
+                expected = f"{fake.key}:" + sign(
+                    fake.secret, parts.path + query + hashlib.md5(query.encode()).hexdigest()
+                )
                 authorized = hmac.compare_digest(self.headers.get("Authorization", ""), expected)
                 fake.requests.append(ApiRequest(method, parts.path, params, authorized))
                 if not authorized:

@@ -261,6 +261,11 @@ def _page_needs() -> dict[str, Need]:
         "edit", T.LEAD, on=("pk",), methods=("GET", "POST"), post={"company_mode": "create", "contact_mode": "create"}
     )
     needs["activities:done"] = Need("edit", T.ACTIVITY, on=("pk",), methods=("POST",), post={"done": "on"})
+    # integrations.telephony: a connection's calls; Zadarma's notifications (the secret in the path); click-to-call
+    # from a card, for any member (the probe names no record: refused as bad input, 422, before anything is read).
+    needs["telephony:calls"] = Need(permission=manage_integrations)
+    needs["telephony_calls:zadarma"] = ANONYMOUS
+    needs["telephony_calls:call"] = Need(methods=("POST",), post={})
     return needs
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from integrations.telephony.ami import AmiClient, AmiSettings, AmiAuthError, originate
+from integrations.telephony.ami import AmiAuthError, AmiClient, AmiSettings, originate
 from integrations.telephony.calls import CallData
 from integrations.telephony.runner import ConnectionRunner, Target, in_shard, targets
 from tests.fakes.ami_server import FakeAmi, inbound_call
@@ -102,7 +102,15 @@ def test_a_refused_login_is_tried_again_later(ami: FakeAmi, events: queue.Queue[
 
 def test_the_runner_hands_over_finished_calls(ami: FakeAmi) -> None:
     calls: queue.Queue[CallData] = queue.Queue()
-    target = Target(tenant_id=0, schema="x", connection_id=1, ami=_settings(ami), extensions=("101",), wait_for_cdr=False, recording_url="")
+    target = Target(
+        tenant_id=0,
+        schema="x",
+        connection_id=1,
+        ami=_settings(ami),
+        extensions=("101",),
+        wait_for_cdr=False,
+        recording_url="",
+    )
     runner = ConnectionRunner(target, lambda _t, call: calls.put(call))
     with Running(runner.run):
         ami.wait_for(lambda: ami.sessions == 1)
@@ -116,7 +124,9 @@ def test_the_runner_hands_over_finished_calls(ami: FakeAmi) -> None:
 
 
 def test_originate_sends_the_action(ami: FakeAmi) -> None:
-    answer = originate(_settings(ami), {"Channel": "PJSIP/101", "Context": "from-internal", "Exten": "79161234567", "Priority": "1"})
+    answer = originate(
+        _settings(ami), {"Channel": "PJSIP/101", "Context": "from-internal", "Exten": "79161234567", "Priority": "1"}
+    )
     assert answer["Response"] == "Success"
     [action] = ami.actions_named("Originate")
     assert (action["Channel"], action["Exten"], action["Context"]) == ("PJSIP/101", "79161234567", "from-internal")

@@ -13,7 +13,12 @@ NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 def test_an_answered_inbound_call() -> None:
     [call] = calls_from_events(inbound_call(linkedid="1700000000.1", caller="+79161234567", talk=65), NOW)
     assert call.pbx_call_id == "1700000000.1"
-    assert (call.direction, call.external, call.line, call.extension) == ("inbound", "+79161234567", "74951234567", "101")
+    assert (call.direction, call.external, call.line, call.extension) == (
+        "inbound",
+        "+79161234567",
+        "74951234567",
+        "101",
+    )
     assert (call.result, call.duration) == ("answered", 65)
     assert call.started_at == datetime.datetime.fromtimestamp(1_700_000_000, tz=datetime.UTC)
     assert call.answered_at is not None and call.ended_at is not None
@@ -71,7 +76,9 @@ def test_interleaved_calls_are_kept_apart() -> None:
 
 
 def test_known_extensions_decide_what_is_internal() -> None:
-    [call] = calls_from_events(outbound_call(linkedid="8.1", number="79161234567", extension="2001"), NOW, extensions=["2001"])
+    [call] = calls_from_events(
+        outbound_call(linkedid="8.1", number="79161234567", extension="2001"), NOW, extensions=["2001"]
+    )
     assert (call.direction, call.extension) == ("outbound", "2001")
     [call] = calls_from_events(inbound_call(linkedid="9.1", caller="2001", extension="101"), NOW, extensions=["2001"])
     assert call.direction == "inbound" and call.extension == ""  # 101 is not one of the connection's
@@ -79,14 +86,23 @@ def test_known_extensions_decide_what_is_internal() -> None:
 
 def test_odd_events_are_ignored() -> None:
     tracker = CallTracker()
-    for event in ({}, {"Event": "Hangup"}, {"Event": "DialEnd", "Linkedid": "x"}, {"Event": "Cdr", "UniqueID": "y"},
-                  {"Event": "Newchannel", "Uniqueid": "z", "Timestamp": "not a number"}, {"Event": "Hangup", "Uniqueid": "q\x00"}):  # fmt: skip
+    odd = [
+        {},
+        {"Event": "Hangup"},
+        {"Event": "DialEnd", "Linkedid": "x"},
+        {"Event": "Cdr", "UniqueID": "y"},
+        {"Event": "Newchannel", "Uniqueid": "z", "Timestamp": "not a number"},
+        {"Event": "Hangup", "Uniqueid": "q\x00"},
+    ]
+    for event in odd:
         assert tracker.feed(event, NOW) == []
 
 
 def test_recording_address_from_the_template() -> None:
     [call] = calls_from_events(
-        inbound_call(linkedid="10.1", caller="+79161234567"), NOW, recording_url_template="https://pbx.example/{linkedid}.wav"
+        inbound_call(linkedid="10.1", caller="+79161234567"),
+        NOW,
+        recording_url_template="https://pbx.example/{linkedid}.wav",
     )
     assert call.recording_url == "https://pbx.example/10.1.wav"
 
@@ -98,5 +114,8 @@ def test_wire_format() -> None:
     reader = MessageReader()
     data = block({"Event": "Newchannel", "Uniqueid": "1.1"}) + block({"Response": "Success", "ActionID": "a1"})
     assert reader.feed(data[:10]) == []
-    assert reader.feed(data[10:]) == [{"Event": "Newchannel", "Uniqueid": "1.1"}, {"Response": "Success", "ActionID": "a1"}]
+    assert reader.feed(data[10:]) == [
+        {"Event": "Newchannel", "Uniqueid": "1.1"},
+        {"Response": "Success", "ActionID": "a1"},
+    ]
     assert channel_peer("PJSIP/101-0000002a") == "101" and channel_peer("Local/101@from-internal-1;1") == "101"

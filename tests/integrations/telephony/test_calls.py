@@ -50,7 +50,9 @@ def test_an_answered_inbound_call_is_logged_on_the_matched_contact(setup: Setup)
 
 def test_a_company_number_logs_on_the_company_for_its_owner(setup: Setup) -> None:
     company = CompanyFactory(phones=["+74957654321"], owner=setup.workspace.owner)
-    services.call_log(connection=setup.asterisk, data=_one(inbound_call(linkedid="2.1", caller="+74957654321", extension="999")))
+    services.call_log(
+        connection=setup.asterisk, data=_one(inbound_call(linkedid="2.1", caller="+74957654321", extension="999"))
+    )
     activity = Activity.objects.get()
     assert activity.company == company and activity.contact is None
     assert activity.assignee == setup.workspace.owner  # no person on extension 999: the company's owner
@@ -83,9 +85,16 @@ def test_an_unknown_number_makes_a_lead_with_the_call_on_it(setup: Setup) -> Non
 
 def test_an_outbound_call(setup: Setup) -> None:
     contact = ContactFactory(phones=["+79161234567"], owner=setup.manager)
-    services.call_log(connection=setup.asterisk, data=_one(outbound_call(linkedid="5.1", number="79161234567", talk=30)))
+    services.call_log(
+        connection=setup.asterisk, data=_one(outbound_call(linkedid="5.1", number="79161234567", talk=30))
+    )
     call = Call.objects.get()
-    assert (call.direction, call.to_number, call.from_number, call.duration_seconds) == ("outbound", "+79161234567", "101", 30)
+    assert (call.direction, call.to_number, call.from_number, call.duration_seconds) == (
+        "outbound",
+        "+79161234567",
+        "101",
+        30,
+    )
     activity = Activity.objects.get()
     assert activity.call_direction == "outbound" and activity.contact == contact and activity.assignee == setup.manager
     assert not Activity.objects.filter(kind="task").exists()  # an unanswered outbound call asks no call back

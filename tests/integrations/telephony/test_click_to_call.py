@@ -72,7 +72,9 @@ def test_a_pbx_that_refuses_is_a_502(setup: Setup, ami: FakeAmi) -> None:
     setup.zadarma.save()
     ami.secret = "changed"
     try:
-        response = _call(_login(setup, setup.manager), setup, record_type="contact", record_id=contact.pk, phone="+79161234567")
+        response = _call(
+            _login(setup, setup.manager), setup, record_type="contact", record_id=contact.pk, phone="+79161234567"
+        )
     finally:
         ami.secret = "ami-secret"
     assert response.status_code == 502 and response.json()["error"]["message"]
@@ -81,7 +83,9 @@ def test_a_pbx_that_refuses_is_a_502(setup: Setup, ami: FakeAmi) -> None:
 
 def test_without_an_extension_the_call_is_refused(setup: Setup, ami: FakeAmi, zadarma_api: FakeZadarmaApi) -> None:
     contact = ContactFactory(phones=["+79161234567"], owner=setup.workspace.owner)
-    response = _call(_login(setup, setup.workspace.owner), setup, record_type="contact", record_id=contact.pk, phone="+79161234567")
+    response = _call(
+        _login(setup, setup.workspace.owner), setup, record_type="contact", record_id=contact.pk, phone="+79161234567"
+    )
     assert response.status_code == 409 and "extension" in response.json()["error"]["message"]
     # As a page for a browser.
     client = _login(setup, setup.workspace.owner)
@@ -96,8 +100,13 @@ def test_bad_input_and_records_out_of_sight(setup: Setup, ami: FakeAmi) -> None:
     mine = ContactFactory(phones=["+79161234567"], owner=setup.manager)
     theirs = ContactFactory(phones=["+79169999999"], owner=setup.workspace.owner)  # a sales manager sees own only
     client = _login(setup, setup.manager)
-    for data in ({}, {"record_type": "deal", "record_id": mine.pk, "phone": "1"}, {"record_type": "contact", "record_id": "x\x00", "phone": "1"},
-                 {"record_type": "contact", "record_id": "9" * 30, "phone": "1"}):  # fmt: skip
+    bad = [
+        {},
+        {"record_type": "deal", "record_id": mine.pk, "phone": "1"},
+        {"record_type": "contact", "record_id": "x\x00", "phone": "1"},
+        {"record_type": "contact", "record_id": "9" * 30, "phone": "1"},
+    ]
+    for data in bad:
         assert _call(client, setup, **data).status_code == 422
     assert _call(client, setup, record_type="contact", record_id=mine.pk, phone="+79160000000").status_code == 422
     assert _call(client, setup, record_type="contact", record_id=theirs.pk, phone="+79169999999").status_code == 404
@@ -105,5 +114,7 @@ def test_bad_input_and_records_out_of_sight(setup: Setup, ami: FakeAmi) -> None:
     assert client.get(URL).status_code == 405
     connection.set_tenant(setup.workspace.tenant)
     assert ami.actions_named("Originate") == []
-    anonymous = setup.workspace.client().post(URL, {"record_type": "contact", "record_id": mine.pk, "phone": "+79161234567"})
+    anonymous = setup.workspace.client().post(
+        URL, {"record_type": "contact", "record_id": mine.pk, "phone": "+79161234567"}
+    )
     assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]

@@ -75,10 +75,19 @@ def test_an_asterisk_connection_is_set_up_with_its_extensions(setup: Setup) -> N
 
 def test_bad_settings_are_refused_and_nothing_is_made(setup: Setup) -> None:
     client = setup.workspace.client(logged_in_as=setup.workspace.owner)
-    base = {"name": "Bad PBX", "host": "pbx.example.com", "port": "5038", "username": "kontor", "secret": "pw",
-            "channel": "PJSIP/{extension}", "context": "from-internal", "dial_format": "e164", "region": "RU"}  # fmt: skip
-    for broken in ({"extensions": "101 nobody"}, {"extensions": "101 = stranger@example.com"}, {"channel": "PJSIP/101"},
-                   {"port": "99999"}, {"recording_url": "ftp://x"}, {"extensions": "1\x0001 = a@b.c"}):  # fmt: skip
+    base = {
+        **{"name": "Bad PBX", "host": "pbx.example.com", "port": "5038", "username": "kontor", "secret": "pw"},
+        **{"channel": "PJSIP/{extension}", "context": "from-internal", "dial_format": "e164", "region": "RU"},
+    }
+    bad = [
+        {"extensions": "101 nobody"},
+        {"extensions": "101 = stranger@example.com"},
+        {"channel": "PJSIP/101"},
+        {"port": "99999"},
+        {"recording_url": "ftp://x"},
+        {"extensions": "1\x0001 = a@b.c"},
+    ]
+    for broken in bad:
         response = client.post("/settings/integrations/new/telephony-asterisk/", {**base, **broken})
         assert response.status_code == 422, broken
     connection.set_tenant(setup.workspace.tenant)

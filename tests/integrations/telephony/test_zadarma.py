@@ -22,7 +22,15 @@ def _url(token: str) -> str:
     return f"/integrations/in/telephony/zadarma/{token}/"
 
 
-def _post(client: Client, token: str, event: str, fields: dict[str, str], *, signature: str | None = None, secret: str = ZD_SECRET) -> Any:
+def _post(
+    client: Client,
+    token: str,
+    event: str,
+    fields: dict[str, str],
+    *,
+    signature: str | None = None,
+    secret: str = ZD_SECRET,
+) -> Any:
     body, signed = notification(secret, event, **fields)
     headers = {} if signature == "" else {"HTTP_SIGNATURE": signed if signature is None else signature}
     response = client.post(_url(token), body, content_type="application/x-www-form-urlencoded", **headers)
@@ -78,7 +86,9 @@ def test_an_outbound_call(setup: Setup) -> None:
     for event, fields in outbound_sequence(pbx_call_id="out_1", destination="79161234567"):
         assert _post(client, setup.token, event, fields).status_code == 200
     activity = Activity.objects.get()
-    assert activity.call_direction == "outbound" and activity.contact == contact and activity.call_duration_seconds == 30
+    assert (
+        activity.call_direction == "outbound" and activity.contact == contact and activity.call_duration_seconds == 30
+    )
 
 
 def test_the_same_notifications_twice_log_once(setup: Setup) -> None:
@@ -101,7 +111,11 @@ def test_a_recording_link_is_fetched_from_the_api_and_added(
         response = _post(client, setup.token, "NOTIFY_RECORD", with_record)
     assert response.status_code == 200
     [request] = zadarma_api.requests
-    assert request.authorized and request.path == "/v1/pbx/record/request/" and request.params["call_id"] == "1700000000.1234"
+    assert (
+        request.authorized
+        and request.path == "/v1/pbx/record/request/"
+        and request.params["call_id"] == "1700000000.1234"
+    )
     call = Call.objects.get()
     assert call.recording_url == zadarma_api.recording_link
     assert zadarma_api.recording_link in Activity.objects.get().body
@@ -114,7 +128,9 @@ def test_forged_or_missing_signatures_are_refused_and_change_nothing(setup: Setu
         response = _post(client, setup.token, event, fields, **kwargs)
         assert response.status_code == 401 and response.json()["error"]["code"] == "bad_signature"
     # A signed notification altered afterwards.
-    body, signature = notification(ZD_SECRET, "NOTIFY_END", **inbound_sequence(pbx_call_id="in_5", caller="79161234567")[2][1])
+    body, signature = notification(
+        ZD_SECRET, "NOTIFY_END", **inbound_sequence(pbx_call_id="in_5", caller="79161234567")[2][1]
+    )
     response = client.post(_url(setup.token), body.replace("duration=65", "duration=9999"),
                            content_type="application/x-www-form-urlencoded", HTTP_SIGNATURE=signature)  # fmt: skip
     connection.set_tenant(setup.workspace.tenant)
@@ -123,7 +139,9 @@ def test_forged_or_missing_signatures_are_refused_and_change_nothing(setup: Setu
     Activity.objects.all().delete()
     Lead.objects.all().delete()
     body = body.replace("caller_id=79161234567", "caller_id=79990000000")
-    response = client.post(_url(setup.token), body, content_type="application/x-www-form-urlencoded", HTTP_SIGNATURE=signature)
+    response = client.post(
+        _url(setup.token), body, content_type="application/x-www-form-urlencoded", HTTP_SIGNATURE=signature
+    )
     connection.set_tenant(setup.workspace.tenant)
     assert response.status_code == 401
     assert _changes() == (0, 0, 0)
@@ -133,9 +151,15 @@ def test_forged_or_missing_signatures_are_refused_and_change_nothing(setup: Setu
 def test_bad_input_is_refused_and_changes_nothing(setup: Setup) -> None:
     client = _client(setup)
     fields = dict(inbound_sequence(pbx_call_id="in_6", caller="79161234567")[2][1])
-    for broken in ({**fields, "pbx_call_id": ""}, {**fields, "call_start": "yesterday"}, {**fields, "duration": "long"}):
+    for broken in (
+        {**fields, "pbx_call_id": ""},
+        {**fields, "call_start": "yesterday"},
+        {**fields, "duration": "long"},
+    ):
         assert _post(client, setup.token, "NOTIFY_END", broken).status_code == 400
-    response = client.post(_url(setup.token), b"event=NOTIFY_END&caller_id=\x00", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        _url(setup.token), b"event=NOTIFY_END&caller_id=\x00", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 400
     response = client.post(_url(setup.token), b"\xff\xfe", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
@@ -146,7 +170,9 @@ def test_bad_input_is_refused_and_changes_nothing(setup: Setup) -> None:
     connection.set_tenant(setup.workspace.tenant)
     assert _changes() == (0, 0, 0)
     # An event Kontor does not handle is taken and ignored.
-    response = client.post(_url(setup.token), "event=NOTIFY_IVR&caller_id=1", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        _url(setup.token), "event=NOTIFY_IVR&caller_id=1", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200 and response.json() == {"status": "ignored"}
     connection.set_tenant(setup.workspace.tenant)
     assert _changes() == (0, 0, 0)
