@@ -34,6 +34,7 @@ from tenants.accounts.models import User
 
 CALLS_PAGE_SIZE = 50
 OPERATION = "telephony.zadarma"
+RECORDING_DELAY = 45
 
 
 # --- Zadarma's notifications -------------------------------------------------------------------------------------
@@ -105,7 +106,10 @@ def _notification(request: HttpRequest, conn: Any, fields: dict[str, str]) -> Ht
         return JsonResponse({"error": {"code": "not_logged", "message": entry.error}}, status=422)
     if recorded := call.extra.get("call_id_with_rec", ""):
         pbx_call_id, rec = call.pbx_call_id, recorded
-        transaction.on_commit(lambda: tasks.recording_fetch.delay(conn.pk, pbx_call_id, rec))
+        # Zadarma advises fetching a recording some 40 s after the call (NOTIFY_RECORD says when it is saved).
+        transaction.on_commit(
+            lambda: tasks.recording_fetch.apply_async((conn.pk, pbx_call_id, rec), countdown=RECORDING_DELAY)
+        )
     return JsonResponse({"status": "ok"})
 
 

@@ -205,3 +205,28 @@ def test_another_workspaces_token_is_unknown_here(setup: Setup, other_workspace)
     assert _changes() == (0, 0, 0)
     with tenant_context(other_workspace.tenant):
         assert not Call.objects.exists()
+
+
+def test_the_recording_task_does_nothing_for_a_turned_off_or_unknown_connection(
+    setup: Setup, zadarma_api: FakeZadarmaApi
+) -> None:
+    from integrations.telephony.tasks import recording_fetch
+
+    setup.zadarma.is_active = False
+    setup.zadarma.save()
+    assert recording_fetch(setup.zadarma.pk, "in_x", "rec") is False
+    assert recording_fetch(setup.asterisk.pk, "in_x", "rec") is False  # not a Zadarma connection
+    assert recording_fetch(999999, "in_x", "rec") is False
+    assert zadarma_api.requests == []
+
+
+def test_a_recorded_end_fetches_the_link_too(
+    setup: Setup, zadarma_api: FakeZadarmaApi, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = _client(setup)
+    with django_capture_on_commit_callbacks(execute=True):
+        for event, fields in inbound_sequence(pbx_call_id="in_r", caller="79031112233", recorded=True):
+            assert _post(client, setup.token, event, fields).status_code == 200
+    [request] = zadarma_api.requests
+    assert request.params["call_id"] == "in_r.rec"
+    assert Call.objects.get().recording_url == zadarma_api.recording_link
