@@ -1,6 +1,6 @@
 """Call events per second through telephony's event handling, beside the CRM's own activity_create.
 
-    python -m platform_core.embedded run -- python bench/integrations_telephony.py [--calls 150]
+    python -m platform_core.embedded run -- python bench/integrations_telephony.py [--calls 100]
 
 In a scratch database (`<name>_telephony_crmbench`, recreated), one workspace with `--contacts` contacts (each
 with a phone) and an Asterisk and a Zadarma connection. Then, for `--calls` calls each (7 in 10 from a known
@@ -47,13 +47,19 @@ def _plan(count: int, phones: list[str], rng: random.Random) -> list[tuple[str, 
     return plan
 
 
+def _poster(client: Any, url: str, body: str, signature: str) -> Callable[[], Any]:
+    def post() -> Any:
+        return client.post(url, body, content_type="application/x-www-form-urlencoded", HTTP_SIGNATURE=signature)
+
+    return post
+
+
 def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s" if seconds else "-"
 
 
 def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     from django.conf import settings
-    from django.db import connection
     from django.test import Client
     from django_tenants.utils import tenant_context
 
@@ -66,6 +72,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     from integrations.telephony import services
     from integrations.telephony.ami import CallTracker, MessageReader
     from integrations.telephony.kinds import ASTERISK, ZADARMA
+    from tenants.context import use_public_schema
     from tenants.models import Domain
     from tenants.services import schema_script_ensure, workspace_create
     from tests.fakes.ami_server import block, inbound_call
@@ -142,7 +149,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             )  # fmt: skip
         ceiling_seconds = time.perf_counter() - started
 
-    connection.set_schema_to_public()
+    use_public_schema()
     # Zadarma: 3 signed notifications per call through the endpoint (whole Django stack, in-process).
     client = Client(HTTP_HOST=host)
     url = f"/integrations/in/telephony/zadarma/{token}/"
@@ -154,17 +161,13 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             disposition="answered" if status == "ANSWER" else "no answer",
         ):
             body, signature = notification(ZD_SECRET, event, **fields)
-            posts.append(
-                lambda body=body, signature=signature: client.post(
-                    url, body, content_type="application/x-www-form-urlencoded", HTTP_SIGNATURE=signature
-                )
-            )
+            posts.append(_poster(client, url, body, signature))
     started = time.perf_counter()
     for post in posts:
         response = post()
         assert response.status_code == 200, response.content
     zd_seconds = time.perf_counter() - started
-    connection.set_schema_to_public()
+    use_public_schema()
     with tenant_context(tenant):
         from integrations.telephony.models import Call
 
@@ -184,7 +187,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=150, help="calls per path")
+    parser.add_argument("--calls", type=int, default=100, help="calls per path")
     parser.add_argument("--contacts", type=int, default=1000, help="contacts with a phone in the workspace")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()

@@ -16,6 +16,7 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection as db
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -228,20 +229,22 @@ def call_recording_set(*, connection: Connection, pbx_call_id: str, url: str) ->
 def call_handle(
     conn: Connection, data: CallData, *, request: dict[str, Any] | None = None, retry_of: Exchange | None = None
 ) -> Exchange:
-    """call_log with its entry in the exchange log; a failure is logged with what a retry runs again."""
-    entry = exchange_open(
-        conn,
-        direction=Exchange.Direction.INBOUND,
-        operation=CALL_OPERATION,
-        request={"call": data.pbx_call_id, "direction": data.direction, "result": data.result, **(request or {})},
-        replay={"call": data.as_json()},
-        retry_of=retry_of,
-    )
-    try:
-        logged = call_log(connection=conn, data=data)
-    except (ValidationError, PermissionDenied) as exc:
-        return exchange_close(entry, status=Exchange.Status.FAILED, error="; ".join(_messages(exc)))
-    return exchange_close(entry, status=Exchange.Status.OK, counts=logged.counts)
+    """call_log with its entry in the exchange log; a failure is logged with what a retry runs again. One
+    transaction (one commit per event): the log entry stays when call_log's own savepoint is rolled back."""
+    with transaction.atomic():
+        entry = exchange_open(
+            conn,
+            direction=Exchange.Direction.INBOUND,
+            operation=CALL_OPERATION,
+            request={"call": data.pbx_call_id, "direction": data.direction, "result": data.result, **(request or {})},
+            replay={"call": data.as_json()},
+            retry_of=retry_of,
+        )
+        try:
+            logged = call_log(connection=conn, data=data)
+        except (ValidationError, PermissionDenied) as exc:
+            return exchange_close(entry, status=Exchange.Status.FAILED, error="; ".join(_messages(exc)))
+        return exchange_close(entry, status=Exchange.Status.OK, counts=logged.counts)
 
 
 def _messages(exc: Exception) -> list[str]:

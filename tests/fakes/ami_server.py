@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 BANNER = b"Asterisk Call Manager/5.0.1\r\n"
 
@@ -76,8 +77,8 @@ class FakeAmi:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _call(self, coro: object, timeout: float = 5.0) -> object:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
+    def _call(self, coro: Any, timeout: float = 5.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     # -- what a test does
 
