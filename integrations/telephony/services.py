@@ -46,16 +46,16 @@ def e164(raw: str, region: str) -> str:
     text = (raw or "").strip()[:40]
     if sum(c.isdigit() for c in text) < 5:
         return ""
-    if text.isdigit() and not text.startswith("0") and len(text) > 10:
-        # PBXs send international numbers without the plus ("79161234567"): try them as such first.
+    # A local number first (phonenumbers also takes the region's own country code without its plus, as PBXs
+    # send it: "79161234567" in RU); then digits alone as an international number without its plus.
+    for candidate, in_region in ((text, region), ("+" + text, None)):
+        if in_region is None and not (text.isdigit() and len(text) > 10):
+            break
         try:
-            return normalize_phone("+" + text)
+            return normalize_phone(candidate, region=in_region)
         except ValidationError:
-            pass
-    try:
-        return normalize_phone(text, region=region)
-    except ValidationError:
-        return ""
+            continue
+    return ""
 
 
 def dial_string(number: str, *, style: str) -> str:

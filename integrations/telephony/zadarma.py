@@ -107,6 +107,12 @@ def zone(name: str) -> datetime.tzinfo:
         return datetime.UTC
 
 
+def international(number: str) -> str:
+    """Zadarma sends outside numbers in the international format without the plus ("79161234567")."""
+    number = number.strip()
+    return "+" + number if number.isdigit() and len(number) > 10 else number
+
+
 def call_of(fields: Mapping[str, str], *, tz: datetime.tzinfo, now: datetime.datetime) -> CallData:
     """The call a start or end notification tells about (an end's result ends it)."""
     event = fields.get("event", "")
@@ -118,7 +124,7 @@ def call_of(fields: Mapping[str, str], *, tz: datetime.tzinfo, now: datetime.dat
         call = CallData(
             pbx_call_id=pbx_call_id,
             direction=OUTBOUND,
-            external=fields.get("destination", ""),
+            external=international(fields.get("destination", "")),
             line=fields.get("caller_id", ""),
             extension=fields.get("internal", ""),
             started_at=started,
@@ -127,7 +133,7 @@ def call_of(fields: Mapping[str, str], *, tz: datetime.tzinfo, now: datetime.dat
         call = CallData(
             pbx_call_id=pbx_call_id,
             direction=INBOUND,
-            external=fields.get("caller_id", ""),
+            external=international(fields.get("caller_id", "")),
             line=fields.get("called_did", ""),
             extension=fields.get("internal", "") or fields.get("last_internal", ""),
             started_at=started,
