@@ -12,10 +12,11 @@ import json
 import logging
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -97,11 +98,8 @@ def targets(shard: tuple[int, int] = (0, 1)) -> list[Target]:
 
 
 def _targets_read(shard: tuple[int, int]) -> list[Target]:
-    """targets() in a worker thread, which gives its database connection back when done."""
-    try:
-        return targets(shard)
-    finally:
-        close_old_connections()
+    close_old_connections()
+    return targets(shard)
 
 
 def call_store(target: Target, call: CallData) -> None:
@@ -156,6 +154,8 @@ class Supervisor:
         self.shard = shard
         self.store = store
         self.queue: asyncio.Queue[tuple[Target, CallData]] = asyncio.Queue()
+        # One thread does every database read and write of the process (one connection, kept between calls).
+        self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telephony-db")
         self.runners: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
 
     def _sink(self, target: Target, call: CallData) -> None:
@@ -165,7 +165,7 @@ class Supervisor:
         while True:
             target, call = await self.queue.get()
             try:
-                await asyncio.to_thread(self.store, target, call)
+                await asyncio.get_running_loop().run_in_executor(self.database, self.store, target, call)
             finally:
                 self.queue.task_done()
 
@@ -174,7 +174,8 @@ class Supervisor:
         try:
             while not stop.is_set():
                 try:
-                    found = {t.key: t for t in await asyncio.to_thread(_targets_read, self.shard)}
+                    read = await asyncio.get_running_loop().run_in_executor(self.database, _targets_read, self.shard)
+                    found = {t.key: t for t in read}
                 except Exception:
                     log.exception("telephony: the connections could not be read")
                     found = None
@@ -191,6 +192,8 @@ class Supervisor:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+            await asyncio.get_running_loop().run_in_executor(self.database, connections.close_all)
+            self.database.shutdown(wait=True)
 
     def _apply(self, found: dict[str, Target]) -> None:
         for key in [k for k in self.runners if k not in found]:
