@@ -96,6 +96,7 @@ TENANT_APPS = [
     "integrations.core",
     "integrations.webhooks",
     "integrations.webforms",
+    "integrations.telephony",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -447,6 +448,14 @@ CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
 # Website forms: submissions a minute from one visitor's address to one form (people send a form or two; more
 # is a script), beside the per-connection limit above.
 WEBFORMS_RATE_PER_ADDRESS: int = env.int("WEBFORMS_RATE_PER_ADDRESS", default=10)
+# Telephony (integrations/telephony): Zadarma's API (tests point it at a local fake); the AMI sessions of
+# `manage.py telephony_ami`: seconds to connect, between Pings, at most between reconnections, and between two
+# looks for connections added, changed or removed.
+TELEPHONY_ZADARMA_API_BASE: str = env.str("TELEPHONY_ZADARMA_API_BASE", default="https://api.zadarma.com")
+TELEPHONY_AMI_CONNECT_TIMEOUT: float = env.float("TELEPHONY_AMI_CONNECT_TIMEOUT", default=5.0)
+TELEPHONY_AMI_PING_SECONDS: float = env.float("TELEPHONY_AMI_PING_SECONDS", default=20.0)
+TELEPHONY_AMI_RECONNECT_MAX_SECONDS: float = env.float("TELEPHONY_AMI_RECONNECT_MAX_SECONDS", default=60.0)
+TELEPHONY_AMI_RESCAN_SECONDS: float = env.float("TELEPHONY_AMI_RESCAN_SECONDS", default=60.0)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

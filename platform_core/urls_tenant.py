@@ -11,9 +11,11 @@ urlpatterns = [
     path("settings/billing/", include("billing.urls")),
     path("settings/integrations/webhooks/", include("integrations.webhooks.urls")),
     path("settings/integrations/webforms/", include("integrations.webforms.urls")),
+    path("settings/integrations/telephony/", include("integrations.telephony.urls")),
     path("settings/integrations/", include("integrations.core.urls")),
     path("integrations/in/webforms/", include("integrations.webforms.urls_inbound")),
     path("settings/", include("tenants.accounts.manage.urls")),
+    path("integrations/", include("integrations.telephony.urls_calls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),
     path("", include("crm.web.urls")),
 ]

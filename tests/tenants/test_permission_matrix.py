@@ -269,6 +269,11 @@ def _page_needs() -> dict[str, Need]:
     needs["webforms:builder"] = Need(permission=manage_integrations, methods=("GET", "POST"), post={})
     needs["webforms:snippet"] = Need(permission=manage_integrations)
     needs["webforms_inbound:submit"] = ANONYMOUS
+    # integrations.telephony: a connection's calls; Zadarma's notifications (the secret in the path); click-to-call
+    # from a card, for any member (the probe names no record: refused as bad input, 422, before anything is read).
+    needs["telephony:calls"] = Need(permission=manage_integrations)
+    needs["telephony_calls:zadarma"] = ANONYMOUS
+    needs["telephony_calls:call"] = Need(methods=("POST",), post={})
     return needs
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django import template
 
 from crm.web import links
+from crm.web.phone_actions import phone_actions_html
 
 register = template.Library()
 
@@ -22,3 +23,9 @@ def card_url(record: Any) -> str:
 def route(pk: Any, name: str) -> str:
     """The URL of the route `name` that takes one id: `{% url name pk %}`."""
     return links.record_url(name, pk)
+
+
+@register.simple_tag(takes_context=True)
+def phone_actions(context: template.Context, record: Any, phone: str) -> str:
+    """What the registered phone actions (crm.web.phone_actions) offer beside `phone` of `record`."""
+    return phone_actions_html(context.get("request"), record, phone)
