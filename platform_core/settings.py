@@ -94,6 +94,7 @@ TENANT_APPS = [
     "crm.search",
     "crm.web",
     "integrations.core",
+    "integrations.accounting",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -429,6 +430,13 @@ INTEGRATIONS_INBOUND_RATE_PER_CONNECTION: int = env.int("INTEGRATIONS_INBOUND_RA
 INTEGRATIONS_INBOUND_RATE_PER_ADDRESS: int = env.int("INTEGRATIONS_INBOUND_RATE_PER_ADDRESS", default=60)
 # The exchange log keeps this many days (pruned by the connections that write to it).
 INTEGRATIONS_LOG_DAYS: int = env.int("INTEGRATIONS_LOG_DAYS", default=90)
+# The 1C exchange (integrations.accounting): the chunk 1C is told to upload at most (init's file_limit), the
+# largest file kept, the records applied per `mode=import` call (1C calls again while "progress" is answered)
+# and how long the session cookie of one exchange run lasts.
+INTEGRATIONS_ACCOUNTING_FILE_LIMIT: int = env.int("INTEGRATIONS_ACCOUNTING_FILE_LIMIT", default=1024 * 1024)
+INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES: int = env.int("INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES", default=64 * 1024 * 1024)
+INTEGRATIONS_ACCOUNTING_IMPORT_BATCH: int = env.int("INTEGRATIONS_ACCOUNTING_IMPORT_BATCH", default=1000)
+INTEGRATIONS_ACCOUNTING_SESSION_MINUTES: int = env.int("INTEGRATIONS_ACCOUNTING_SESSION_MINUTES", default=60)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
