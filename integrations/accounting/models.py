@@ -14,26 +14,14 @@ from integrations.core.models import Connection, Exchange
 from tenants.accounts.models import User
 
 
-class ExchangeSession(models.Model):
-    """The cookie 1C got from `checkauth` and sends with every later call of that exchange run (only its hash
-    is kept)."""
-
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-
-    class Meta:
-        indexes = [models.Index(fields=["expires_at"], name="acc_session_expires_idx")]
-
-
 class ExchangeFile(models.Model):
     """A file 1C uploaded (`mode=file`, in chunks that are appended) for a later `mode=import`."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    # acc_file_unique_name (connection, name) serves every lookup by connection.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+", db_index=False)
     name = models.CharField(max_length=255)
-    # The session that uploaded it: a chunk of another session starts the file again.
-    session = models.ForeignKey(ExchangeSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The exchange session (services.session_open) that uploaded it: a chunk of another starts the file again.
+    session = models.CharField(max_length=16, blank=True)
     content = models.BinaryField(default=b"")
     size = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -52,9 +40,13 @@ class ImportRun(models.Model):
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
-    file = models.ForeignKey(ExchangeFile, on_delete=models.CASCADE, related_name="runs")
-    exchange = models.ForeignKey(Exchange, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Unindexed: a connection's runs (its setup page) and a pruned log entry's run are few rows to scan.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # acc_run_file_idx (file, -id) serves the file's latest run and the cascade.
+    file = models.ForeignKey(ExchangeFile, on_delete=models.CASCADE, related_name="runs", db_index=False)
+    exchange = models.ForeignKey(
+        Exchange, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     cursor = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(null=True, blank=True)
@@ -81,27 +73,38 @@ class OutState(models.Model):
 class InvoiceRequest(models.Model):
     """A deal marked for invoicing from its card: it goes to 1C as an order ("Заказ товара")."""
 
-    deal = models.OneToOneField("deals.Deal", on_delete=models.CASCADE, related_name="+")
-    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The deal is the key (no sequence, no second index); the query's changed_at filter scans the marks, which
+    # are few (deals waiting for an invoice).
+    deal = models.OneToOneField("deals.Deal", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # Unindexed: people are deactivated, never deleted.
+    requested_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     requested_at = models.DateTimeField(default=timezone.now)
     # Bumped when the mark is set again: the deal goes out again with the next query.
     changed_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        indexes = [models.Index(fields=["changed_at"], name="acc_request_changed_idx")]
 
+class Document(models.Model):
+    """An invoice or a payment 1C sent, as it was last received (1C owns it: Kontor never changes or sends it
+    back). One table for both kinds (Invoice and Payment are its proxies): a workspace schema stays small."""
 
-class AccountingDocument(models.Model):
-    """A document 1C sent, as it was last received (1C owns it: Kontor never changes or sends it back)."""
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("invoice")
+        PAYMENT = "payment", _("payment")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    # acc_document_unique_id (connection, kind, onec_id) serves every lookup by connection.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
     # 1C's id of the document (its Ид): the same id received again updates the row.
     onec_id = models.CharField(max_length=128)
     number = models.CharField(_("number"), max_length=64)
     date = models.DateField(_("date"))
     amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(_("currency"), max_length=3)
+    # Indexed (Django's one-column index): the deal card's panel; the deal's delete (SET NULL).
     deal = models.ForeignKey("deals.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed: the company card's panel; the company's delete (SET NULL).
     company = models.ForeignKey(
         "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -112,17 +115,35 @@ class AccountingDocument(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        abstract = True
         ordering = ("-date", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "onec_id"], name="acc_document_unique_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number}"
 
 
-class Invoice(AccountingDocument):
-    class Meta(AccountingDocument.Meta):
+class _KindManager(models.Manager["Document"]):
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def get_queryset(self) -> models.QuerySet[Document]:
+        return super().get_queryset().filter(kind=self.kind)
+
+
+class Invoice(Document):
+    objects = _KindManager(Document.Kind.INVOICE)
+
+    class Meta:
+        proxy = True
         verbose_name = _("invoice")
-        constraints = [models.UniqueConstraint(fields=["connection", "onec_id"], name="acc_invoice_unique_id")]
 
 
-class Payment(AccountingDocument):
-    class Meta(AccountingDocument.Meta):
+class Payment(Document):
+    objects = _KindManager(Document.Kind.PAYMENT)
+
+    class Meta:
+        proxy = True
         verbose_name = _("payment")
-        constraints = [models.UniqueConstraint(fields=["connection", "onec_id"], name="acc_payment_unique_id")]

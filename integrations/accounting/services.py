@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection as db, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -33,16 +34,7 @@ from crm.deals.models import Deal, DealLineItem
 from crm.deals.selectors import deals_visible_to
 from crm.products.selectors import products_visible_to
 from integrations.accounting import commerceml
-from integrations.accounting.models import (
-    AccountingDocument,
-    ExchangeFile,
-    ExchangeSession,
-    ImportRun,
-    Invoice,
-    InvoiceRequest,
-    OutState,
-    Payment,
-)
+from integrations.accounting.models import Document, ExchangeFile, ImportRun, InvoiceRequest, OutState
 from integrations.core.models import Connection, Exchange
 from integrations.core.services import connection_secrets, exchange_close, exchange_open, require_manager
 from tenants.access import workspace_write
@@ -73,25 +65,31 @@ def credentials_match(conn: Connection, *, login: str, password: str) -> bool:
     return same_login and same_password
 
 
+@dataclass(frozen=True)
+class ExchangeSession:
+    """One exchange run of 1C, from its checkauth: kept server-side (in the cache, expiring), named by the
+    cookie 1C sends back, of which only a hash is kept."""
+
+    key: str  # a short digest of the cookie, what an uploaded file remembers
+
+
+def _session_cache_key(conn: Connection, value: str) -> str:
+    return f"accounting:session:{conn.uid}:{_hash(value)}"
+
+
 def session_open(conn: Connection) -> str:
-    """A new exchange session (checkauth); returns the cookie's value, of which only a hash is kept."""
-    now = timezone.now()
-    ExchangeSession.objects.filter(connection=conn, expires_at__lt=now).delete()
+    """A new exchange session (checkauth); returns the cookie's value."""
     value = secrets.token_urlsafe(32)
-    ExchangeSession.objects.create(
-        connection=conn,
-        key_hash=_hash(value),
-        expires_at=now + datetime.timedelta(minutes=settings.INTEGRATIONS_ACCOUNTING_SESSION_MINUTES),
-    )
+    timeout = settings.INTEGRATIONS_ACCOUNTING_SESSION_MINUTES * 60
+    cache.set(_session_cache_key(conn, value), _hash(value)[:16], timeout=timeout)
     return value
 
 
 def session_find(conn: Connection, value: str) -> ExchangeSession | None:
     if not value or len(value) > 128 or "\x00" in value:
         return None
-    return ExchangeSession.objects.filter(
-        connection=conn, key_hash=_hash(value), expires_at__gt=timezone.now()
-    ).first()
+    key = cache.get(_session_cache_key(conn, value))
+    return ExchangeSession(key=key) if isinstance(key, str) else None
 
 
 # --- files -------------------------------------------------------------------------------------------------------
@@ -111,6 +109,7 @@ def file_store(conn: Connection, *, name: str, chunk: bytes, session: ExchangeSe
     """Keep a chunk 1C uploaded: the first of an exchange session starts the file (and forgets its imports), the
     next ones are appended."""
     name = file_name_check(name)
+    session_key = session.key if session is not None else ""
     limit = settings.INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES
     with transaction.atomic():
         found = ExchangeFile.objects.select_for_update().filter(connection=conn, name=name).first()
@@ -119,11 +118,11 @@ def file_store(conn: Connection, *, name: str, chunk: bytes, session: ExchangeSe
             if len(chunk) > limit:
                 raise Refused(_("The file is larger than Kontor takes."))
             return ExchangeFile.objects.create(
-                connection=conn, name=name, session=session, content=chunk, size=len(chunk), updated_at=now
+                connection=conn, name=name, session=session_key, content=chunk, size=len(chunk), updated_at=now
             )
-        if session is None or found.session_id != session.pk:
+        if not session_key or found.session != session_key:
             found.runs.all().delete()
-            found.content, found.size, found.session, found.updated_at = chunk, len(chunk), session, now
+            found.content, found.size, found.session, found.updated_at = chunk, len(chunk), session_key, now
             found.save(update_fields=["content", "size", "session", "updated_at"])
             return found
         if found.size + len(chunk) > limit:
@@ -254,7 +253,7 @@ def record_apply(conn: Connection, record: commerceml.InRecord) -> tuple[str, st
         raise RecordRefused(_("The currency is not one Kontor knows."))
     company = _counterparty(conn, record)
     deal, note = _deal(conn, record, company)
-    model: type[AccountingDocument] = Invoice if record.kind == "invoice" else Payment
+    kind = Document.Kind.INVOICE if record.kind == "invoice" else Document.Kind.PAYMENT
     values = {
         "number": number,
         "date": date,
@@ -265,7 +264,7 @@ def record_apply(conn: Connection, record: commerceml.InRecord) -> tuple[str, st
         "tax_id": record.tax_id[:32],
         "counterparty": record.counterparty[:255],
     }
-    existing = model.objects.select_for_update().filter(connection=conn, onec_id=onec_id).first()
+    existing = Document.objects.select_for_update().filter(connection=conn, kind=kind, onec_id=onec_id).first()
     if existing is not None:
         if all(getattr(existing, k) == v for k, v in values.items()):
             return "skipped", ""
@@ -274,7 +273,7 @@ def record_apply(conn: Connection, record: commerceml.InRecord) -> tuple[str, st
         existing.updated_at = timezone.now()
         existing.save(update_fields=[*values, "updated_at"])
         return "updated", note
-    document = model.objects.create(connection=conn, onec_id=onec_id, **values)
+    document = Document.objects.create(connection=conn, kind=kind, onec_id=onec_id, **values)
     _history_note(conn, document, deal=deal, company=company)
     return "created", note
 
@@ -302,9 +301,9 @@ def _deal(conn: Connection, record: commerceml.InRecord, company: Company) -> tu
     return deal, ""
 
 
-def _history_note(conn: Connection, document: AccountingDocument, *, deal: Deal | None, company: Company) -> None:
+def _history_note(conn: Connection, document: Document, *, deal: Deal | None, company: Company) -> None:
     amount = formats.money(document.amount, document.currency)
-    if isinstance(document, Payment):
+    if document.kind == Document.Kind.PAYMENT:
         subject = _("Payment received: no. %(number)s, %(amount)s") % {"number": document.number, "amount": amount}
     else:
         subject = _("Invoice issued in 1C: no. %(number)s, %(amount)s") % {"number": document.number, "amount": amount}
