@@ -14,6 +14,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
+
 @dataclass(frozen=True)
 class CardPanel:
     key: str

@@ -38,4 +38,3 @@ class AccountingConfig(AppConfig):
             )
         )
         panels.panel_register(panels.CardPanel(key="accounting", namespaces=("deals", "companies"), render=card_panel))
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - building only; parsing goes through defusedxml below
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -286,7 +286,9 @@ def _unit(parent: ET.Element, unit: str) -> None:
     if code is None:
         _add(parent, "БазоваяЕдиница", unit or "шт")
     else:
-        _add(parent, "БазоваяЕдиница", code[1], Код=code[0], НаименованиеПолное=code[2], МеждународноеСокращение=code[3])
+        _add(
+            parent, "БазоваяЕдиница", code[1], Код=code[0], НаименованиеПолное=code[2], МеждународноеСокращение=code[3]
+        )
 
 
 def _party(parent: ET.Element, party: OutParty) -> None:

@@ -30,6 +30,9 @@ class ExchangeFile(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "name"], name="acc_file_unique_name")]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class ImportRun(models.Model):
     """The import of one uploaded file, done in batches over several `mode=import` calls: `cursor` records are
@@ -58,6 +61,9 @@ class ImportRun(models.Model):
     class Meta:
         indexes = [models.Index(fields=["file", "-id"], name="acc_run_file_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.file_id} {self.status} {self.cursor}"
+
 
 class OutState(models.Model):
     """How far the changes sent to 1C are confirmed. `query` sends what changed after `confirmed_until` and
@@ -68,6 +74,9 @@ class OutState(models.Model):
     confirmed_until = models.DateTimeField(null=True, blank=True)
     pending_until = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.confirmed_until}"
 
 
 class InvoiceRequest(models.Model):
@@ -84,10 +93,13 @@ class InvoiceRequest(models.Model):
     # Bumped when the mark is set again: the deal goes out again with the next query.
     changed_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return str(self.deal_id)
+
 
 class Document(models.Model):
     """An invoice or a payment 1C sent, as it was last received (1C owns it: Kontor never changes or sends it
-    back). One table for both kinds (Invoice and Payment are its proxies): a workspace schema stays small."""
+    back). One table for both kinds: a workspace schema stays small."""
 
     class Kind(models.TextChoices):
         INVOICE = "invoice", _("invoice")
@@ -105,9 +117,7 @@ class Document(models.Model):
     # Indexed (Django's one-column index): the deal card's panel; the deal's delete (SET NULL).
     deal = models.ForeignKey("deals.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Indexed: the company card's panel; the company's delete (SET NULL).
-    company = models.ForeignKey(
-        "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    company = models.ForeignKey("companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The counterparty as 1C named it.
     tax_id = models.CharField(max_length=32)
     counterparty = models.CharField(max_length=255, blank=True)
@@ -116,34 +126,7 @@ class Document(models.Model):
 
     class Meta:
         ordering = ("-date", "-id")
-        constraints = [
-            models.UniqueConstraint(fields=["connection", "kind", "onec_id"], name="acc_document_unique_id")
-        ]
+        constraints = [models.UniqueConstraint(fields=["connection", "kind", "onec_id"], name="acc_document_unique_id")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.number}"
-
-
-class _KindManager(models.Manager["Document"]):
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.kind = kind
-
-    def get_queryset(self) -> models.QuerySet[Document]:
-        return super().get_queryset().filter(kind=self.kind)
-
-
-class Invoice(Document):
-    objects = _KindManager(Document.Kind.INVOICE)
-
-    class Meta:
-        proxy = True
-        verbose_name = _("invoice")
-
-
-class Payment(Document):
-    objects = _KindManager(Document.Kind.PAYMENT)
-
-    class Meta:
-        proxy = True
-        verbose_name = _("payment")

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 
 from crm.core.types import RecordType
 from integrations.accounting import selectors
+from integrations.accounting.models import Document
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -21,14 +22,14 @@ def card_panel(request: HttpRequest, ns: str, record: Model) -> str:
         return ""
     user = cast(User, request.user)
     on_deal = ns == "deals"
-    where = {"deal_id": record.pk} if on_deal else {"company_id": record.pk}
+    where: dict[str, int] = {"deal_id": record.pk} if on_deal else {"company_id": record.pk}
     context = {
         "record": record,
         "on_deal": on_deal,
         "request_mark": selectors.invoice_request_of(record.pk) if on_deal else None,
         "can_mark": on_deal and policy.can_on(user, policy.Action.EDIT, RecordType.DEAL, record),
         "hide_amounts": policy.hides(user, RecordType.DEAL, "amount"),
-        "invoices": list(selectors.invoices_of(**where)[: selectors.PANEL_ROWS]),
-        "payments": list(selectors.payments_of(**where)[: selectors.PANEL_ROWS]),
+        "invoices": list(selectors.documents_of(Document.Kind.INVOICE, **where)[: selectors.PANEL_ROWS]),
+        "payments": list(selectors.documents_of(Document.Kind.PAYMENT, **where)[: selectors.PANEL_ROWS]),
     }
     return render_to_string("accounting/_card_panel.html", context, request=request)

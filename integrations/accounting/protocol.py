@@ -90,9 +90,13 @@ def handle(conn: Connection, request: HttpRequest) -> Answer:
     if not signed:
         return _logged(conn, request, operation, _failure(_("Sign in first (checkauth)."), status=401))
     if mode == "init":
-        return _logged(conn, request, operation, _text("zip=no", f"file_limit={settings.INTEGRATIONS_ACCOUNTING_FILE_LIMIT}"))
+        return _logged(
+            conn, request, operation, _text("zip=no", f"file_limit={settings.INTEGRATIONS_ACCOUNTING_FILE_LIMIT}")
+        )
     if kind == "catalog":
-        return _logged(conn, request, operation, _failure(_("Kontor takes no catalog from 1C: products go from Kontor to 1C.")))
+        return _logged(
+            conn, request, operation, _failure(_("Kontor takes no catalog from 1C: products go from Kontor to 1C."))
+        )
     if mode == "file":
         if request.method != "POST":
             return _logged(conn, request, operation, _failure(_("Upload a file with POST."), status=405))
@@ -101,7 +105,9 @@ def handle(conn: Connection, request: HttpRequest) -> Answer:
             stored = services.file_store(conn, name=request.GET.get("filename", ""), chunk=body, session=session)
         except services.Refused as exc:
             return _logged(conn, request, operation, _failure(str(exc), status=400))
-        return _logged(conn, request, operation, _text("success"), counts={"bytes": len(body), "file_bytes": stored.size})
+        return _logged(
+            conn, request, operation, _text("success"), counts={"bytes": len(body), "file_bytes": stored.size}
+        )
     if mode == "import":
         try:
             step = services.import_step(conn, name=request.GET.get("filename", ""))
@@ -122,7 +128,9 @@ def handle(conn: Connection, request: HttpRequest) -> Answer:
 def _logged(
     conn: Connection, request: HttpRequest, operation: str, answer: Answer, *, counts: dict[str, int] | None = None
 ) -> Answer:
-    entry = exchange_open(conn, direction=Exchange.Direction.INBOUND, operation=operation, request=request_summary(request))
+    entry = exchange_open(
+        conn, direction=Exchange.Direction.INBOUND, operation=operation, request=request_summary(request)
+    )
     failed = answer.status >= 400 or answer.body.startswith(b"failure")
     is_text = answer.content_type.startswith("text/")
     exchange_close(
@@ -130,6 +138,12 @@ def _logged(
         status=Exchange.Status.REFUSED if failed else Exchange.Status.OK,
         counts=counts,
         error=answer.body.decode(errors="replace").partition("\n")[2].strip() if failed else "",
-        response={"status": answer.status, "bytes": len(answer.body), **({"text": answer.body[:200].decode(errors="replace")} if is_text and "checkauth" not in operation else {})},
+        response={
+            "status": answer.status,
+            "bytes": len(answer.body),
+            **(
+                {"text": answer.body[:200].decode(errors="replace")} if is_text and "checkauth" not in operation else {}
+            ),
+        },
     )
     return answer

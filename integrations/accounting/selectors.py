@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from integrations.accounting.apps import KIND
-from integrations.accounting.models import ImportRun, Invoice, InvoiceRequest, OutState, Payment
+from integrations.accounting.models import Document, ImportRun, InvoiceRequest, OutState
 from integrations.core.models import Connection
 
 PANEL_ROWS = 20
@@ -20,14 +20,9 @@ def invoice_request_of(deal_id: int) -> InvoiceRequest | None:
     return InvoiceRequest.objects.filter(deal_id=deal_id).first()
 
 
-def invoices_of(*, deal_id: int | None = None, company_id: int | None = None) -> QuerySet[Invoice]:
-    found = Invoice.objects.all()
-    found = found.filter(deal_id=deal_id) if deal_id is not None else found.filter(company_id=company_id)
-    return found.order_by("-date", "-id")
-
-
-def payments_of(*, deal_id: int | None = None, company_id: int | None = None) -> QuerySet[Payment]:
-    found = Payment.objects.all()
+def documents_of(kind: str, *, deal_id: int | None = None, company_id: int = 0) -> QuerySet[Document]:
+    """The invoices or payments of a deal, or of a company (on its card: its deals' too)."""
+    found = Document.objects.filter(kind=kind)
     found = found.filter(deal_id=deal_id) if deal_id is not None else found.filter(company_id=company_id)
     return found.order_by("-date", "-id")
 

@@ -7,7 +7,6 @@ deal's history); nothing here writes a CRM model."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import re
 import secrets
@@ -19,7 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection as db, transaction
+from django.db import DatabaseError, transaction
+from django.db import connection as db
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -198,7 +198,7 @@ def import_step(conn: Connection, *, name: str) -> ImportStep:
                     problems.append({"record": record.label, "error": note})
         run.cursor += len(batch)
         run.total = len(found)
-        run.counts, run.problems = dict(counts), problems[: 200]
+        run.counts, run.problems = dict(counts), problems[:200]
         if run.cursor >= len(found):
             _run_end(run, ImportRun.Status.DONE)
             return ImportStep("success", run=run)
@@ -207,7 +207,9 @@ def import_step(conn: Connection, *, name: str) -> ImportStep:
             Exchange.objects.filter(pk=run.exchange.pk).update(
                 counts={**run.counts, "done": run.cursor, "total": run.total}, problems=run.problems
             )
-        return ImportStep("progress", _("%(done)s of %(total)s records done.") % {"done": run.cursor, "total": run.total}, run=run)
+        return ImportStep(
+            "progress", _("%(done)s of %(total)s records done.") % {"done": run.cursor, "total": run.total}, run=run
+        )
 
 
 def _reason(exc: Exception) -> str:
@@ -433,9 +435,7 @@ def out_confirm(conn: Connection) -> bool:
 def out_reset(*, actor: User, connection: Connection) -> None:
     """Send everything again with the next exchange (after 1C's data was restored, say)."""
     require_manager(actor)
-    OutState.objects.update_or_create(
-        connection=connection, defaults={"confirmed_until": None, "pending_until": None}
-    )
+    OutState.objects.update_or_create(connection=connection, defaults={"confirmed_until": None, "pending_until": None})
 
 
 # --- deals marked for invoicing ------------------------------------------------------------------------------

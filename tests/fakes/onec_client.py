@@ -84,7 +84,9 @@ class OneCClient:
         size = chunk or self.file_limit or len(data) or 1
         answers = []
         for start in range(0, max(len(data), 1), size):
-            answers.append(self._call("POST", {"type": kind, "mode": "file", "filename": name}, data[start : start + size]))
+            answers.append(
+                self._call("POST", {"type": kind, "mode": "file", "filename": name}, data[start : start + size])
+            )
             if answers[-1].status != 200 or not answers[-1].text.startswith("success"):
                 break
         return answers
@@ -168,7 +170,9 @@ def _document(doc: Doc) -> str:
     )
 
 
-def commerceml(docs: Iterable[Doc], *, version: str = "2.05", encoding: str = "utf-8", namespace: bool = False) -> bytes:
+def commerceml(
+    docs: Iterable[Doc], *, version: str = "2.05", encoding: str = "utf-8", namespace: bool = False
+) -> bytes:
     """A КоммерческаяИнформация with the documents: at the root (2.05, 2.08) or each in a Контейнер (2.10)."""
     parts = [_document(d) for d in docs]
     if version >= "2.10":

@@ -6,7 +6,7 @@ address, another workspace, no permission)."""
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET  # noqa: S405 - reading Kontor's own answer in a test
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from tenants.accounts.roles import READ_ONLY, SALES_MANAGER, builtin_role
 from tenants.accounts.services import user_create
 from tests.conftest import PASSWORD as USER_PASSWORD
 from tests.factories import CompanyFactory, DealFactory, ProductFactory
-from tests.fakes.onec_client import Doc, commerceml, payments
+from tests.fakes.onec_client import Doc, commerceml
 from tests.integrations.accounting.conftest import OneC, onec_for
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def _in(onec: OneC):
 
 
 def _xml(body: bytes) -> ET.Element:
-    return ET.fromstring(body)  # noqa: S314 - Kontor's own answer
+    return ET.fromstring(body)
 
 
 def _all(root: ET.Element, name: str) -> list[ET.Element]:
@@ -63,10 +63,24 @@ def _world(onec: OneC) -> dict[str, Any]:
         lonely = CompanyFactory(name="Lonely", tax_id="1111111111")
         product = ProductFactory(sku="BOLT-1", name="Bolt", price=Decimal("10.00"), vat_rate=Decimal("20"))
         deal = DealFactory(title="Bolts for Acme", company=acme, amount=Decimal("0"))
-        DealLineItem.objects.create(deal=deal, product=product, name="Bolt", quantity=Decimal("3"), price=Decimal("10.00"), vat_rate=Decimal("20"))
+        DealLineItem.objects.create(
+            deal=deal,
+            product=product,
+            name="Bolt",
+            quantity=Decimal("3"),
+            price=Decimal("10.00"),
+            vat_rate=Decimal("20"),
+        )
         DealLineItem.objects.create(deal=deal, name="Delivery", quantity=Decimal("1"), price=Decimal("5.00"))
         other = DealFactory(title="Beta deal", company=beta)
-        ids = {"acme": acme.pk, "beta": beta.pk, "lonely": lonely.pk, "deal": deal.pk, "other": other.pk, "product": product.pk}
+        ids = {
+            "acme": acme.pk,
+            "beta": beta.pk,
+            "lonely": lonely.pk,
+            "deal": deal.pk,
+            "other": other.pk,
+            "product": product.pk,
+        }
     connection.set_schema_to_public()
     return ids
 
@@ -180,8 +194,9 @@ def test_only_what_changed_since_the_confirmed_exchange_goes_out(onec: OneC) -> 
     assert root.find("Контрагенты") is None and root.find("Каталог") is None and not _all(root, "Документ")
     # A change goes out with the next exchange, and only it.
     with _in(onec):
-        from crm.companies.models import Company
         from django.utils import timezone
+
+        from crm.companies.models import Company
 
         Company.objects.filter(pk=ids["beta"]).update(name="Beta Group", updated_at=timezone.now())
     root = _xml(onec.client().exchange().query.body)
@@ -218,7 +233,9 @@ def test_version_2_10_in_windows_1251(workspace) -> None:
 def _documents(ids: dict[str, Any]) -> list[Doc]:
     return [
         Doc("Счет на оплату", "inv-1", "СЧ-101", "2026-11-28", "41.00", "7701234567", order=str(ids["deal"])),
-        Doc("Выплата безналичных денег", "pay-1", "ПП-555", "2026-11-30", "41,00", "7701234567", order=str(ids["deal"])),
+        Doc(
+            "Выплата безналичных денег", "pay-1", "ПП-555", "2026-11-30", "41,00", "7701234567", order=str(ids["deal"])
+        ),
         Doc("Выплата безналичных денег", "pay-2", "ПП-556", "2026-11-30", "1 000.00", "5009876543"),
         Doc("Заказ товара", "order-x", "77", "2026-11-30", "5.00", "5009876543"),  # an order not paid: not taken
     ]
@@ -234,10 +251,18 @@ def test_invoices_and_payments_come_in_matched_to_deals(onec: OneC) -> None:
     with _in(onec):
         invoice = Document.objects.get(kind="invoice")
         assert (invoice.number, invoice.amount, invoice.currency, invoice.deal_id) == (
-            "СЧ-101", Decimal("41.00"), "RUB", ids["deal"],
+            "СЧ-101",
+            Decimal("41.00"),
+            "RUB",
+            ids["deal"],
         )
         paid = Document.objects.get(onec_id="pay-1")
-        assert (paid.kind, paid.amount, paid.deal_id, paid.company_id) == ("payment", Decimal("41.00"), ids["deal"], ids["acme"])
+        assert (paid.kind, paid.amount, paid.deal_id, paid.company_id) == (
+            "payment",
+            Decimal("41.00"),
+            ids["deal"],
+            ids["acme"],
+        )
         # A payment without an order number stays on its counterparty.
         loose = Document.objects.get(onec_id="pay-2")
         assert (loose.deal_id, loose.company_id, loose.amount) == (None, ids["beta"], Decimal("1000.00"))
@@ -354,7 +379,8 @@ def test_bad_records_are_reported_one_by_one_and_skipped(onec: OneC) -> None:
         # An XML bomb: entities expanding to gigabytes.
         (
             '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">'
-            '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><КоммерческаяИнформация>&lol3;</КоммерческаяИнформация>'
+            '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+            "<КоммерческаяИнформация>&lol3;</КоммерческаяИнформация>"
         ).encode(),
         # An external entity reading a local file.
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x>&xxe;</x>',
@@ -443,4 +469,6 @@ def test_marking_for_invoicing_needs_the_right_to_edit_the_deal(onec: OneC) -> N
 
 def test_the_setup_url_reverses(onec: OneC) -> None:
     with _in(onec):
-        assert reverse("accounting:setup", kwargs={"connection": onec.connection.pk}).endswith(f"/{onec.connection.pk}/")
+        assert reverse("accounting:setup", kwargs={"connection": onec.connection.pk}).endswith(
+            f"/{onec.connection.pk}/"
+        )
