@@ -185,10 +185,11 @@ def import_step(conn: Connection, *, name: str) -> ImportStep:
         counts.update(run.counts)
         problems: list[dict[str, Any]] = list(run.problems)
         batch = found[run.cursor : run.cursor + settings.INTEGRATIONS_ACCOUNTING_IMPORT_BATCH]
+        known = Known.of(conn, batch)
         for record in batch:
             try:
                 with transaction.atomic():
-                    outcome, note = record_apply(conn, record)
+                    outcome, note = record_apply(conn, record, known=known)
             except (RecordRefused, ValidationError, DatabaseError) as exc:
                 counts["failed"] += 1
                 problems.append({"record": record.label, "error": _reason(exc)})
@@ -235,13 +236,51 @@ def _run_end(run: ImportRun, status: str, *, error: str = "") -> None:
         )
 
 
-def record_apply(conn: Connection, record: commerceml.InRecord) -> tuple[str, str]:
+def _onec_id(record: commerceml.InRecord) -> str:
+    return record.onec_id or f"{record.number}/{record.date}"
+
+
+def _kind(record: commerceml.InRecord) -> str:
+    return Document.Kind.INVOICE if record.kind == "invoice" else Document.Kind.PAYMENT
+
+
+def _order_id(record: commerceml.InRecord) -> int | None:
+    match = _DEAL_REF.fullmatch(record.order_ref.strip())
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a batch of records refers to, read in three queries rather than three per record: the companies by
+    tax id (those the connection's identity sees), the deals by number, the documents already received."""
+
+    companies: dict[str, list[Company]]
+    deals: dict[int, Deal]
+    documents: dict[tuple[str, str], Document]
+
+    @classmethod
+    def of(cls, conn: Connection, records: list[commerceml.InRecord]) -> Known:
+        tax_ids = {r.tax_id.strip()[:32] for r in records if r.tax_id.strip()}
+        companies: dict[str, list[Company]] = {}
+        for company in companies_visible_to(conn.identity).filter(tax_id__in=tax_ids).order_by("id"):
+            companies.setdefault(company.tax_id, []).append(company)
+        numbers = {n for n in (_order_id(r) for r in records) if n is not None}
+        deals = {d.pk: d for d in deals_visible_to(conn.identity).filter(pk__in=numbers).only("id", "company_id")}
+        ids = {_onec_id(r) for r in records}
+        documents = {
+            (d.kind, d.onec_id): d for d in Document.objects.filter(connection=conn, onec_id__in=[i[:128] for i in ids])
+        }
+        return cls(companies=companies, deals=deals, documents=documents)
+
+
+def record_apply(conn: Connection, record: commerceml.InRecord, *, known: Known | None = None) -> tuple[str, str]:
     """Apply one invoice or payment: ("created" | "updated" | "skipped", a note or ""). RecordRefused when it
     cannot be (the caller's savepoint then undoes whatever this did)."""
+    known = known or Known.of(conn, [record])
     number = record.number
     if not number:
         raise RecordRefused(_("The document has no number."))
-    onec_id = record.onec_id or f"{number}/{record.date}"
+    onec_id = _onec_id(record)
     if len(number) > 64 or len(onec_id) > 128:
         raise RecordRefused(_("The document's number or id is too long."))
     amount = commerceml.amount_of(record.amount)
@@ -253,9 +292,12 @@ def record_apply(conn: Connection, record: commerceml.InRecord) -> tuple[str, st
     currency = commerceml.currency_of(record.currency, default=workspace_currency(), known=CURRENCIES)
     if currency is None:
         raise RecordRefused(_("The currency is not one Kontor knows."))
-    company = _counterparty(conn, record)
-    deal, note = _deal(conn, record, company)
-    kind = Document.Kind.INVOICE if record.kind == "invoice" else Document.Kind.PAYMENT
+    company = _counterparty(record, known)
+    deal = known.deals.get(_order_id(record) or 0)
+    note = ""
+    if deal is None or deal.company_id != company.pk:
+        deal, note = None, _("Not matched to a deal of this counterparty: kept on the counterparty only.")
+    kind = _kind(record)
     values = {
         "number": number,
         "date": date,
@@ -266,7 +308,7 @@ def record_apply(conn: Connection, record: commerceml.InRecord) -> tuple[str, st
         "tax_id": record.tax_id[:32],
         "counterparty": record.counterparty[:255],
     }
-    existing = Document.objects.select_for_update().filter(connection=conn, kind=kind, onec_id=onec_id).first()
+    existing = known.documents.get((kind, onec_id))
     if existing is not None:
         if all(getattr(existing, k) == v for k, v in values.items()):
             return "skipped", ""
@@ -277,30 +319,20 @@ def record_apply(conn: Connection, record: commerceml.InRecord) -> tuple[str, st
         return "updated", note
     document = Document.objects.create(connection=conn, kind=kind, onec_id=onec_id, **values)
     _history_note(conn, document, deal=deal, company=company)
+    known.documents[(kind, onec_id)] = document  # the same document twice in a file: the second updates it
     return "created", note
 
 
-def _counterparty(conn: Connection, record: commerceml.InRecord) -> Company:
-    tax_id = record.tax_id.strip()
+def _counterparty(record: commerceml.InRecord, known: Known) -> Company:
+    tax_id = record.tax_id.strip()[:32]
     if not tax_id:
         raise RecordRefused(_("The counterparty has no tax id."))
-    found = companies_visible_to(conn.identity).filter(tax_id=tax_id[:32]).order_by("id")
-    if record.kpp and len(found[:2]) > 1:
-        found = found.filter(registration_id=record.kpp[:32]) or found
-    company = found.first()
-    if company is None:
-        raise RecordRefused(_("No counterparty with the tax id %(tax_id)s.") % {"tax_id": tax_id[:32]})
-    return company
-
-
-def _deal(conn: Connection, record: commerceml.InRecord, company: Company) -> tuple[Deal | None, str]:
-    match = _DEAL_REF.fullmatch(record.order_ref.strip())
-    deal = None
-    if match:
-        deal = deals_visible_to(conn.identity).filter(pk=int(match.group(1)), company=company).first()
-    if deal is None:
-        return None, _("Not matched to a deal of this counterparty: kept on the counterparty only.")
-    return deal, ""
+    found = known.companies.get(tax_id, [])
+    if len(found) > 1 and record.kpp:
+        found = [c for c in found if c.registration_id == record.kpp.strip()] or found
+    if not found:
+        raise RecordRefused(_("No counterparty with the tax id %(tax_id)s.") % {"tax_id": tax_id})
+    return found[0]
 
 
 def _history_note(conn: Connection, document: Document, *, deal: Deal | None, company: Company) -> None:
