@@ -19,6 +19,7 @@ class AccountingConfig(AppConfig):
         from crm.web import panels
         from integrations.accounting.forms import AccountingSettingsForm
         from integrations.accounting.panel import card_panel
+        from integrations.accounting.services import IMPORT_OPERATION, import_retry
         from integrations.core import registry
 
         registry.kind_register(
@@ -37,4 +38,5 @@ class AccountingConfig(AppConfig):
                 order=30,
             )
         )
+        registry.retry_register(IMPORT_OPERATION, import_retry)
         panels.panel_register(panels.CardPanel(key="accounting", namespaces=("deals", "companies"), render=card_panel))

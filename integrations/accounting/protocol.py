@@ -85,6 +85,7 @@ def handle(conn: Connection, request: HttpRequest) -> Answer:
         credentials = basic_credentials(request)
         if credentials is None or not services.credentials_match(conn, login=credentials[0], password=credentials[1]):
             return _logged(conn, request, operation, _failure(_("Wrong login or password."), status=401))
+        services.files_prune(conn)
         return _logged(conn, request, operation, _text("success", COOKIE, services.session_open(conn)))
     signed, session = _signed_in(conn, request)
     if not signed:

@@ -7,6 +7,7 @@ deal's history); nothing here writes a CRM model."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 import secrets
@@ -43,6 +44,8 @@ from tenants.accounts.models import User
 from tenants.locale import CURRENCIES
 
 IMPORT_OPERATION = "accounting.import"
+# Days an uploaded file is kept (for the log's retry) after its last chunk.
+FILE_KEEP_DAYS = 7
 _FILE_NAME = re.compile(r"[\w\-.]{1,200}")
 _DEAL_REF = re.compile(r"(?:deal-)?0*(\d{1,12})")
 
@@ -154,7 +157,7 @@ class RecordRefused(ValueError):
     """One record that cannot be applied (str(): why); the others go on."""
 
 
-def import_step(conn: Connection, *, name: str) -> ImportStep:
+def import_step(conn: Connection, *, name: str, retry_of: Exchange | None = None) -> ImportStep:
     """One `mode=import` call: the next batch of the file's records. "progress" while records remain (1C calls
     again), "success" when all are done (and again for a repeated call), "failure" for a file Kontor cannot
     read, with nothing applied."""
@@ -174,6 +177,9 @@ def import_step(conn: Connection, *, name: str) -> ImportStep:
                 direction=Exchange.Direction.RUN,
                 operation=IMPORT_OPERATION,
                 request={"file": name, "bytes": file.size},
+                # A run with failed records is retried from the log (once a missing company was added, say).
+                replay={"file": name},
+                retry_of=retry_of,
             )
             run = ImportRun.objects.create(connection=conn, file=file, exchange=entry)
         try:
@@ -211,6 +217,30 @@ def import_step(conn: Connection, *, name: str) -> ImportStep:
         return ImportStep(
             "progress", _("%(done)s of %(total)s records done.") % {"done": run.cursor, "total": run.total}, run=run
         )
+
+
+def import_retry(exchange: Exchange, actor: User) -> Exchange:
+    """The log's retry of an import (integrations.core.registry): the kept file imported again, all of it at
+    once; documents already received are skipped, the records that failed are tried again."""
+    conn = exchange.connection
+    name = str((exchange.replay or {}).get("file", ""))
+    with transaction.atomic():
+        file = ExchangeFile.objects.select_for_update().filter(connection=conn, name=name).first()
+        if file is None:
+            raise ValidationError(_("The file of this import is no longer kept."))
+        file.runs.all().delete()
+    step = import_step(conn, name=name, retry_of=exchange)
+    while step.status == "progress":
+        step = import_step(conn, name=name)
+    assert step.run is not None and step.run.exchange is not None
+    return step.run.exchange
+
+
+def files_prune(conn: Connection) -> int:
+    """Forget the connection's uploaded files not touched for FILE_KEEP_DAYS (each exchange's login does it)."""
+    before = timezone.now() - datetime.timedelta(days=FILE_KEEP_DAYS)
+    deleted, _rows = ExchangeFile.objects.filter(connection=conn, updated_at__lt=before).delete()
+    return deleted
 
 
 def _reason(exc: Exception) -> str:

@@ -369,6 +369,29 @@ def test_bad_records_are_reported_one_by_one_and_skipped(onec: OneC) -> None:
         assert set(problems) >= {"payment ПП-3", "payment ПП-4", "payment ПП-6", "payment ПП-7"}
 
 
+def test_a_run_with_failed_records_is_retried_from_the_log(onec: OneC) -> None:
+    ids = _world(onec)
+    docs = [
+        Doc("Выплата безналичных денег", "p-ok", "ПП-1", "2026-11-30", "10.00", "7701234567", order=str(ids["deal"])),
+        Doc("Выплата безналичных денег", "p-new", "ПП-2", "2026-11-30", "20.00", "3333333333"),
+    ]
+    onec.client().exchange({"orders.xml": commerceml(docs)})
+    owner = onec.workspace.client(logged_in_as=onec.workspace.owner)
+    with _in(onec):
+        entry = Exchange.objects.get(operation="accounting.import")
+        assert entry.status == "partial" and entry.retryable
+        CompanyFactory(name="Gamma", tax_id="3333333333")
+        url = reverse("integrations:retry", kwargs={"pk": onec.connection.pk, "entry": entry.pk})
+    connection.set_schema_to_public()
+    assert owner.post(url).status_code == 302
+    with _in(onec):
+        again = Exchange.objects.filter(operation="accounting.import").order_by("-id").first()
+        assert again.retry_of_id == entry.pk and again.status == "ok"
+        assert (again.counts["created"], again.counts["skipped"], again.counts["failed"]) == (1, 1, 0)
+        assert Exchange.objects.get(pk=entry.pk).status == "retried"
+        assert set(Document.objects.values_list("number", flat=True)) == {"ПП-1", "ПП-2"}
+
+
 @pytest.mark.parametrize(
     "data",
     [
