@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
 from django.db import connection as db
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -196,7 +196,7 @@ def import_step(conn: Connection, *, name: str, retry_of: Exchange | None = None
             try:
                 with transaction.atomic():
                     outcome, note = record_apply(conn, record, known=known)
-            except (RecordRefused, ValidationError, DatabaseError) as exc:
+            except (RecordRefused, ValidationError, PermissionDenied, DatabaseError) as exc:
                 counts["failed"] += 1
                 problems.append({"record": record.label, "error": _reason(exc)})
             else:
@@ -246,7 +246,7 @@ def files_prune(conn: Connection) -> int:
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, DatabaseError | PermissionDenied):
         return _("The record could not be saved.")
     return str(exc)
 
