@@ -97,6 +97,7 @@ TENANT_APPS = [
     "integrations.webhooks",
     "integrations.webforms",
     "integrations.telephony",
+    "integrations.accounting",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -456,6 +457,13 @@ TELEPHONY_AMI_CONNECT_TIMEOUT: float = env.float("TELEPHONY_AMI_CONNECT_TIMEOUT"
 TELEPHONY_AMI_PING_SECONDS: float = env.float("TELEPHONY_AMI_PING_SECONDS", default=20.0)
 TELEPHONY_AMI_RECONNECT_MAX_SECONDS: float = env.float("TELEPHONY_AMI_RECONNECT_MAX_SECONDS", default=60.0)
 TELEPHONY_AMI_RESCAN_SECONDS: float = env.float("TELEPHONY_AMI_RESCAN_SECONDS", default=60.0)
+# The 1C exchange (integrations.accounting): the chunk 1C is told to upload at most (init's file_limit), the
+# largest file kept, the records applied per `mode=import` call (1C calls again while "progress" is answered)
+# and how long the session cookie of one exchange run lasts.
+INTEGRATIONS_ACCOUNTING_FILE_LIMIT: int = env.int("INTEGRATIONS_ACCOUNTING_FILE_LIMIT", default=1024 * 1024)
+INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES: int = env.int("INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES", default=64 * 1024 * 1024)
+INTEGRATIONS_ACCOUNTING_IMPORT_BATCH: int = env.int("INTEGRATIONS_ACCOUNTING_IMPORT_BATCH", default=1000)
+INTEGRATIONS_ACCOUNTING_SESSION_MINUTES: int = env.int("INTEGRATIONS_ACCOUNTING_SESSION_MINUTES", default=60)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

@@ -274,6 +274,11 @@ def _page_needs() -> dict[str, Need]:
     needs["telephony:calls"] = Need(permission=manage_integrations)
     needs["telephony_calls:zadarma"] = ANONYMOUS
     needs["telephony_calls:call"] = Need(methods=("POST",), post={})
+    # integrations.accounting
+    needs["accounting:setup"] = Need(permission="manage_integrations")
+    needs["accounting:resend"] = Need(permission="manage_integrations", methods=("POST",), post={})
+    needs["accounting_in:exchange"] = ANONYMOUS
+    needs["accounting_card:invoice"] = Need("edit", T.DEAL, on=("deal",), methods=("POST",), post={})
     return needs
 
 
@@ -661,7 +666,7 @@ def _url_kwargs(route: str, namespace: str, records: Records, world: World, role
     if route.startswith("settings/integrations/"):
         return _integration_kwargs(route, namespace, world)
     values = {}
-    for keyword in [k for k in ("pk", "file_pk", "stage_id") if f"<int:{k}>" in route]:
+    for keyword in [k for k in ("pk", "file_pk", "stage_id", "deal") if f"<int:{k}>" in route]:
         kind = _kind_of(keyword, namespace, Need())
         if keyword == "stage_id":
             values[keyword] = world.shared["stage"]

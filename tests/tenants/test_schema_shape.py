@@ -54,6 +54,29 @@ INDEXES: dict[str, tuple[str, str]] = {
     "activity_lead_next": ("activities_activity", "next step of a lead card"),
     "activity_due": ("activities_activity", "activity list sorted by due (default); calendar date range"),
     "activity_open_due": ("activities_activity", "my_open_tasks_until (My day); owner transfer of open tasks"),
+    # integrations.accounting
+    "integrations_accounting_document_pkey": ("integrations_accounting_document", "primary key"),
+    "acc_document_unique_id": (
+        "integrations_accounting_document",
+        "one row per 1C document and connection: re-import updates it; lookups by connection",
+    ),
+    "integrations_accounting_document_deal_id_43816f26": (
+        "integrations_accounting_document",
+        "deal card's invoices and payments; deal delete (SET NULL)",
+    ),
+    "integrations_accounting_document_company_id_e51ff379": (
+        "integrations_accounting_document",
+        "company card's invoices and payments; company delete (SET NULL)",
+    ),
+    "integrations_accounting_exchangefile_pkey": ("integrations_accounting_exchangefile", "primary key"),
+    "acc_file_unique_name": ("integrations_accounting_exchangefile", "an uploaded file by connection and name"),
+    "integrations_accounting_importrun_pkey": ("integrations_accounting_importrun", "primary key"),
+    "acc_run_file_idx": ("integrations_accounting_importrun", "a file's latest import run; file delete"),
+    "integrations_accounting_invoicerequest_pkey": (
+        "integrations_accounting_invoicerequest",
+        "a deal's mark for invoicing (the deal is the key)",
+    ),
+    "integrations_accounting_outstate_pkey": ("integrations_accounting_outstate", "a connection's watermark"),
     # axes (lockouts per workspace)
     "axes_accessattempt_pkey": ("axes_accessattempt", "primary key"),
     "axes_accessattempt_ip_address_10922d9c": ("axes_accessattempt", "failures and lockout by client address"),
