@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("settings/backups/", include("infra.backups.urls")),
     path("settings/billing/", include("billing.urls")),
+    # Mailboxes: /settings/integrations/email/... and the compose page /email/compose/<contact>/.
+    path("", include("integrations.email.urls")),
     path("settings/integrations/", include("integrations.core.urls")),
     path("settings/", include("tenants.accounts.manage.urls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),
