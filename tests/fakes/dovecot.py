@@ -6,8 +6,8 @@ Tests deliver mail with IMAP APPEND, as a mail client or an MTA's copy to Sent w
 
 from __future__ import annotations
 
-import imaplib
 import grp
+import imaplib
 import os
 import pwd
 import shutil
@@ -121,9 +121,8 @@ namespace inbox {{
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"dovecot stopped: {self.process.stderr.read().decode() if self.process.stderr else ''} {self.log()}"
-                )
+                errors = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"dovecot stopped: {errors} {self.log()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
                     if sock.recv(100).startswith(b"* OK"):
