@@ -16,7 +16,8 @@ class ConnectionForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
 
     def __init__(self, *args: Any, kind: ConnectionKind, connection: Connection | None = None, **kwargs: Any) -> None:
-        if connection is not None and not args and "initial" not in kwargs:
+        # The page passes None as the data of a GET: the stored settings are then what the form shows.
+        if connection is not None and (not args or args[0] is None) and "initial" not in kwargs:
             kwargs["initial"] = {"name": connection.name, **connection.settings}
         super().__init__(*args, **kwargs)
         self.kind, self.connection = kind, connection
