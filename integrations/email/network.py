@@ -53,7 +53,7 @@ class IMAP(imaplib.IMAP4):
 class IMAPSSL(imaplib.IMAP4_SSL):
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         sock = connect(self.host, self.port, timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def imap_open(*, host: str, port: int, security: str, timeout: float) -> imaplib.IMAP4:
@@ -73,8 +73,8 @@ class SMTP(smtplib.SMTP):
 class SMTPSSL(smtplib.SMTP_SSL):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = connect(host, port, timeout)
-        context: Any = self.context  # type: ignore[attr-defined]
-        return context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[no-any-return]
+        context: Any = self.context
+        return context.wrap_socket(sock, server_hostname=host)
 
 
 def smtp_open(*, host: str, port: int, security: str, timeout: float) -> smtplib.SMTP:

@@ -22,7 +22,7 @@ DAEMONS = ("mailer-daemon", "postmaster")
 
 
 def parse(raw: bytes) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+    return BytesParser(policy=policy.default).parsebytes(raw)
 
 
 def clean(text: str, limit: int) -> str:
@@ -181,7 +181,8 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
     payload = part.get_payload()
     if isinstance(payload, list):
         for block in payload:
-            blocks.append({str(k).lower(): str(v) for k, v in block.items()})
+            if isinstance(block, Message):
+                blocks.append({str(k).lower(): str(v) for k, v in block.items()})
         return blocks
     text = payload if isinstance(payload, str) else ""
     for chunk in re.split(r"\r?\n\r?\n", text):

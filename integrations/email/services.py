@@ -5,6 +5,7 @@ after the commit, and the email templates."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import imaplib
 import logging
 import re
@@ -188,7 +189,7 @@ def _folder_sync(
         cursor.save(update_fields=["uidvalidity", "last_uid"])
     criteria = [f"UID {cursor.last_uid + 1}:*"]
     if cursor.last_uid == 0 and settings.EMAIL_SYNC_FIRST_DAYS > 0:
-        since = timezone.now() - timezone.timedelta(days=settings.EMAIL_SYNC_FIRST_DAYS)
+        since = timezone.now() - datetime.timedelta(days=settings.EMAIL_SYNC_FIRST_DAYS)
         criteria.append(f"SINCE {since:%d-%b-%Y}")
     typ, data = client.uid("SEARCH", *criteria)
     if typ != "OK":

@@ -9,7 +9,6 @@ import random
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection as db
 
 from integrations.core.models import Connection
 from integrations.email import schedule, services
@@ -52,7 +51,7 @@ def backoff(retries: int) -> float:
 
 
 @shared_task(name="integrations.email.tasks.send", bind=True, ignore_result=True, acks_late=True, max_retries=None)
-def send(self, message_id: int) -> None:  # type: ignore[no-untyped-def]
+def send(self, message_id: int) -> None:
     final = self.request.retries + 1 >= settings.EMAIL_SEND_ATTEMPTS
     try:
         services.message_deliver(message_id, final=final)
@@ -60,8 +59,8 @@ def send(self, message_id: int) -> None:  # type: ignore[no-untyped-def]
         log.warning(
             "email: message %s in %s not sent yet (attempt %d): %s",
             message_id,
-            db.schema_name,
+            services.schema(),
             self.request.retries + 1,
             exc,
-        )  # type: ignore[attr-defined]
+        )
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc

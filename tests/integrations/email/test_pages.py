@@ -26,11 +26,13 @@ def test_templates_are_managed_with_merge_fields_checked(owner_client, workspace
         template = EmailTemplate.objects.get()
     page = owner_client.get(reverse("email:templates")).content.decode()
     assert "Hello" in page and "{{ contact.first_name }}" in page
-    for bad in ({"name": "Bad", "subject": "{% load static %}", "body": "x"},
-                {"name": "Bad", "subject": "x", "body": "{{ contact.__class__ }}"},
-                {"name": "Hello", "subject": "Dup", "body": "x"},
-                {"name": "Nul\x00", "subject": "x", "body": "x"},
-                {"name": "", "subject": "", "body": ""}):
+    for bad in (
+        {"name": "Bad", "subject": "{% load static %}", "body": "x"},
+        {"name": "Bad", "subject": "x", "body": "{{ contact.__class__ }}"},
+        {"name": "Hello", "subject": "Dup", "body": "x"},
+        {"name": "Nul\x00", "subject": "x", "body": "x"},
+        {"name": "", "subject": "", "body": ""},
+    ):
         assert owner_client.post(reverse("email:template_new"), bad).status_code == 422, bad
     edit = reverse("email:template_edit", kwargs={"template": template.pk})
     assert owner_client.post(edit, {"name": "Hello", "subject": "{% if %}", "body": "x"}).status_code == 422
@@ -65,8 +67,9 @@ def test_the_pages_need_the_manage_integrations_permission(workspace, dovecot, b
         assert list(EmailTemplate.objects.values_list("name", "subject", "body")) == [("T", "S", "B")]
 
 
-def test_the_messages_page_and_read_now(workspace, owner_client, dovecot, box_address, eager,
-                                        django_capture_on_commit_callbacks):
+def test_the_messages_page_and_read_now(
+    workspace, owner_client, dovecot, box_address, eager, django_capture_on_commit_callbacks
+):
     with inside(workspace):
         conn = mailbox_create(actor=workspace.owner, dovecot=dovecot, smtp=None, address=box_address)
     page = owner_client.get(reverse("email:messages", kwargs={"connection": conn.pk}))
@@ -89,9 +92,19 @@ def test_a_mailbox_is_added_through_the_core_pages(owner_client, workspace):
     url = reverse("integrations:new", args=["email"])
     assert owner_client.get(url).status_code == 200
     data = {
-        "name": "Sales", "address": "Sales@Example.com", "shared": "", "owner": "", "imap_host": "imap.example.com",
-        "imap_port": "993", "imap_security": "ssl", "imap_username": "sales", "imap_password": "pw",
-        "sent_folder": "Sent", "smtp_host": "smtp.example.com", "smtp_port": "587", "smtp_security": "starttls",
+        "name": "Sales",
+        "address": "Sales@Example.com",
+        "shared": "",
+        "owner": "",
+        "imap_host": "imap.example.com",
+        "imap_port": "993",
+        "imap_security": "ssl",
+        "imap_username": "sales",
+        "imap_password": "pw",
+        "sent_folder": "Sent",
+        "smtp_host": "smtp.example.com",
+        "smtp_port": "587",
+        "smtp_security": "starttls",
     }
     # A personal mailbox needs its owner.
     assert owner_client.post(url, data).status_code == 422

@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from crm.activities.models import Activity
 from integrations.core.models import Exchange
-from integrations.core.services import exchange_retry
 from integrations.email.models import EmailTemplate, Message
 from integrations.email.services import connection_sync
 from tenants.accounts.roles import READ_ONLY, SALES_MANAGER, builtin_role
@@ -27,8 +26,13 @@ ANNA = "anna@client.example"
 def _world(workspace, dovecot, smtp, box_address, **options):
     with inside(workspace):
         company = CompanyFactory(name="Client Co")
-        contact = ContactFactory(first_name="Anna", last_name="Berg", emails=[ANNA, "anna.b@home.example"],
-                                 company=company, owner=workspace.owner)
+        contact = ContactFactory(
+            first_name="Anna",
+            last_name="Berg",
+            emails=[ANNA, "anna.b@home.example"],
+            company=company,
+            owner=workspace.owner,
+        )
         conn = mailbox_create(actor=workspace.owner, dovecot=dovecot, smtp=smtp, address=box_address, **options)
         template = EmailTemplate.objects.create(
             name="Follow-up",
@@ -71,8 +75,16 @@ def test_sending_from_the_card_with_a_template_and_merge_fields(
         assert activity.assignee_id == workspace.owner.pk and message.activity_id == activity.pk
         assert Exchange.objects.get(connection=conn, operation="email.send").status == Exchange.Status.OK
         # The contact answers: the reply joins the thread of the message sent.
-        dovecot.append(box_address, mail(sender=ANNA, to=box_address, subject="Re: Our offer",
-                                         message_id="reply@client.example", in_reply_to=message.message_id))
+        dovecot.append(
+            box_address,
+            mail(
+                sender=ANNA,
+                to=box_address,
+                subject="Re: Our offer",
+                message_id="reply@client.example",
+                in_reply_to=message.message_id,
+            ),
+        )
         connection_sync(conn)
         assert Message.objects.get(message_id="reply@client.example").thread == message.message_id
 
@@ -83,8 +95,9 @@ def test_a_passing_smtp_failure_is_tried_again_and_logged(
     conn, contact, _template = _world(workspace, dovecot, smtp, box_address)
     smtp.fail_next("451 4.3.0 Try again later")
     with django_capture_on_commit_callbacks(execute=True):
-        response = _compose(owner_client, contact, mailbox=conn.pk, to=ANNA, subject="Hi {{ contact.first_name }}",
-                            body="Text")
+        response = _compose(
+            owner_client, contact, mailbox=conn.pk, to=ANNA, subject="Hi {{ contact.first_name }}", body="Text"
+        )
     assert response.status_code == 302
     assert [r.message["Subject"] for r in smtp.received] == ["Hi Anna"]
     with inside(workspace):
@@ -152,10 +165,12 @@ def test_bad_input_is_refused_and_nothing_is_queued(workspace, owner_client, dov
 def test_who_may_write_from_which_mailbox(workspace, dovecot, smtp, box_address, eager):
     conn, contact, _template = _world(workspace, dovecot, smtp, box_address, shared=False, owner=workspace.owner)
     with inside(workspace):
-        manager = user_create(email="manager@example.com", password=PASSWORD, full_name="Manager",
-                              role=builtin_role(SALES_MANAGER))
-        auditor = user_create(email="auditor@example.com", password=PASSWORD, full_name="Auditor",
-                              role=builtin_role(READ_ONLY))
+        manager = user_create(
+            email="manager@example.com", password=PASSWORD, full_name="Manager", role=builtin_role(SALES_MANAGER)
+        )
+        auditor = user_create(
+            email="auditor@example.com", password=PASSWORD, full_name="Auditor", role=builtin_role(READ_ONLY)
+        )
         own = ContactFactory(emails=["own@client.example"], owner=manager)
     manager_client = workspace.client(logged_in_as=manager)
     # A contact the manager may not see: 404, as if it did not exist.
@@ -166,7 +181,10 @@ def test_who_may_write_from_which_mailbox(workspace, dovecot, smtp, box_address,
     page = manager_client.get(reverse("email:compose", kwargs={"contact_id": own.pk}))
     assert page.status_code == 200 and 'data-testid="compose-refused"' in page.content.decode()
     assert "card-action-email" not in manager_client.get(reverse("contacts:detail", args=[own.pk])).content.decode()
-    assert _compose(manager_client, own, mailbox=conn.pk, to="own@client.example", subject="Hi", body="x").status_code == 422
+    assert (
+        _compose(manager_client, own, mailbox=conn.pk, to="own@client.example", subject="Hi", body="x").status_code
+        == 422
+    )
     # A role that may not log activities: 403.
     auditor_client = workspace.client(logged_in_as=auditor)
     assert auditor_client.get(reverse("email:compose", kwargs={"contact_id": contact.pk})).status_code == 403
