@@ -37,4 +37,4 @@ def template_get(pk: object) -> EmailTemplate:
 
 
 def messages_of(conn: Connection) -> QuerySet[Message]:
-    return Message.objects.filter(connection=conn).select_related("contact").order_by("-id")
+    return Message.objects.filter(connection=conn).select_related("activity__contact").order_by("-id")

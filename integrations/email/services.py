@@ -316,7 +316,6 @@ def message_log(conn: Connection, box: Mailbox, raw: bytes, *, direction: str, w
         subject=subject,
         date=parse.date(msg),
         activity=activities[0],
-        contact=contacts[0],
         contact_ids=[c.pk for c in contacts],
     )
     return "logged"
@@ -447,7 +446,6 @@ def message_compose(
         to_addresses=[to],
         subject=rendered_subject,
         date=timezone.now(),
-        contact=contact,
         contact_ids=[contact.pk],
         sender=actor,
         body=rendered_body,
@@ -481,7 +479,7 @@ def message_deliver(message_id: int, *, final: bool, retry_of: Exchange | None =
     on the contact's timeline; a failure worth trying again raises SendLater unless `final`, when the message
     is marked not sent (retryable from the exchange log)."""
     message = (
-        Message.objects.select_related("connection", "connection__identity", "sender", "contact")
+        Message.objects.select_related("connection", "connection__identity", "sender")
         .filter(pk=message_id, connection__kind=KIND)
         .first()
     )
@@ -498,9 +496,9 @@ def message_deliver(message_id: int, *, final: bool, retry_of: Exchange | None =
     )
     entry.attempts = 1
     later = False
+    if not conn.is_active:
+        return _send_failed(message, entry, "the connection is off")
     try:
-        if not conn.is_active:
-            raise ValidationError("the connection is off")
         box = mailbox_of(conn)
         client = smtp_open(
             host=box.smtp_host,
@@ -532,13 +530,15 @@ def message_deliver(message_id: int, *, final: bool, retry_of: Exchange | None =
             _send_failed(message, entry, error, keep_queued=True)
             raise SendLater(error) from exc
         return _send_failed(message, entry, error)
-    except (ValidationError, SecretsUnreadable) as exc:
-        return _send_failed(message, entry, "; ".join(getattr(exc, "messages", [str(exc)])))
+    except SecretsUnreadable as exc:
+        return _send_failed(message, entry, str(exc))
+    # The contact written to (gone since: the email is sent all the same, logged nowhere).
+    contact = Contact.objects.filter(pk__in=message.contact_ids[:1]).first()
     with transaction.atomic():
         activity = (
             _activity_log(
                 conn,
-                message.contact,
+                contact,
                 direction=Message.Direction.OUTBOUND,
                 subject=message.subject,
                 text=message.body[: settings.EMAIL_BODY_MAX_CHARS],
@@ -546,7 +546,7 @@ def message_deliver(message_id: int, *, final: bool, retry_of: Exchange | None =
                 recipients=", ".join(message.to_addresses),
                 assignee=message.sender_id,
             )
-            if message.contact is not None
+            if contact is not None
             else None
         )
         Message.objects.filter(pk=message.pk).update(
