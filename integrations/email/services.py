@@ -498,6 +498,8 @@ def message_deliver(message_id: int, *, final: bool, retry_of: Exchange | None =
     later = False
     if not conn.is_active:
         return _send_failed(message, entry, "the connection is off")
+    if workspace_read_only():
+        return _send_failed(message, entry, "the workspace is read-only")
     try:
         box = mailbox_of(conn)
         client = smtp_open(
@@ -532,27 +534,31 @@ def message_deliver(message_id: int, *, final: bool, retry_of: Exchange | None =
         return _send_failed(message, entry, error)
     except SecretsUnreadable as exc:
         return _send_failed(message, entry, str(exc))
+    # Sent: marked so at once, whatever happens next, so that nothing sends it twice.
+    Message.objects.filter(pk=message.pk).update(state=Message.State.SENT, sent_at=timezone.now(), error="")
     # The contact written to (gone since: the email is sent all the same, logged nowhere).
     contact = Contact.objects.filter(pk__in=message.contact_ids[:1]).first()
-    with transaction.atomic():
-        activity = (
-            _activity_log(
-                conn,
-                contact,
-                direction=Message.Direction.OUTBOUND,
-                subject=message.subject,
-                text=message.body[: settings.EMAIL_BODY_MAX_CHARS],
-                sender=message.from_address,
-                recipients=", ".join(message.to_addresses),
-                assignee=message.sender_id,
-            )
-            if contact is not None
-            else None
-        )
-        Message.objects.filter(pk=message.pk).update(
-            state=Message.State.SENT, sent_at=timezone.now(), error="", activity=activity
-        )
-        return exchange_close(entry, status=Exchange.Status.OK, counts={"sent": 1}, response={"sent": True})
+    error = ""
+    try:
+        with transaction.atomic():
+            if contact is not None:
+                activity = _activity_log(
+                    conn,
+                    contact,
+                    direction=Message.Direction.OUTBOUND,
+                    subject=message.subject,
+                    text=message.body[: settings.EMAIL_BODY_MAX_CHARS],
+                    sender=message.from_address,
+                    recipients=", ".join(message.to_addresses),
+                    assignee=message.sender_id,
+                )
+                Message.objects.filter(pk=message.pk).update(activity=activity)
+    except Exception as exc:  # sent all the same: the log says why it is not on the card
+        log.exception("email: message %s sent but not logged on the card", message.pk)
+        error = f"sent, not logged on the card: {_text(exc)}"
+    entry.replay = None
+    Exchange.objects.filter(pk=entry.pk).update(replay=None)
+    return exchange_close(entry, status=Exchange.Status.OK, counts={"sent": 1}, error=error, response={"sent": True})
 
 
 def _send_failed(

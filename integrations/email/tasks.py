@@ -13,6 +13,7 @@ from django.conf import settings
 from integrations.core.models import Connection
 from integrations.email import schedule, services
 from integrations.email.selectors import KIND
+from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,15 @@ log = logging.getLogger(__name__)
 def sync_due() -> int:
     """Queue a run for every mailbox whose time has come (in its workspace's schema)."""
     found = schedule.due()
+    live = set(Tenant.objects.filter(schema_name__in={s for s, _pk in found}).values_list("schema_name", flat=True))
+    queued = 0
     for schema_name, connection_id in found:
+        if schema_name not in live:
+            schedule.forget(schema_name, connection_id)  # a workspace deleted since
+            continue
         sync.apply_async(args=[connection_id], headers={"_schema_name": schema_name})
-    return len(found)
+        queued += 1
+    return queued
 
 
 @shared_task(name="integrations.email.tasks.sync", ignore_result=True, acks_late=True)

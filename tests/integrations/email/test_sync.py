@@ -254,3 +254,62 @@ def test_the_task_reads_the_mailbox_in_its_workspace_and_plans_the_next_run(work
         # A connection removed since: forgotten.
         assert tasks.sync.apply(args=[987654]).get() == "gone"
     schedule.forget(workspace.schema, conn.pk)
+
+
+def test_a_failed_run_is_retried_from_the_log_once_the_password_is_right(workspace, owner_client, dovecot, box_address):
+    conn, _contact, _company = _world(workspace, dovecot, box_address, password="wrong")
+    dovecot.append(box_address, mail(sender=ANNA, to=box_address, message_id="rt@client.example"))
+    with inside(workspace):
+        failed = connection_sync(conn)
+        update_connection(conn, workspace.owner)
+    response = owner_client.post(reverse("integrations:retry", args=[conn.pk, failed.pk]))
+    assert response.status_code == 302
+    with inside(workspace):
+        again = Exchange.objects.get(retry_of=failed)
+        assert again.status == Exchange.Status.OK and again.counts == {"logged": 1}
+        assert Exchange.objects.get(pk=failed.pk).status == Exchange.Status.RETRIED
+
+
+def update_connection(conn, actor):
+    from integrations.core.services import connection_update
+    from tests.integrations.email.conftest import PASSWORD
+
+    connection_update(
+        actor=actor, connection=conn, name=conn.name, settings=conn.settings, secrets={"imap_password": PASSWORD}
+    )
+
+
+def test_a_role_that_hides_emails_sees_no_addresses_on_the_card(workspace, dovecot, box_address):
+    from tenants.accounts.models import Role
+    from tenants.accounts.roles import SALES_HEAD, builtin_definitions
+    from tenants.accounts.services import user_create
+    from tests.conftest import PASSWORD
+
+    conn, contact, _company = _world(workspace, dovecot, box_address)
+    dovecot.append(
+        box_address, mail(sender=ANNA, to=box_address, subject="Hidden addresses", message_id="h1@client.example")
+    )
+    with inside(workspace):
+        connection_sync(conn)
+        role = Role.objects.create(
+            name="No emails", grants=builtin_definitions()[SALES_HEAD]["grants"], hidden_fields={"contact": ["emails"]}
+        )
+        viewer = user_create(email="viewer@example.com", password=PASSWORD, full_name="Viewer", role=role)
+    card = workspace.client(logged_in_as=viewer).get(reverse("contacts:detail", args=[contact.pk])).content.decode()
+    assert "Hidden addresses" in card and ANNA not in card and box_address not in card
+    assert "card-action-email" not in card
+
+
+def test_beat_queues_the_mailboxes_that_are_due(workspace, dovecot, box_address, eager):
+    conn, _contact, _company = _world(workspace, dovecot, box_address)
+    dovecot.append(box_address, mail(sender=ANNA, to=box_address, message_id="due@client.example"))
+    schedule._redis().delete(schedule.KEY)  # what earlier tests planned
+    schedule.plan(workspace.schema, conn.pk, delay=-1)
+    schedule.plan("ws_gone_since", 1, delay=-1)
+    try:
+        assert tasks.sync_due.apply().get() == 1
+        assert schedule._redis().zscore(schedule.KEY, "ws_gone_since:1") is None
+        with inside(workspace):
+            assert Message.objects.filter(message_id="due@client.example").exists()
+    finally:
+        schedule.forget(workspace.schema, conn.pk)
