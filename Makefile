@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups bench-billing bench-integrations install lock clean chromium gettext translations messages
+.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups bench-billing bench-integrations install lock clean chromium dovecot gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,6 +38,12 @@ chromium:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests will be skipped)"; fi; }
 
+# Dovecot for the mailbox tests (a real IMAP server, started by tests/fakes/dovecot.py) comes from Debian too.
+dovecot:
+	@test -x /usr/sbin/dovecot || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd; \
+	  else echo "Dovecot is missing: run 'sudo apt-get install -y dovecot-imapd' (mailbox tests will be skipped)"; fi; }
+
 demo: install
 	$(PY) -m platform_core.embedded demo
 
@@ -45,7 +51,7 @@ demo: install
 serve: install
 	$(PY) -m platform_core.embedded serve
 
-test: install chromium
+test: install chromium dovecot
 	$(PY) -m platform_core.embedded run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -98,6 +98,7 @@ TENANT_APPS = [
     "integrations.webforms",
     "integrations.telephony",
     "integrations.accounting",
+    "integrations.email",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -464,6 +465,23 @@ INTEGRATIONS_ACCOUNTING_FILE_LIMIT: int = env.int("INTEGRATIONS_ACCOUNTING_FILE_
 INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES: int = env.int("INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES", default=64 * 1024 * 1024)
 INTEGRATIONS_ACCOUNTING_IMPORT_BATCH: int = env.int("INTEGRATIONS_ACCOUNTING_IMPORT_BATCH", default=1000)
 INTEGRATIONS_ACCOUNTING_SESSION_MINUTES: int = env.int("INTEGRATIONS_ACCOUNTING_SESSION_MINUTES", default=60)
+# Mailboxes (integrations.email): read every EMAIL_SYNC_SECONDS, at most EMAIL_SYNC_BATCH new messages per folder
+# a run; a new mailbox is read back EMAIL_SYNC_FIRST_DAYS days (0: all of it). A message larger than
+# EMAIL_MAX_MESSAGE_BYTES is logged from its header alone; attachments above EMAIL_ATTACHMENT_MAX_BYTES are not
+# filed; a timeline keeps EMAIL_BODY_MAX_CHARS of the text. IMAP/SMTP time out after EMAIL_TIMEOUT_SECONDS; a
+# send is tried EMAIL_SEND_ATTEMPTS times, EMAIL_SEND_BACKOFF seconds apart at first, doubling.
+EMAIL_SYNC_SECONDS: float = env.float("EMAIL_SYNC_SECONDS", default=120.0)
+EMAIL_SYNC_BATCH: int = env.int("EMAIL_SYNC_BATCH", default=200)
+EMAIL_SYNC_FIRST_DAYS: int = env.int("EMAIL_SYNC_FIRST_DAYS", default=30)
+EMAIL_MAX_MESSAGE_BYTES: int = env.int("EMAIL_MAX_MESSAGE_BYTES", default=25 * 1024 * 1024)
+EMAIL_ATTACHMENT_MAX_BYTES: int = env.int("EMAIL_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+EMAIL_BODY_MAX_CHARS: int = env.int("EMAIL_BODY_MAX_CHARS", default=5000)
+EMAIL_TIMEOUT_SECONDS: float = env.float("EMAIL_TIMEOUT_SECONDS", default=30.0)
+EMAIL_SEND_ATTEMPTS: int = env.int("EMAIL_SEND_ATTEMPTS", default=5)
+EMAIL_SEND_BACKOFF: float = env.float("EMAIL_SEND_BACKOFF", default=30.0)
+CELERY_BEAT_SCHEDULE.update(
+    {"email-sync-due": {"task": "integrations.email.tasks.sync_due", "schedule": min(EMAIL_SYNC_SECONDS, 60.0)}}
+)
 
 SENTRY_DSN: str = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

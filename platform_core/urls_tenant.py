@@ -9,12 +9,16 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("settings/backups/", include("infra.backups.urls")),
     path("settings/billing/", include("billing.urls")),
+    # Integrations: each kind's pages before the core's (/settings/integrations/<kind>/...), then the addresses
+    # other systems call (/integrations/in/<kind>/<secret>/...) and what people use from the cards.
     path("settings/integrations/webhooks/", include("integrations.webhooks.urls")),
     path("settings/integrations/webforms/", include("integrations.webforms.urls")),
     path("settings/integrations/telephony/", include("integrations.telephony.urls")),
+    path("settings/integrations/accounting/", include("integrations.accounting.urls")),
+    # Mailboxes: /settings/integrations/email/... and the compose page /email/compose/<contact>/.
+    path("", include("integrations.email.urls")),
     path("settings/integrations/", include("integrations.core.urls")),
     path("integrations/in/webforms/", include("integrations.webforms.urls_inbound")),
-    path("settings/integrations/accounting/", include("integrations.accounting.urls")),
     path("integrations/in/accounting/", include("integrations.accounting.urls_inbound")),
     path("deals/<int:deal>/accounting/", include("integrations.accounting.urls_card")),
     path("settings/", include("tenants.accounts.manage.urls")),

@@ -7,13 +7,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Activity(models.Model):
-    """A task, call, meeting or note, linked to a company, contact, deal or lead (one or several)."""
+    """A task, call, meeting, note or email, linked to a company, contact, deal or lead (one or several)."""
 
     class Kind(models.TextChoices):
         TASK = "task", _("Task")
         CALL = "call", _("Call")
         MEETING = "meeting", _("Meeting")
         NOTE = "note", _("Note")
+        # Logged by a mailbox connection (integrations.email): received or sent, never planned.
+        EMAIL = "email", _("Email")
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("Inbound")
@@ -60,10 +62,13 @@ class Activity(models.Model):
     lead = models.ForeignKey(
         "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="activities", db_index=False
     )
-    # Calls: which way, which number, how long (telephony fills these in).
+    # Calls: which way, which number, how long (telephony fills these in). Emails use the direction too.
     call_direction = models.CharField(max_length=8, choices=Direction.choices, blank=True)
     call_phone = models.CharField(max_length=20, blank=True)
     call_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Emails: who wrote and to whom (addresses as in the message's From and To/Cc), shown on the card.
+    email_from = models.CharField(max_length=320, blank=True)
+    email_to = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # Kept (Django's one-column index): the `created_by_id IN (...)` arm of the scoped visibility.

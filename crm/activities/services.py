@@ -38,6 +38,8 @@ _FIELDS = {
     "call_direction",
     "call_phone",
     "call_duration_seconds",
+    "email_from",
+    "email_to",
     "is_done",
 }
 _LINKS = ("company", "contact", "deal", "lead")
@@ -74,7 +76,8 @@ def _apply(actor: User, activity: Activity, data: Mapping[str, Any]) -> None:
         from crm.deals.models import Deal
 
         activity.company_id = Deal.objects.filter(pk=activity.deal_id).values_list("company_id", flat=True).first()
-    if activity.kind == Activity.Kind.NOTE:
+    # A note or an email records what happened: it is done from the start.
+    if activity.kind in (Activity.Kind.NOTE, Activity.Kind.EMAIL):
         activity.is_done = True
         activity.done_at = activity.done_at or timezone.now()
     try:

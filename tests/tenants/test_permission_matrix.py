@@ -279,6 +279,18 @@ def _page_needs() -> dict[str, Need]:
     needs["accounting:resend"] = Need(permission="manage_integrations", methods=("POST",), post={})
     needs["accounting_in:exchange"] = ANONYMOUS
     needs["accounting_card:invoice"] = Need("edit", T.DEAL, on=("deal",), methods=("POST",), post={})
+    # integrations.email: its settings pages; writing from a contact's card logs an activity on a visible contact
+    # (an empty form is refused with 422, so nothing is sent).
+    for name, methods, post in (
+        ("messages", ("GET",), None),
+        ("sync", ("POST",), {}),
+        ("templates", ("GET",), None),
+        ("template_new", ("GET", "POST"), {"name": "Matrix", "subject": "S", "body": "B"}),
+        ("template_edit", ("GET", "POST"), {"name": "Matrix edited", "subject": "S", "body": "B"}),
+        ("template_delete", ("POST",), {}),
+    ):
+        needs[f"email:{name}"] = Need(permission=manage_integrations, methods=methods, post=post)
+    needs["email:compose"] = Need("create", T.ACTIVITY, on=("contact_id",), methods=("GET", "POST"), post={})
     return needs
 
 
@@ -445,6 +457,10 @@ def _connections() -> dict[str, int]:
             connection=conn, direction=Exchange.Direction.OUTBOUND, operation="matrix.probe", status="failed"
         )
         shared[f"connection:{kind.key}"], shared[f"exchange:{kind.key}"] = conn.pk, entry.pk
+    if registry.kind_get("email") is not None:  # integrations.email: a template for its template pages
+        from integrations.email.models import EmailTemplate
+
+        shared["email_template"] = EmailTemplate.objects.create(name="Matrix template", subject="S", body="B").pk
     return shared
 
 
@@ -657,6 +673,8 @@ def _integration_kwargs(route: str, namespace: str, world: World) -> dict[str, A
     for keyword in ("pk", "connection"):
         if f"<int:{keyword}>" in route:
             values[keyword] = world.shared[chosen]
+    if "<int:template>" in route:  # integrations.email
+        values["template"] = world.shared["email_template"]
     if "<int:entry>" in route:
         values["entry"] = world.shared[f"exchange:{chosen.removeprefix('connection:')}"]
     return values
@@ -667,6 +685,7 @@ def _url_kwargs(route: str, namespace: str, records: Records, world: World, role
         return _integration_kwargs(route, namespace, world)
     values = {}
     for keyword in [k for k in ("pk", "file_pk", "stage_id", "deal") if f"<int:{k}>" in route]:
+    for keyword in [k for k in ("pk", "file_pk", "stage_id", "contact_id") if f"<int:{k}>" in route]:
         kind = _kind_of(keyword, namespace, Need())
         if keyword == "stage_id":
             values[keyword] = world.shared["stage"]

@@ -188,6 +188,20 @@ INDEXES: dict[str, tuple[str, str]] = {
     "search_searchterm_pkey": ("search_searchterm", "primary key"),
     "search_term_record": ("search_searchterm", "a record's terms, replaced on every change"),
     "search_type_term_prefix": ("search_searchterm", "global search and pickers: term prefix per record type"),
+    # integrations.email
+    "integrations_email_emailtemplate_pkey": ("integrations_email_emailtemplate", "primary key"),
+    "email_template_name": ("integrations_email_emailtemplate", "unique template name"),
+    "integrations_email_foldercursor_pkey": ("integrations_email_foldercursor", "primary key"),
+    "email_cursor_folder": ("integrations_email_foldercursor", "one cursor per mailbox folder; read by each run"),
+    "integrations_email_message_pkey": ("integrations_email_message", "primary key; the messages page by -id"),
+    "email_message_id_per_connection": (
+        "integrations_email_message",
+        "one row per Message-ID of a mailbox: known messages, thread parents, bounced originals; cascade",
+    ),
+    "integrations_email_message_activity_id_01708dd4": (
+        "integrations_email_message",
+        "an activity's delete sets its messages' link to null",
+    ),
 }
 
 # Relations (tables, indexes, sequences) of one empty workspace schema: 272 before the review, 185 after.

@@ -28,6 +28,7 @@ from crm.files.services import attachment_create, attachment_delete
 from crm.leads.selectors import lead_get
 from crm.web.access import hidden_fields
 from crm.web.panels import panels_render
+from crm.web.card_actions import card_actions_for
 from crm.web.records.common import actor_of, is_htmx, parse_before, show_errors, stale_error
 from crm.web.records.forms import QuickAddForm, UploadForm
 from crm.web.records.selectors import custom_values_of, files_of, next_action_of, timeline_of
@@ -68,6 +69,8 @@ def card_context(request: HttpRequest, kind: CardKind, record: Model) -> dict[st
         "upload_form": UploadForm(),
         # Panels other layers register for this kind of card (crm.web.panels).
         "panels": panels_render(request, kind.ns, record),
+        # What other layers offer on this card (crm.web.card_actions).
+        "card_actions": card_actions_for(user, kind.record_type, record),
     }
 
 

@@ -676,7 +676,7 @@ class QuickAddForm(forms.Form):
 
     kind = forms.ChoiceField(
         label=_("Kind"),
-        choices=[(k, v) for k, v in Activity.Kind.choices if k != Activity.Kind.MEETING],
+        choices=[(k, v) for k, v in Activity.Kind.choices if k not in (Activity.Kind.MEETING, Activity.Kind.EMAIL)],
         initial=Activity.Kind.TASK,
     )
     subject = _text(label=_("Subject"), max_length=255)
