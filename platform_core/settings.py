@@ -462,7 +462,9 @@ TELEPHONY_AMI_RESCAN_SECONDS: float = env.float("TELEPHONY_AMI_RESCAN_SECONDS", 
 # largest file kept, the records applied per `mode=import` call (1C calls again while "progress" is answered)
 # and how long the session cookie of one exchange run lasts.
 INTEGRATIONS_ACCOUNTING_FILE_LIMIT: int = env.int("INTEGRATIONS_ACCOUNTING_FILE_LIMIT", default=1024 * 1024)
-INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES: int = env.int("INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES", default=64 * 1024 * 1024)
+INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES: int = env.int(
+    "INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES", default=64 * 1024 * 1024
+)
 INTEGRATIONS_ACCOUNTING_IMPORT_BATCH: int = env.int("INTEGRATIONS_ACCOUNTING_IMPORT_BATCH", default=1000)
 INTEGRATIONS_ACCOUNTING_SESSION_MINUTES: int = env.int("INTEGRATIONS_ACCOUNTING_SESSION_MINUTES", default=60)
 # Mailboxes (integrations.email): read every EMAIL_SYNC_SECONDS, at most EMAIL_SYNC_BATCH new messages per folder

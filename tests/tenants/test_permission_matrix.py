@@ -684,8 +684,7 @@ def _url_kwargs(route: str, namespace: str, records: Records, world: World, role
     if route.startswith("settings/integrations/"):
         return _integration_kwargs(route, namespace, world)
     values = {}
-    for keyword in [k for k in ("pk", "file_pk", "stage_id", "deal") if f"<int:{k}>" in route]:
-    for keyword in [k for k in ("pk", "file_pk", "stage_id", "contact_id") if f"<int:{k}>" in route]:
+    for keyword in [k for k in ("pk", "file_pk", "stage_id", "deal", "contact_id") if f"<int:{k}>" in route]:
         kind = _kind_of(keyword, namespace, Need())
         if keyword == "stage_id":
             values[keyword] = world.shared["stage"]

@@ -27,8 +27,8 @@ from crm.files.selectors import attachment_get
 from crm.files.services import attachment_create, attachment_delete
 from crm.leads.selectors import lead_get
 from crm.web.access import hidden_fields
-from crm.web.panels import panels_render
 from crm.web.card_actions import card_actions_for
+from crm.web.panels import panels_render
 from crm.web.records.common import actor_of, is_htmx, parse_before, show_errors, stale_error
 from crm.web.records.forms import QuickAddForm, UploadForm
 from crm.web.records.selectors import custom_values_of, files_of, next_action_of, timeline_of
