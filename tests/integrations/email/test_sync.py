@@ -313,3 +313,22 @@ def test_beat_queues_the_mailboxes_that_are_due(workspace, dovecot, box_address,
             assert Message.objects.filter(message_id="due@client.example").exists()
     finally:
         schedule.forget(workspace.schema, conn.pk)
+
+
+def test_a_sent_folder_with_a_russian_name(workspace, dovecot, box_address):
+    from integrations.email.services import imap_utf7
+
+    conn, _contact, _company = _world(workspace, dovecot, box_address)
+    with inside(workspace):
+        conn.settings = {**conn.settings, "sent_folder": "Отправленные"}
+        conn.save(update_fields=["settings"])
+    # Dovecot refuses a name that is not valid modified UTF-7.
+    dovecot.append(
+        box_address,
+        mail(sender=box_address, to=ANNA, subject="Предложение", message_id="ru@kontor.example"),
+        folder=imap_utf7("Отправленные"),
+    )
+    with inside(workspace):
+        entry = connection_sync(conn)
+        assert entry.status == Exchange.Status.OK and entry.counts == {"logged": 1}
+        assert Activity.objects.get(kind=Activity.Kind.EMAIL).subject == "Предложение"
