@@ -126,6 +126,12 @@ def test_replies_are_grouped_in_one_thread(workspace, dovecot, box_address):
         )
         connection_sync(conn)
         assert Message.objects.get(connection=conn, message_id="r3@client.example").thread == "o1@kontor-test.example"
+    # The mailbox's messages page shows one thread at a time.
+    client = workspace.client(logged_in_as=workspace.owner)
+    url = reverse("email:messages", kwargs={"connection": conn.pk})
+    page = client.get(url, {"thread": "o1@kontor-test.example"}).content.decode()
+    assert "Re: Offer (2)" in page and "Another matter" not in page
+    assert client.get(url, {"thread": "x\x00" * 2000}).status_code == 200
 
 
 def test_attachments_become_files_of_the_contact_within_the_cap(
