@@ -36,5 +36,8 @@ def template_get(pk: object) -> EmailTemplate:
     return get_object_or_404(EmailTemplate, pk=pk)
 
 
-def messages_of(conn: Connection) -> QuerySet[Message]:
-    return Message.objects.filter(connection=conn).select_related("activity__contact").order_by("-id")
+def messages_of(conn: Connection, *, thread: str = "") -> QuerySet[Message]:
+    found = Message.objects.filter(connection=conn).select_related("activity__contact")
+    if thread:
+        return found.filter(thread=thread).order_by("date", "id")
+    return found.order_by("-id")

@@ -4,6 +4,7 @@ after the commit, and the email templates."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import imaplib
@@ -153,7 +154,7 @@ def connection_sync(conn: Connection, *, retry_of: Exchange | None = None) -> Ex
             folders.append((box.sent_folder, Message.Direction.OUTBOUND))
         for folder, direction in folders:
             _folder_sync(conn, box, client, folder, direction, counts, problems)
-    except (OSError, imaplib.IMAP4.error) as exc:
+    except Exception as exc:  # the server went away, or answered what imaplib cannot read: this run failed
         _quietly(client.shutdown)
         return exchange_close(
             entry, status=Exchange.Status.FAILED, counts=counts, problems=problems, error=f"IMAP: {_text(exc)}"
@@ -164,7 +165,31 @@ def connection_sync(conn: Connection, *, retry_of: Exchange | None = None) -> Ex
 
 
 def _quote(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A folder's name as IMAP takes it: modified UTF-7 (RFC 3501 5.1.3), quoted."""
+    return '"' + imap_utf7(folder).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def imap_utf7(name: str) -> str:
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode().rstrip("=")
+            out.append("&" + encoded.replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _folder_sync(
@@ -190,7 +215,7 @@ def _folder_sync(
     criteria = [f"UID {cursor.last_uid + 1}:*"]
     if cursor.last_uid == 0 and settings.EMAIL_SYNC_FIRST_DAYS > 0:
         since = timezone.now() - datetime.timedelta(days=settings.EMAIL_SYNC_FIRST_DAYS)
-        criteria.append(f"SINCE {since:%d-%b-%Y}")
+        criteria.append(f"SINCE {since.day:02d}-{_MONTHS[since.month - 1]}-{since.year}")  # whatever the locale
     typ, data = client.uid("SEARCH", *criteria)
     if typ != "OK":
         problems.append({"record": folder, "error": "the folder cannot be searched"})

@@ -50,8 +50,11 @@ def _errors_to(form: TemplateForm | ComposeForm, exc: ValidationError) -> None:
 @require_GET
 def mailbox_messages(request: HttpRequest, connection: int) -> HttpResponse:
     conn = connection_get(connection, kind=KIND)
-    page = Paginator(selectors.messages_of(conn), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "email/messages.html", {"connection": conn, "page": page})
+    # One thread's messages (?thread=<its root Message-ID>), oldest first; else the latest of all.
+    thread = request.GET.get("thread", "")[:998].replace("\x00", "")
+    found = selectors.messages_of(conn, thread=thread)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "email/messages.html", {"connection": conn, "page": page, "thread": thread})
 
 
 @manager_required

@@ -201,3 +201,17 @@ def test_another_workspaces_contact_cannot_be_written_to(workspace, other_worksp
     assert _compose(client, contact, mailbox=1, to=ANNA, subject="Hi", body="x").status_code == 404
     with inside(workspace):
         assert not Message.objects.exists()
+
+
+def test_an_smtp_server_on_a_private_network_is_refused_without_the_setting(
+    workspace, owner_client, dovecot, smtp, box_address, eager, django_capture_on_commit_callbacks, settings
+):
+    conn, contact, _template = _world(workspace, dovecot, smtp, box_address)
+    settings.INTEGRATIONS_ALLOW_PRIVATE_NETWORKS = False
+    with django_capture_on_commit_callbacks(execute=True):
+        _compose(owner_client, contact, mailbox=conn.pk, to=ANNA, subject="Hi", body="Text")
+    assert smtp.received == []
+    with inside(workspace):
+        entry = Exchange.objects.get(connection=conn, operation="email.send")
+        assert entry.status == Exchange.Status.REFUSED and "private" in entry.error
+        assert Message.objects.get().state == Message.State.FAILED

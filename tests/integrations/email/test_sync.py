@@ -126,6 +126,12 @@ def test_replies_are_grouped_in_one_thread(workspace, dovecot, box_address):
         )
         connection_sync(conn)
         assert Message.objects.get(connection=conn, message_id="r3@client.example").thread == "o1@kontor-test.example"
+    # The mailbox's messages page shows one thread at a time.
+    client = workspace.client(logged_in_as=workspace.owner)
+    url = reverse("email:messages", kwargs={"connection": conn.pk})
+    page = client.get(url, {"thread": "o1@kontor-test.example"}).content.decode()
+    assert "Re: Offer (2)" in page and "Another matter" not in page
+    assert client.get(url, {"thread": "x\x00" * 2000}).status_code == 200
 
 
 def test_attachments_become_files_of_the_contact_within_the_cap(
@@ -313,3 +319,22 @@ def test_beat_queues_the_mailboxes_that_are_due(workspace, dovecot, box_address,
             assert Message.objects.filter(message_id="due@client.example").exists()
     finally:
         schedule.forget(workspace.schema, conn.pk)
+
+
+def test_a_sent_folder_with_a_russian_name(workspace, dovecot, box_address):
+    from integrations.email.services import imap_utf7
+
+    conn, _contact, _company = _world(workspace, dovecot, box_address)
+    with inside(workspace):
+        conn.settings = {**conn.settings, "sent_folder": "Отправленные"}
+        conn.save(update_fields=["settings"])
+    # Dovecot refuses a name that is not valid modified UTF-7.
+    dovecot.append(
+        box_address,
+        mail(sender=box_address, to=ANNA, subject="Предложение", message_id="ru@kontor.example"),
+        folder=imap_utf7("Отправленные"),
+    )
+    with inside(workspace):
+        entry = connection_sync(conn)
+        assert entry.status == Exchange.Status.OK and entry.counts == {"logged": 1}
+        assert Activity.objects.get(kind=Activity.Kind.EMAIL).subject == "Предложение"
