@@ -18,7 +18,8 @@ class Connection(models.Model):
     It acts in the CRM as `identity`, a user of kind integration, through the CRM's own services. Credentials are
     sealed (secrets.py) and never shown again; an inbound URL's secret is kept only as a hash."""
 
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Binds the sealed credentials to this connection (secrets.py); never looked up, so not indexed.
+    uid = models.UUIDField(default=uuid.uuid4, editable=False)
     kind = models.CharField(_("kind"), max_length=32)
     name = models.CharField(_("name"), max_length=120)
     # What the kind's form holds apart from secrets (a form's fields, a PBX's host, a mailbox's address).
@@ -28,18 +29,25 @@ class Connection(models.Model):
     secret_names = models.JSONField(default=list, blank=True)
     # sha256 of the secret in the inbound URL (None: the kind takes no inbound calls); the last characters help
     # an administrator tell two URLs apart.
-    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    token_hash = models.CharField(max_length=64, null=True, blank=True)
     token_hint = models.CharField(max_length=8, blank=True)
     identity = models.OneToOneField(User, on_delete=models.PROTECT, related_name="integration_connection")
     is_active = models.BooleanField(_("active"), default=True)
     # Why the connection was turned off, when it was not by a person (e.g. a receiver that kept failing).
     disabled_reason = models.CharField(max_length=255, blank=True)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # People are deactivated, never deleted: no index for a cascade that does not happen.
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ("name", "id")
+        constraints = [
+            # Every inbound call finds its connection by the hash of the secret in its path.
+            models.UniqueConstraint(fields=["token_hash"], name="integrations_conn_token"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -61,7 +69,8 @@ class Exchange(models.Model):
         REFUSED = "refused", _("refused")
         RETRIED = "retried", _("retried")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="exchanges")
+    # Indexed with -id below (the log page, newest first; the prune; a connection's delete).
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="exchanges", db_index=False)
     direction = models.CharField(max_length=8, choices=Direction.choices)
     # What was done, named by the kind ("webform.submit", "webhook.deliver", "accounting.import").
     operation = models.CharField(max_length=64)
@@ -79,16 +88,23 @@ class Exchange(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # What a retry from the log runs again (the operation's retry handler reads it); None: nothing to retry.
     replay = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
-    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # A pointer within the log, shown as a link: no constraint or index (a pruned entry leaves it dangling).
+    retry_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="retries",
+    )
     # Makes an operation idempotent where it has a natural key (an event delivered to a subscription once).
-    key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    key = models.CharField(max_length=128, null=True, blank=True)
 
     class Meta:
         ordering = ("-id",)
-        indexes = [
-            models.Index(fields=["connection", "-id"], name="integrations_exch_conn_idx"),
-            models.Index(fields=["started_at"], name="integrations_exch_started_idx"),
-        ]
+        indexes = [models.Index(fields=["connection", "-id"], name="integrations_exch_conn_idx")]
+        constraints = [models.UniqueConstraint(fields=["key"], name="integrations_exch_key")]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.status}"

@@ -24,7 +24,8 @@ class Call(models.Model):
         BUSY = "busy", _("busy")
         FAILED = "failed", _("failed")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calls")
+    # Indexed by the (connection, pbx_call_id) and (connection, -started_at) indexes below.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calls", db_index=False)
     pbx_call_id = models.CharField(max_length=128)
     direction = models.CharField(max_length=8, choices=Direction.choices)
     # E.164 when the number is valid in the connection's region, else as the PBX sent it (an extension, a
@@ -34,7 +35,8 @@ class Call(models.Model):
     # The other party's number in E.164 ("" when hidden or not a phone number): what the CRM was searched by.
     phone = models.CharField(max_length=20, blank=True)
     extension = models.CharField(max_length=32, blank=True)
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # People are deactivated, never deleted: no index for a cascade that does not happen.
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     started_at = models.DateTimeField(default=timezone.now)
     answered_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
