@@ -17,6 +17,7 @@ from django.conf import settings as conf
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_slug
 from django.db import connection as db
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -366,7 +367,16 @@ def submission_receive(
     request: Mapping[str, Any],
     retry_of: Exchange | None = None,
 ) -> Outcome:
-    """Check, place and log one submission (`raw`: the submitted values by key)."""
+    """Check, place and log one submission (`raw`: the submitted values by key). The log entry and what the
+    submission made are committed together (one commit a submission); what made nothing is rolled back to a
+    savepoint, and the entry then says why."""
+    with transaction.atomic():
+        return _receive(conn, form, raw, request=request, retry_of=retry_of)
+
+
+def _receive(
+    conn: Connection, form: WebForm, raw: Mapping[str, Any], *, request: Mapping[str, Any], retry_of: Exchange | None
+) -> Outcome:
     fields = list(form.fields.all())
     if str(raw.get(form.honeypot) or "").strip():
         entry = exchange_open(conn, direction=Exchange.Direction.INBOUND, operation=OPERATION, request=request)
