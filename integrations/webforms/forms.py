@@ -82,7 +82,7 @@ class FieldRowForm(forms.Form):
     key = forms.SlugField(label=_("Key"), max_length=50, required=False)
     type = forms.ChoiceField(label=_("Type"), choices=FormField.Type.choices, initial=FormField.Type.TEXT)
     required = forms.BooleanField(label=_("Required"), required=False)
-    choices = forms.CharField(label=_("Choices"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    choices = forms.CharField(label=_("Choices"), required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 16}))
     target = forms.ChoiceField(label=_("Goes to"), required=False)
     position = forms.IntegerField(label=_("Order"), min_value=0, max_value=10_000, required=False)
 
@@ -90,7 +90,7 @@ class FieldRowForm(forms.Form):
         super().__init__(*args, **kwargs)
         target = self.fields["target"]
         assert isinstance(target, forms.ChoiceField)
-        target.choices = [("", _("Only the task and the lead's message")), *target_choices]
+        target.choices = [("", _("Task and message only")), *target_choices]
 
     def row(self) -> dict[str, Any] | None:
         """The field this row describes; None for a row left empty or marked for removal."""

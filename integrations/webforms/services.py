@@ -13,9 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings as conf
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_slug
-from django.utils import timezone
+from django.db import connection as db
+from django.db import transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.activities.models import Activity
@@ -364,7 +367,16 @@ def submission_receive(
     request: Mapping[str, Any],
     retry_of: Exchange | None = None,
 ) -> Outcome:
-    """Check, place and log one submission (`raw`: the submitted values by key)."""
+    """Check, place and log one submission (`raw`: the submitted values by key). The log entry and what the
+    submission made are committed together (one commit a submission); what made nothing is rolled back to a
+    savepoint, and the entry then says why."""
+    with transaction.atomic():
+        return _receive(conn, form, raw, request=request, retry_of=retry_of)
+
+
+def _receive(
+    conn: Connection, form: WebForm, raw: Mapping[str, Any], *, request: Mapping[str, Any], retry_of: Exchange | None
+) -> Outcome:
     fields = list(form.fields.all())
     if str(raw.get(form.honeypot) or "").strip():
         entry = exchange_open(conn, direction=Exchange.Direction.INBOUND, operation=OPERATION, request=request)
@@ -386,7 +398,10 @@ def submission_receive(
         retry_of=retry_of,
     )
     try:
-        placed = submission_place(connection=conn, form=form, fields=fields, values=values)
+        # What goes into the CRM and the log (the task's subject, why it was not placed) is in the workspace's
+        # language, not in the visitor's that their answer is in.
+        with translation.override(_workspace_language()):
+            placed = submission_place(connection=conn, form=form, fields=fields, values=values)
     except ValidationError as exc:
         mapped, rest = _field_errors(exc, fields)
         if mapped and not rest:
@@ -404,6 +419,11 @@ def submission_receive(
     response = {"lead": placed.lead.pk} if placed.lead else {"contact": placed.contact.pk if placed.contact else None}
     exchange_close(entry, status=Exchange.Status.OK, counts=counts, response={**response, "task": placed.task.pk})
     return Outcome(entry=entry, placed=placed)
+
+
+def _workspace_language() -> str:
+    tenant = getattr(db, "tenant", None)
+    return str(getattr(tenant, "language", "") or conf.LANGUAGE_CODE)
 
 
 def _problems(errors: Errors) -> list[dict[str, Any]]:

@@ -64,10 +64,20 @@ _EXAMPLES = {
 }
 
 
+_TARGET_EXAMPLES = {
+    "lead.contact_name": "Anna Smirnova",
+    "contact.first_name": "Anna",
+    "contact.last_name": "Smirnova",
+    "lead.company_name": "Mebel Plus",
+}
+
+
 def example_body(form: WebForm) -> dict[str, str]:
     body = {}
     for f in form.fields.all():
-        if f.type == FormField.Type.SELECT:
+        if f.target in _TARGET_EXAMPLES:
+            body[f.key] = _TARGET_EXAMPLES[f.target]
+        elif f.type == FormField.Type.SELECT:
             body[f.key] = f.choices[0] if f.choices else ""
         else:
             body[f.key] = _EXAMPLES.get(FormField.Type(f.type), "…")
