@@ -17,7 +17,8 @@ class WebForm(models.Model):
 
     connection = models.OneToOneField(Connection, on_delete=models.CASCADE, related_name="webform")
     # Submissions are shared in turn among the team's active people; none: the connection's creator.
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A workspace has a handful of forms: a team's delete finds them without an index.
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     # Blank: "Website form: <connection name>".
     task_subject = models.CharField(max_length=255, blank=True)
     # The task is due this many minutes after the submission (0: no due time).
@@ -46,7 +47,8 @@ class FormField(models.Model):
         TEXTAREA = "textarea", _("Long text")
         SELECT = "select", _("Single choice")
 
-    form = models.ForeignKey(WebForm, on_delete=models.CASCADE, related_name="fields")
+    # Indexed by the (form, key) constraint below.
+    form = models.ForeignKey(WebForm, on_delete=models.CASCADE, related_name="fields", db_index=False)
     # The input's name on the website and in JSON.
     key = models.SlugField(max_length=50, db_index=False)
     label = models.CharField(max_length=100)

@@ -65,6 +65,11 @@ INDEXES: dict[str, tuple[str, str]] = {
     "telephony_call_pkey": ("telephony_call", "primary key"),
     "telephony_call_pbx_id": ("telephony_call", "a PBX's call logged once; every event finds its call"),
     "telephony_call_conn_started": ("telephony_call", "a connection's calls page, newest first"),
+    # integrations.webforms
+    "webforms_webform_pkey": ("webforms_webform", "primary key"),
+    "webforms_webform_connection_id_key": ("webforms_webform", "the form of a connection (every submission)"),
+    "webforms_formfield_pkey": ("webforms_formfield", "primary key"),
+    "webforms_field_unique_key": ("webforms_formfield", "unique key within a form; a form's fields"),
     # integrations.accounting
     "integrations_accounting_document_pkey": ("integrations_accounting_document", "primary key"),
     "acc_document_unique_id": (
