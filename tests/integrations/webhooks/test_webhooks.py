@@ -435,3 +435,26 @@ def test_the_receiver_gets_what_its_identity_may_see(workspace, receiver, django
     event = json.loads(arrival.body)
     assert event["kind"] == "company" and event["data"]["name"] == "Acme"
     assert "tax_id" not in event["data"] and b"7701234567" not in arrival.body
+
+
+def test_what_one_outbox_batch_makes_goes_to_one_task_in_event_order(
+    workspace, receiver, django_capture_on_commit_callbacks
+) -> None:
+    from django.db import transaction
+
+    hook(workspace, receiver, types=["record.created", "record.updated"], kinds=["company"])
+    with tenant_context(workspace.tenant):
+        with django_capture_on_commit_callbacks(execute=False):
+            company = company_create(actor=workspace.owner, data={"name": "A"})
+            company_update(actor=workspace.owner, company=company, data={"name": "B"})
+        events = list(outbox.Event.objects.filter(kind="company").order_by("id"))
+        with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+            for event in events:
+                with transaction.atomic():
+                    services.events_follow(event)
+        queued = [c for c in callbacks if isinstance(c, services._Queue)]
+        made = list(Delivery.objects.order_by("event_id").values_list("id", flat=True))
+        assert len(queued) == 1 and queued[0].ids == made and len(made) == 2
+        with django_capture_on_commit_callbacks(execute=True):
+            queued[0]()
+    assert [json.loads(a.body)["type"] for a in receiver.arrivals] == ["record.created", "record.updated"]
