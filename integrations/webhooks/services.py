@@ -214,11 +214,12 @@ def events_follow(event: Event) -> None:
                 body=body,
             )
         )
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-    fresh = Delivery.objects.filter(
-        event_uuid=event.uuid, connection__in=receivers, status=Delivery.Status.PENDING, attempts=0
-    ).values_list("id", flat=True)
-    queue_after_commit(list(fresh))
+    # One statement; an event handed over again finds its deliveries there and leaves them as they are (their
+    # ids come back all the same, and an attempt queued for one that is done or not due does nothing).
+    Delivery.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["connection", "event_uuid"], update_fields=["event_id"]
+    )
+    queue_after_commit([row.pk for row in rows if row.pk is not None])
 
 
 # --- queueing ------------------------------------------------------------------------------------------------
