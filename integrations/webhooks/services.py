@@ -193,6 +193,7 @@ def events_follow(event: Event) -> None:
         return
     rows = []
     for conn in receivers:
+        deliveries_prune_sometimes(conn)
         data, fields = _visible(conn, event)
         body = payload(
             event_uuid=event.uuid,
@@ -220,6 +221,25 @@ def events_follow(event: Event) -> None:
         rows, update_conflicts=True, unique_fields=["connection", "event_uuid"], update_fields=["event_id"]
     )
     queue_after_commit([row.pk for row in rows if row.pk is not None])
+
+
+def deliveries_prune(conn: Connection, *, before: datetime.datetime, limit: int = 1000) -> int:
+    """Drop up to `limit` of the connection's finished deliveries made before `before` (their log entries go
+    with the exchange log's own pruning)."""
+    old = (
+        Delivery.objects.filter(connection=conn, created_at__lt=before)
+        .exclude(status=Delivery.Status.PENDING)
+        .values_list("id", flat=True)[:limit]
+    )
+    deleted, _rows = Delivery.objects.filter(pk__in=list(old)).delete()
+    return deleted
+
+
+def deliveries_prune_sometimes(conn: Connection) -> None:
+    """Keep INTEGRATIONS_LOG_DAYS of deliveries, as the exchange log: pruned by the events that make new ones
+    (one in core.PRUNE_EVERY), so the cost follows the traffic, never the number of workspaces."""
+    if random.randrange(core.PRUNE_EVERY) == 0:  # noqa: S311 - sampling, not a secret
+        deliveries_prune(conn, before=timezone.now() - datetime.timedelta(days=settings.INTEGRATIONS_LOG_DAYS))
 
 
 # --- queueing ------------------------------------------------------------------------------------------------

@@ -458,3 +458,22 @@ def test_what_one_outbox_batch_makes_goes_to_one_task_in_event_order(
         with django_capture_on_commit_callbacks(execute=True):
             queued[0]()
     assert [json.loads(a.body)["type"] for a in receiver.arrivals] == ["record.created", "record.updated"]
+
+
+def test_finished_deliveries_are_pruned_after_the_log_days(in_workspace, receiver, settings) -> None:
+    conn = hook(in_workspace, receiver)
+    old = timezone.now() - datetime.timedelta(days=settings.INTEGRATIONS_LOG_DAYS + 1)
+    import uuid
+
+    def made(status: str, at: datetime.datetime) -> Delivery:
+        return Delivery.objects.create(
+            connection=conn, event_uuid=uuid.uuid4(), type="record.created", kind="lead", body="{}", status=status,
+            created_at=at,
+        )  # fmt: skip
+
+    gone = [made("delivered", old), made("failed", old)]
+    kept = [made("pending", old), made("delivered", timezone.now())]
+    cutoff = timezone.now() - datetime.timedelta(days=settings.INTEGRATIONS_LOG_DAYS)
+    assert services.deliveries_prune(conn, before=cutoff) == 2
+    left = set(Delivery.objects.values_list("id", flat=True))
+    assert left == {d.pk for d in kept} and not left & {d.pk for d in gone}
