@@ -364,6 +364,9 @@ def test_the_test_event_and_the_deliveries_page(workspace, owner_client, receive
     for query in ("?status=nonsense", "?page=x", "?status=%00"):
         assert owner_client.get(f"/settings/integrations/webhooks/{conn.pk}/deliveries/{query}").status_code == 200
     assert owner_client.get("/settings/integrations/webhooks/999999/deliveries/").status_code == 404
+    huge = "9" * 30
+    assert owner_client.get(f"/settings/integrations/webhooks/{huge}/deliveries/").status_code == 404
+    assert owner_client.post(f"/settings/integrations/webhooks/{huge}/ping/").status_code == 404
 
 
 def test_the_pages_are_for_integration_managers_only(workspace, receiver) -> None:
@@ -477,3 +480,16 @@ def test_finished_deliveries_are_pruned_after_the_log_days(in_workspace, receive
     assert services.deliveries_prune(conn, before=cutoff) == 2
     left = set(Delivery.objects.values_list("id", flat=True))
     assert left == {d.pk for d in kept} and not left & {d.pk for d in gone}
+
+
+def test_unreadable_credentials_send_nothing_and_are_logged(
+    workspace, receiver, django_capture_on_commit_callbacks
+) -> None:
+    conn = hook(workspace, receiver)
+    with tenant_context(workspace.tenant):
+        Connection.objects.filter(pk=conn.pk).update(secrets_sealed='{"v": 1, "key": "gone", "nonce": "", "data": ""}')
+        commit(django_capture_on_commit_callbacks, lead_create, actor=workspace.owner, data={"title": "L"})
+    assert receiver.arrivals == []
+    [entry] = exchanges(workspace)
+    assert entry.status == "failed" and "SECRETS_MASTER_KEYS" in entry.error and entry.retryable
+    assert deliveries(workspace)[0].status == "pending"
