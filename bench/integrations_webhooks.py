@@ -134,7 +134,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
 
     _open()
     events, rate = int(getattr(args, "events", 200)), float(getattr(args, "rate", 10))
-    writers, concurrency = int(getattr(args, "writers", 2)), int(getattr(args, "concurrency", 4))
+    writers, concurrency = int(getattr(args, "writers", 2)), int(getattr(args, "concurrency", 2))
 
     import redis
     from django.conf import settings
@@ -242,7 +242,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200, help="leads created (one event each)")
     parser.add_argument("--rate", type=float, default=10, help="leads created per second")
     parser.add_argument("--writers", type=int, default=2, help="threads creating them")
-    parser.add_argument("--concurrency", type=int, default=4, help="the worker's pool processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="the worker's pool processes (as bench/events.py)")
     args = parser.parse_args()
 
     rows = measure(args)

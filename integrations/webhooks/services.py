@@ -193,6 +193,7 @@ def events_follow(event: Event) -> None:
         return
     rows = []
     for conn in receivers:
+        deliveries_prune_sometimes(conn)
         data, fields = _visible(conn, event)
         body = payload(
             event_uuid=event.uuid,
@@ -214,11 +215,31 @@ def events_follow(event: Event) -> None:
                 body=body,
             )
         )
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-    fresh = Delivery.objects.filter(
-        event_uuid=event.uuid, connection__in=receivers, status=Delivery.Status.PENDING, attempts=0
-    ).values_list("id", flat=True)
-    queue_after_commit(list(fresh))
+    # One statement; an event handed over again finds its deliveries there and leaves them as they are (their
+    # ids come back all the same, and an attempt queued for one that is done or not due does nothing).
+    Delivery.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["connection", "event_uuid"], update_fields=["event_id"]
+    )
+    queue_after_commit([row.pk for row in rows if row.pk is not None])
+
+
+def deliveries_prune(conn: Connection, *, before: datetime.datetime, limit: int = 1000) -> int:
+    """Drop up to `limit` of the connection's finished deliveries made before `before` (their log entries go
+    with the exchange log's own pruning)."""
+    old = (
+        Delivery.objects.filter(connection=conn, created_at__lt=before)
+        .exclude(status=Delivery.Status.PENDING)
+        .values_list("id", flat=True)[:limit]
+    )
+    deleted, _rows = Delivery.objects.filter(pk__in=list(old)).delete()
+    return deleted
+
+
+def deliveries_prune_sometimes(conn: Connection) -> None:
+    """Keep INTEGRATIONS_LOG_DAYS of deliveries, as the exchange log: pruned by the events that make new ones
+    (one in core.PRUNE_EVERY), so the cost follows the traffic, never the number of workspaces."""
+    if random.randrange(core.PRUNE_EVERY) == 0:  # noqa: S311 - sampling, not a secret
+        deliveries_prune(conn, before=timezone.now() - datetime.timedelta(days=settings.INTEGRATIONS_LOG_DAYS))
 
 
 # --- queueing ------------------------------------------------------------------------------------------------
@@ -243,19 +264,62 @@ def _unschedule(schema: str, delivery_id: int) -> None:
     _redis().zrem(DUE_KEY, _member(schema, delivery_id))
 
 
-def queue_now(schema: str, ids: Iterable[int]) -> None:
-    """An attempt for each delivery now (the sweep queues it again should the task be lost)."""
-    from integrations.webhooks.tasks import deliver
+# Deliveries attempted one after the other by one task (what one outbox batch made, in event order): a task's
+# own cost is paid once for them, and a batch that takes longer than BATCH_SECONDS leaves the rest to another.
+BATCH = 20
+BATCH_SECONDS = 10.0
 
-    ids = list(ids)
+
+def queue_now(schema: str, ids: Iterable[int]) -> None:
+    """Attempts for these deliveries now, BATCH to a task (the sweep queues them again should a task be lost)."""
+    from integrations.webhooks.tasks import deliver_batch
+
+    ids = list(dict.fromkeys(ids))
     _schedule(schema, dict.fromkeys(ids, time.time() + LOST_AFTER))
-    for pk in ids:
-        deliver.apply_async(args=[pk], headers={"_schema_name": schema})
+    for start in range(0, len(ids), BATCH):
+        deliver_batch.apply_async(args=[ids[start : start + BATCH]], headers={"_schema_name": schema})
+
+
+class _Queue:
+    """The on-commit callback that queues the deliveries a transaction made (one per transaction and schema,
+    however many events it handled). Ids of a savepoint rolled back since may be among them: their task finds
+    nothing to send."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.ids: list[int] = []
+        self.called = False
+
+    def __call__(self) -> None:
+        self.called = True
+        queue_now(self.schema, self.ids)
 
 
 def queue_after_commit(ids: list[int]) -> None:
-    if ids:
-        transaction.on_commit(partial(queue_now, db.schema_name, ids), robust=True)  # type: ignore[attr-defined]
+    if not ids:
+        return
+    schema = db.schema_name  # type: ignore[attr-defined]
+    for registered in db.run_on_commit:
+        func = registered[1]
+        if isinstance(func, _Queue) and func.schema == schema and not func.called:
+            func.ids.extend(ids)
+            return
+    queued = _Queue(schema)
+    queued.ids.extend(ids)
+    transaction.on_commit(queued, robust=True)
+
+
+def deliver_batch(delivery_ids: list[int]) -> int:
+    """The deliveries' attempts in order; what is left after BATCH_SECONDS goes to a task of its own."""
+    deadline = time.monotonic() + BATCH_SECONDS
+    sent = 0
+    for n, pk in enumerate(delivery_ids):
+        if time.monotonic() > deadline:
+            queue_now(db.schema_name, delivery_ids[n:])  # type: ignore[attr-defined]
+            break
+        if delivery_attempt(delivery_id=pk) is not None:
+            sent += 1
+    return sent
 
 
 def backoff(attempts: int) -> float:
@@ -446,34 +510,29 @@ def delivery_attempt(*, delivery_id: int, retry_of: Exchange | None = None) -> E
 
 
 def _delivered(delivery: Delivery, *, entry: Exchange) -> None:
-    """The usual outcome, without a lock: the claim keeps the delivery to this attempt."""
+    """The usual outcome, in as few round trips as can be (no lock, no transaction of its own: the claim keeps
+    the delivery to this attempt, and a next event of the record not queued here is queued by the sweep)."""
     now = timezone.now()
     earlier = list(delivery.exchange_ids)
     delivery.status, delivery.delivered_at, delivery.claimed_until = Delivery.Status.DELIVERED, now, None
     delivery.attempts += 1
     delivery.exchange_ids, delivery.last_exchange = [*earlier, entry.pk], entry
-    with transaction.atomic():
-        delivery.save(
-            update_fields=["status", "delivered_at", "claimed_until", "attempts", "exchange_ids", "last_exchange"]
+    delivery.save(
+        update_fields=["status", "delivered_at", "claimed_until", "attempts", "exchange_ids", "last_exchange"]
+    )
+    if earlier:
+        Exchange.objects.filter(pk__in=earlier).update(replay=None)
+    try:
+        receiver: Receiver | None = delivery.connection.webhook
+    except Receiver.DoesNotExist:
+        receiver = None
+    # The receiver's last success is kept to the minute: not one more write per delivery.
+    stale = now - datetime.timedelta(minutes=1)
+    if receiver is None or receiver.failed_in_row or not receiver.last_success_at or receiver.last_success_at < stale:
+        Receiver.objects.update_or_create(
+            connection_id=delivery.connection_id, defaults={"failed_in_row": 0, "last_success_at": now}
         )
-        if earlier:
-            Exchange.objects.filter(pk__in=earlier).update(replay=None)
-        try:
-            receiver: Receiver | None = delivery.connection.webhook
-        except Receiver.DoesNotExist:
-            receiver = None
-        # The receiver's last success is kept to the minute: not one more write per delivery.
-        stale = now - datetime.timedelta(minutes=1)
-        if (
-            receiver is None
-            or receiver.failed_in_row
-            or not receiver.last_success_at
-            or receiver.last_success_at < stale
-        ):
-            Receiver.objects.update_or_create(
-                connection_id=delivery.connection_id, defaults={"failed_in_row": 0, "last_success_at": now}
-            )
-        queue_after_commit(_next_of_record(delivery))
+    queue_after_commit(_next_of_record(delivery))
     _unschedule(db.schema_name, delivery.pk)  # type: ignore[attr-defined]
 
 

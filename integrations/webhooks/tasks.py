@@ -16,6 +16,12 @@ def deliver(delivery_id: int) -> str:
     return entry.status if entry is not None else "skipped"
 
 
+@shared_task(name="integrations.webhooks.tasks.deliver_batch", ignore_result=True, acks_late=True)
+def deliver_batch(delivery_ids: list[int]) -> int:
+    """Attempts of several deliveries, one after the other (those one outbox batch made, in event order)."""
+    return services.deliver_batch(delivery_ids)
+
+
 @shared_task(name="integrations.webhooks.tasks.sweep", ignore_result=True)
 def sweep() -> int:
     """Queue the deliveries whose retry is due (costs nothing per workspace without one)."""

@@ -364,6 +364,9 @@ def test_the_test_event_and_the_deliveries_page(workspace, owner_client, receive
     for query in ("?status=nonsense", "?page=x", "?status=%00"):
         assert owner_client.get(f"/settings/integrations/webhooks/{conn.pk}/deliveries/{query}").status_code == 200
     assert owner_client.get("/settings/integrations/webhooks/999999/deliveries/").status_code == 404
+    huge = "9" * 30
+    assert owner_client.get(f"/settings/integrations/webhooks/{huge}/deliveries/").status_code == 404
+    assert owner_client.post(f"/settings/integrations/webhooks/{huge}/ping/").status_code == 404
 
 
 def test_the_pages_are_for_integration_managers_only(workspace, receiver) -> None:
@@ -435,3 +438,58 @@ def test_the_receiver_gets_what_its_identity_may_see(workspace, receiver, django
     event = json.loads(arrival.body)
     assert event["kind"] == "company" and event["data"]["name"] == "Acme"
     assert "tax_id" not in event["data"] and b"7701234567" not in arrival.body
+
+
+def test_what_one_outbox_batch_makes_goes_to_one_task_in_event_order(
+    workspace, receiver, django_capture_on_commit_callbacks
+) -> None:
+    from django.db import transaction
+
+    hook(workspace, receiver, types=["record.created", "record.updated"], kinds=["company"])
+    with tenant_context(workspace.tenant):
+        with django_capture_on_commit_callbacks(execute=False):
+            company = company_create(actor=workspace.owner, data={"name": "A"})
+            company_update(actor=workspace.owner, company=company, data={"name": "B"})
+        events = list(outbox.Event.objects.filter(kind="company").order_by("id"))
+        with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+            for event in events:
+                with transaction.atomic():
+                    services.events_follow(event)
+        queued = [c for c in callbacks if isinstance(c, services._Queue)]
+        made = list(Delivery.objects.order_by("event_id").values_list("id", flat=True))
+        assert len(queued) == 1 and queued[0].ids == made and len(made) == 2
+        with django_capture_on_commit_callbacks(execute=True):
+            queued[0]()
+    assert [json.loads(a.body)["type"] for a in receiver.arrivals] == ["record.created", "record.updated"]
+
+
+def test_finished_deliveries_are_pruned_after_the_log_days(in_workspace, receiver, settings) -> None:
+    conn = hook(in_workspace, receiver)
+    old = timezone.now() - datetime.timedelta(days=settings.INTEGRATIONS_LOG_DAYS + 1)
+    import uuid
+
+    def made(status: str, at: datetime.datetime) -> Delivery:
+        return Delivery.objects.create(
+            connection=conn, event_uuid=uuid.uuid4(), type="record.created", kind="lead", body="{}", status=status,
+            created_at=at,
+        )  # fmt: skip
+
+    gone = [made("delivered", old), made("failed", old)]
+    kept = [made("pending", old), made("delivered", timezone.now())]
+    cutoff = timezone.now() - datetime.timedelta(days=settings.INTEGRATIONS_LOG_DAYS)
+    assert services.deliveries_prune(conn, before=cutoff) == 2
+    left = set(Delivery.objects.values_list("id", flat=True))
+    assert left == {d.pk for d in kept} and not left & {d.pk for d in gone}
+
+
+def test_unreadable_credentials_send_nothing_and_are_logged(
+    workspace, receiver, django_capture_on_commit_callbacks
+) -> None:
+    conn = hook(workspace, receiver)
+    with tenant_context(workspace.tenant):
+        Connection.objects.filter(pk=conn.pk).update(secrets_sealed='{"v": 1, "key": "gone", "nonce": "", "data": ""}')
+        commit(django_capture_on_commit_callbacks, lead_create, actor=workspace.owner, data={"title": "L"})
+    assert receiver.arrivals == []
+    [entry] = exchanges(workspace)
+    assert entry.status == "failed" and "SECRETS_MASTER_KEYS" in entry.error and entry.retryable
+    assert deliveries(workspace)[0].status == "pending"
