@@ -32,7 +32,10 @@ class Delivery(models.Model):
         DELIVERED = "delivered", _("delivered")
         FAILED = "failed", _("failed")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    # Indexed by the (connection, event_uuid) and (connection, -id) indexes below.
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="webhook_deliveries", db_index=False
+    )
     event_uuid = models.UUIDField()
     # The event's place in the outbox (the order of one record's events); None for a test event.
     event_id = models.BigIntegerField(null=True, blank=True)
@@ -50,7 +53,17 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     # The attempts' entries in the exchange log, oldest first.
     exchange_ids = models.JSONField(default=list)
-    last_exchange = models.ForeignKey(Exchange, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A link into the log, pruned on the same schedule: no constraint or index (the log's prune never has to
+    # look here; a link to a pruned entry is a 404 like any other).
+    last_exchange = models.ForeignKey(
+        Exchange,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ("-id",)

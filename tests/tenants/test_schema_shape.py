@@ -70,6 +70,12 @@ INDEXES: dict[str, tuple[str, str]] = {
     "webforms_webform_connection_id_key": ("webforms_webform", "the form of a connection (every submission)"),
     "webforms_formfield_pkey": ("webforms_formfield", "primary key"),
     "webforms_field_unique_key": ("webforms_formfield", "unique key within a form; a form's fields"),
+    # integrations.webhooks
+    "webhooks_receiver_pkey": ("webhooks_receiver", "primary key: the receiver of a connection"),
+    "webhooks_delivery_pkey": ("webhooks_delivery", "primary key; an attempt claims its delivery"),
+    "webhooks_delivery_once": ("webhooks_delivery", "one delivery per event and receiver"),
+    "webhooks_delivery_conn_idx": ("webhooks_delivery", "a receiver's deliveries page, newest first; prune"),
+    "webhooks_delivery_wait_idx": ("webhooks_delivery", "a record's earlier events still waiting go first"),
     # integrations.accounting
     "integrations_accounting_document_pkey": ("integrations_accounting_document", "primary key"),
     "acc_document_unique_id": (
@@ -221,9 +227,9 @@ INDEXES: dict[str, tuple[str, str]] = {
 }
 
 # Relations (tables, indexes, sequences) of one empty workspace schema: 272 before the review, 185 after; the
-# integrations (connections and their log, forms, calls, the 1C exchange, mail, webhooks) add about 55.
+# integrations (connections and their log, forms, calls, the 1C exchange, mail, webhooks) add about 60.
 # Raise it only with the reason in the commit.
-MAX_RELATIONS = 245
+MAX_RELATIONS = 250
 
 # Apps kept out of workspace schemas (see TENANT_APPS in platform_core/settings.py).
 NOT_IN_A_WORKSPACE = (
