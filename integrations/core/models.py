@@ -29,7 +29,7 @@ class Connection(models.Model):
     secret_names = models.JSONField(default=list, blank=True)
     # sha256 of the secret in the inbound URL (None: the kind takes no inbound calls); the last characters help
     # an administrator tell two URLs apart.
-    token_hash = models.CharField(max_length=64, null=True, blank=True)
+    token_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - unique where set (the constraint below)
     token_hint = models.CharField(max_length=8, blank=True)
     identity = models.OneToOneField(User, on_delete=models.PROTECT, related_name="integration_connection")
     is_active = models.BooleanField(_("active"), default=True)
@@ -99,7 +99,7 @@ class Exchange(models.Model):
         related_name="retries",
     )
     # Makes an operation idempotent where it has a natural key (an event delivered to a subscription once).
-    key = models.CharField(max_length=128, null=True, blank=True)
+    key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 - unique where set
 
     class Meta:
         ordering = ("-id",)
