@@ -70,7 +70,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
         team = Team.objects.create(name="Inbound")
         for k in range(3):
             user_create(email=f"p{k}@{sub}.test", password=PASSWORD, team=team)
-        form = conn.webform  # type: ignore[attr-defined]
+        form = conn.webform
         fields = [
             {"key": f.key, "label": f.label, "type": f.type, "required": f.required, "choices": f.choices,
              "target": f.target, "position": f.position}
@@ -84,7 +84,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
         )
         contact_create(actor=owner, data={"first_name": "Known", "emails": ["known@example.com"]})
         identity = conn.identity
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     client = Client(HTTP_HOST=created.domain.domain)
     url = f"/integrations/in/webforms/{conn_made.token}/"
 
@@ -134,7 +134,7 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             else:
                 call(i)
             results[key].append(time.perf_counter() - started)
-            connection.set_schema_to_public()
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
     ceiling, c50, c95 = _rate(results["lead"])
     both, b50, b95 = _rate(results["lead_task"])
     label_ceiling = f"lead_create: {ceiling:.0f}/s (p50 {c50:.1f} ms, p95 {c95:.1f} ms)"
