@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.core import registry
+from integrations.core import directory, registry
 from integrations.core.inbound import token_hash
 from integrations.core.models import Connection, Exchange
 from integrations.core.secrets import seal, unseal
@@ -94,6 +94,7 @@ def connection_create(
     conn.save()
     if spec.on_create is not None:
         spec.on_create(conn)
+    directory.note(conn)
     audit_record(
         actor=actor, action=AuditEvent.Action.INTEGRATION_CREATED, target=conn, details={"what": str(spec.label)}
     )
@@ -157,6 +158,7 @@ def connection_set_active(*, actor: User | None, connection: Connection, active:
         return conn
     conn.is_active, conn.disabled_reason, conn.updated_at = active, "" if active else reason[:255], timezone.now()
     conn.save(update_fields=["is_active", "disabled_reason", "updated_at"])
+    directory.note(conn)
     audit_record(
         actor=actor,
         actor_label="kontor" if actor is None else "",
@@ -174,6 +176,7 @@ def connection_delete(*, actor: User, connection: Connection) -> None:
     conn = Connection.objects.select_for_update().get(pk=connection.pk)
     identity = conn.identity
     audit_record(actor=actor, action=AuditEvent.Action.INTEGRATION_DELETED, target=conn)
+    directory.note(conn, removed=True)
     conn.delete()
     identity.is_active = False
     identity.save(update_fields=["is_active"])

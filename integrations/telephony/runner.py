@@ -20,6 +20,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from integrations.core import directory
 from integrations.core.models import Connection
 from integrations.core.services import connection_secrets
 from integrations.telephony import services
@@ -87,13 +88,19 @@ def target_of(tenant: Tenant, conn: Connection) -> Target | None:
 
 
 def targets(shard: tuple[int, int] = (0, 1)) -> list[Target]:
-    """The active Asterisk connections of the open workspaces (of this shard)."""
+    """The active Asterisk connections (of this shard), found through the core's directory: the workspaces that
+    have one are read, never the whole fleet."""
+    mine: dict[str, list[int]] = {}
+    for schema, connection_id in directory.members(ASTERISK):
+        if in_shard(schema, connection_id, shard):
+            mine.setdefault(schema, []).append(connection_id)
     found = []
-    for tenant in Tenant.objects.filter(kind=Tenant.Kind.WORKSPACE).exclude(schema_name=settings.PUBLIC_SCHEMA_NAME):
+    for tenant in Tenant.objects.filter(schema_name__in=list(mine), kind=Tenant.Kind.WORKSPACE):
         with tenant_context(tenant):
-            for conn in Connection.objects.filter(kind=ASTERISK, is_active=True, identity__is_active=True):
-                if in_shard(tenant.schema_name, conn.pk, shard) and (target := target_of(tenant, conn)):
-                    found.append(target)
+            active = Connection.objects.filter(
+                pk__in=mine[tenant.schema_name], kind=ASTERISK, is_active=True, identity__is_active=True
+            )
+            found += [target for conn in active if (target := target_of(tenant, conn))]
     return found
 
 

@@ -360,3 +360,31 @@ def test_the_log_is_pruned_by_the_connection_that_writes(workspace) -> None:
         services.exchange_open(conn, direction="in", operation="x")
         assert services.exchanges_prune(conn, before=timezone.now() - datetime.timedelta(days=90)) == 1
         assert list(selectors.exchanges_of(conn).values_list("operation", flat=True)) == ["x"]
+
+
+# --- the directory of active connections -------------------------------------------------------------------
+
+
+def test_the_directory_lists_active_connections_without_walking_the_fleet(
+    workspace, other_workspace, django_capture_on_commit_callbacks
+) -> None:
+    from integrations.core import directory
+
+    directory._redis().delete(directory._KEY.format(kind=KIND))
+    directory._redis().set(directory._BUILT, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        conn = _connect(workspace).connection
+        other = _connect(other_workspace).connection
+    assert {(workspace.schema, conn.pk), (other_workspace.schema, other.pk)} <= set(directory.members(KIND))
+    with django_capture_on_commit_callbacks(execute=True), inside(workspace):
+        services.connection_set_active(actor=workspace.owner, connection=conn, active=False)
+    assert (workspace.schema, conn.pk) not in directory.members(KIND)
+    with django_capture_on_commit_callbacks(execute=True), inside(other_workspace):
+        services.connection_delete(actor=other_workspace.owner, connection=other)
+    assert (other_workspace.schema, other.pk) not in directory.members(KIND)
+    # Redis lost: the sets are read again from the workspaces, once.
+    with inside(workspace):
+        services.connection_set_active(actor=workspace.owner, connection=conn, active=True)
+    directory._redis().delete(directory._BUILT, directory._KEY.format(kind=KIND))
+    assert (workspace.schema, conn.pk) in directory.members(KIND)
+    assert directory._redis().exists(directory._BUILT)

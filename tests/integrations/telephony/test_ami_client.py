@@ -138,6 +138,10 @@ def test_originate_sends_the_action(ami: FakeAmi) -> None:
 def test_targets_are_the_active_asterisk_connections(setup: Setup) -> None:
     from django.db import connection
 
+    from integrations.core import directory
+
+    # The test's connections are not committed, so the directory has not heard of them: it reads the workspaces.
+    directory._redis().delete(directory._BUILT)
     found = [t for t in targets() if t.schema == setup.workspace.schema]
     connection.set_tenant(setup.workspace.tenant)
     assert [(t.connection_id, t.ami.username, t.ami.secret, t.extensions) for t in found] == [
