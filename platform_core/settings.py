@@ -434,7 +434,9 @@ INTEGRATIONS_LOG_DAYS: int = env.int("INTEGRATIONS_LOG_DAYS", default=90)
 # largest file kept, the records applied per `mode=import` call (1C calls again while "progress" is answered)
 # and how long the session cookie of one exchange run lasts.
 INTEGRATIONS_ACCOUNTING_FILE_LIMIT: int = env.int("INTEGRATIONS_ACCOUNTING_FILE_LIMIT", default=1024 * 1024)
-INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES: int = env.int("INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES", default=64 * 1024 * 1024)
+INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES: int = env.int(
+    "INTEGRATIONS_ACCOUNTING_MAX_FILE_BYTES", default=64 * 1024 * 1024
+)
 INTEGRATIONS_ACCOUNTING_IMPORT_BATCH: int = env.int("INTEGRATIONS_ACCOUNTING_IMPORT_BATCH", default=1000)
 INTEGRATIONS_ACCOUNTING_SESSION_MINUTES: int = env.int("INTEGRATIONS_ACCOUNTING_SESSION_MINUTES", default=60)
 
