@@ -28,7 +28,6 @@ from django.utils.translation import gettext as _
 from crm.activities.services import activity_create
 from crm.companies.models import Company
 from crm.companies.selectors import companies_visible_to
-from crm.core import formats
 from crm.core.money import workspace_currency
 from crm.core.types import RecordType
 from crm.deals.models import Deal, DealLineItem
@@ -366,11 +365,18 @@ def _counterparty(record: commerceml.InRecord, known: Known) -> Company:
 
 
 def _history_note(conn: Connection, document: Document, *, deal: Deal | None, company: Company) -> None:
-    amount = formats.money(document.amount, document.currency)
+    # No amount in the note: a timeline is read by people from whom a role may hide the deal's amount (the
+    # card's panel shows it to those who may see it).
     if document.kind == Document.Kind.PAYMENT:
-        subject = _("Payment received: no. %(number)s, %(amount)s") % {"number": document.number, "amount": amount}
+        subject = _("Payment received (1C): no. %(number)s of %(date)s") % {
+            "number": document.number,
+            "date": document.date.isoformat(),
+        }
     else:
-        subject = _("Invoice issued in 1C: no. %(number)s, %(amount)s") % {"number": document.number, "amount": amount}
+        subject = _("Invoice issued (1C): no. %(number)s of %(date)s") % {
+            "number": document.number,
+            "date": document.date.isoformat(),
+        }
     link: dict[str, Any] = {"deal": deal.pk} if deal is not None else {"company": company.pk}
     activity_create(actor=conn.identity, data={"kind": "note", "subject": subject[:255], **link})
 

@@ -495,3 +495,23 @@ def test_the_setup_url_reverses(onec: OneC) -> None:
         assert reverse("accounting:setup", kwargs={"connection": onec.connection.pk}).endswith(
             f"/{onec.connection.pk}/"
         )
+
+
+def test_the_card_panel_hides_amounts_from_a_role_that_may_not_see_them(onec: OneC) -> None:
+    from tenants.accounts.models import Role
+    from tenants.accounts.roles import SALES_HEAD, builtin_definitions
+
+    ids = _world(onec)
+    docs = [
+        Doc("Выплата безналичных денег", "p-1", "ПП-9", "2026-11-30", "987654.00", "7701234567", order=str(ids["deal"]))
+    ]
+    onec.client().exchange({"orders.xml": commerceml(docs)})
+    with _in(onec):
+        role = Role.objects.create(
+            name="No amounts", grants=builtin_definitions()[SALES_HEAD]["grants"], hidden_fields={"deal": ["amount"]}
+        )
+        person = user_create(email="head@example.com", password=USER_PASSWORD, full_name="Head", role=role)
+    connection.set_schema_to_public()
+    card = onec.workspace.client(logged_in_as=person).get(f"/deals/{ids['deal']}/").content.decode()
+    assert "ПП-9" in card
+    assert "987" not in card.replace(str(ids["deal"]), "")
