@@ -78,6 +78,12 @@ def builder(request: HttpRequest, connection: int) -> HttpResponse:
     return render(request, "webforms/builder.html", context, status=422 if request.method == "POST" else 200)
 
 
+def _curl(url: str, body: object) -> str:
+    """The JSON example as a shell command (a command, not a text to translate)."""
+    quoted = json.dumps(body, ensure_ascii=False).replace("'", "'\\''")
+    return f"curl -X POST '{url}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{quoted}'"
+
+
 @manager_required
 @require_GET
 def snippet(request: HttpRequest, connection: int) -> HttpResponse:
@@ -92,6 +98,6 @@ def snippet(request: HttpRequest, connection: int) -> HttpResponse:
         "url": url,
         "placeholder": TOKEN_PLACEHOLDER,
         "code": snippet_html(form, url) if form is not None else "",
-        "example": json.dumps(example_body(form), ensure_ascii=False).replace("'", "'\\''") if form is not None else "",
+        "curl": _curl(url, example_body(form)) if form is not None else "",
     }
     return render(request, "webforms/snippet.html", context)
