@@ -21,10 +21,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("webforms", "telephony", "accounting", "webhooks")
+# The sizes (the 1C exchange: 10,000 counterparties out and 10,000 payments in); --quick: a smoke test.
+FULL = {"accounting": ["--counterparties", "10000", "--payments", "10000", "--drop"]}
 QUICK = {
-    "webforms": ["--submissions", "100"],
-    "telephony": ["--calls", "100"],
-    "accounting": ["--counterparties", "1000", "--payments", "1000"],
+    "webforms": ["-n", "50"],
+    "telephony": ["--calls", "30"],
+    "accounting": ["--counterparties", "1000", "--payments", "200", "--drop"],
     "webhooks": ["--events", "50"],
 }
 
@@ -42,7 +44,7 @@ def main() -> int:
             print(f"no benchmark for {part!r}", file=sys.stderr)
             return 2
         print(f"\n=== {part} ({script.name}) ===", flush=True)
-        command = [sys.executable, str(script), *(QUICK[part] if args.quick else [])]
+        command = [sys.executable, str(script), *(QUICK[part] if args.quick else FULL.get(part, []))]
         started = time.monotonic()
         result = subprocess.run(command, cwd=ROOT, check=False)
         seconds = time.monotonic() - started
