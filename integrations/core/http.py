@@ -61,13 +61,21 @@ def destination_check(url: str) -> None:
         raise OutboundRefused("only http and https addresses with a host are called")
     if parts.username or parts.password:
         raise OutboundRefused("credentials in the address are not sent; use the connection's settings")
+    host_check(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+
+
+def host_check(host: str, port: int) -> None:
+    """Raise OutboundRefused unless every address `host` resolves to may be connected to (for HTTP above, and
+    for the protocols that are not HTTP: IMAP, SMTP, AMI)."""
+    if not host or len(host) > 253 or any(c in host for c in "\x00/ "):
+        raise OutboundRefused("the host is not valid")
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise OutboundRefused(f"the host {parts.hostname!r} cannot be resolved") from exc
+        raise OutboundRefused(f"the host {host!r} cannot be resolved") from exc
     for info in infos:
         if not address_allowed(str(info[4][0])):
-            raise OutboundRefused(f"the host {parts.hostname!r} is on a private or reserved network")
+            raise OutboundRefused(f"the host {host!r} is on a private or reserved network")
 
 
 def _check_socket(sock: socket.socket) -> socket.socket:

@@ -10,24 +10,11 @@ import socket
 import ssl
 from typing import Any
 
-from integrations.core.http import OutboundRefused, address_allowed
+from integrations.core.http import OutboundRefused, address_allowed, host_check
 
 SECURITY_SSL = "ssl"  # TLS from the first byte (IMAPS 993, SMTPS 465)
 SECURITY_STARTTLS = "starttls"  # plain, then STARTTLS (IMAP 143, submission 587)
 SECURITY_NONE = "none"  # no TLS at all (a local test server)
-
-
-def host_check(host: str, port: int) -> None:
-    """Raise OutboundRefused unless every address `host` resolves to may be connected to."""
-    if not host:
-        raise OutboundRefused("no server is set")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise OutboundRefused(f"the host {host!r} cannot be resolved") from exc
-    for info in infos:
-        if not address_allowed(str(info[4][0])):
-            raise OutboundRefused(f"the host {host!r} is on a private or reserved network")
 
 
 def connect(host: str, port: int, timeout: float | None) -> socket.socket:

@@ -19,7 +19,7 @@ import socket
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from integrations.core.http import OutboundRefused, address_allowed
+from integrations.core.http import OutboundRefused, host_check
 from integrations.telephony.calls import ANSWERED, BUSY, FAILED, INBOUND, MISSED, OUTBOUND, CallData
 
 log = logging.getLogger(__name__)
@@ -345,15 +345,7 @@ def calls_from_events(events: list[Mapping[str, str]], now: datetime.datetime, *
 
 def address_check(host: str, port: int) -> None:
     """The PBX's address, as integrations.core.http checks an HTTP one (a private network only if allowed)."""
-    if not host or len(host) > 253 or any(c in host for c in "\x00/ "):
-        raise OutboundRefused("the PBX's host is not valid")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise OutboundRefused(f"the host {host!r} cannot be resolved") from exc
-    for info in infos:
-        if not address_allowed(str(info[4][0])):
-            raise OutboundRefused(f"the host {host!r} is on a private or reserved network")
+    host_check(host, port)
 
 
 # --- the session -----------------------------------------------------------------------------------------------
