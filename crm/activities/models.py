@@ -67,8 +67,8 @@ class Activity(models.Model):
     call_phone = models.CharField(max_length=20, blank=True)
     call_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Emails: who wrote and to whom (addresses as in the message's From and To/Cc), shown on the card.
-    email_from = models.CharField(max_length=320, blank=True)
-    email_to = models.TextField(blank=True)
+    email_from = models.CharField(max_length=320, blank=True, default="", db_default="")
+    email_to = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # Kept (Django's one-column index): the `created_by_id IN (...)` arm of the scoped visibility.

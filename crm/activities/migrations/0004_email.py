@@ -13,12 +13,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='activity',
             name='email_from',
-            field=models.CharField(blank=True, max_length=320),
+            field=models.CharField(blank=True, db_default='', default='', max_length=320),
         ),
         migrations.AddField(
             model_name='activity',
             name='email_to',
-            field=models.TextField(blank=True),
+            field=models.TextField(blank=True, db_default='', default=''),
         ),
         migrations.AlterField(
             model_name='activity',
