@@ -361,7 +361,7 @@ def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Wor
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'accounts' "
-            "AND name IN ('0011_admin_manage_backups', '0012_user_kind')"
+            "AND name IN ('0011_admin_manage_backups', '0012_user_kind', '0013_alter_auditevent_action')"
         )
         cursor.execute(f'ALTER TABLE "{schema}".accounts_user DROP COLUMN kind')
         cursor.execute(
@@ -374,6 +374,7 @@ def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Wor
     restore_in_place(tenant=seeded_ws.tenant, backup=backup)
     assert ("accounts", "0011_admin_manage_backups") in schema_applied(schema)
     assert ("accounts", "0012_user_kind") in schema_applied(schema)
+    assert ("accounts", "0013_alter_auditevent_action") in schema_applied(schema)
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT DISTINCT kind FROM "{schema}".accounts_user')
         assert [row[0] for row in cursor.fetchall()] == ["person"]

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0013_alter_auditevent_action'),
+        ('accounts', '0003_roles_teams_audit'),
         ('integrations', '0002_fewer_indexes'),
     ]
 
