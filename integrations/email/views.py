@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.contacts.selectors import contact_get
+from crm.contacts.selectors import contact_get, contacts_visible_to
 from crm.core.types import RecordType
 from integrations.core.selectors import connection_get
 from integrations.core.views import manager_required
@@ -54,7 +54,11 @@ def mailbox_messages(request: HttpRequest, connection: int) -> HttpResponse:
     thread = request.GET.get("thread", "")[:998].replace("\x00", "")
     found = selectors.messages_of(conn, thread=thread)
     page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "email/messages.html", {"connection": conn, "page": page, "thread": thread})
+    # Managing the mailbox is not seeing every client: a contact the viewer may not see is not named.
+    linked = {m.activity.contact_id for m in page.object_list if m.activity is not None and m.activity.contact_id}
+    visible = set(contacts_visible_to(cast(User, request.user)).filter(pk__in=linked).values_list("pk", flat=True))
+    context = {"connection": conn, "page": page, "thread": thread, "visible_contacts": visible}
+    return render(request, "email/messages.html", context)
 
 
 @manager_required

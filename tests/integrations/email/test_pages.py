@@ -116,3 +116,29 @@ def test_a_mailbox_is_added_through_the_core_pages(owner_client, workspace):
         conn = Connection.objects.get(kind="email")
         assert conn.settings["address"] == "sales@example.com" and conn.settings["shared"] is True
         assert conn.secret_names == ["imap_password"] and "pw" not in conn.secrets_sealed
+
+
+def test_the_messages_page_names_only_contacts_the_viewer_may_see(workspace):
+    """Managing integrations is not seeing every client: a contact outside the viewer's role is not named."""
+    from crm.activities.models import Activity
+    from integrations.core.services import connection_create
+    from tenants.accounts.models import Role
+    from tests.factories import ContactFactory
+
+    with inside(workspace):
+        conn = connection_create(actor=workspace.owner, kind="email", name="Box").connection
+        contact = ContactFactory(last_name="Hiddenperson", owner=workspace.owner)
+        activity = Activity.objects.create(
+            kind="email", subject="Hello", contact=contact, created_by=workspace.owner, assignee=workspace.owner
+        )
+        Message.objects.create(
+            connection=conn, message_id="<m1@example.com>", thread="<m1@example.com>", direction="in",
+            subject="Hello", activity=activity,
+        )  # fmt: skip
+        role = Role.objects.create(name="Integrations only", grants={}, permissions=["manage_integrations"])
+        admin = user_create(email="int@example.com", password=PASSWORD, full_name="Int", role=role)
+    url = reverse("email:messages", kwargs={"connection": conn.pk})
+    limited = workspace.client(logged_in_as=admin).get(url).content.decode()
+    assert "Hello" in limited and "Hiddenperson" not in limited and contact.get_absolute_url() not in limited
+    full = workspace.client(logged_in_as=workspace.owner).get(url).content.decode()
+    assert "Hiddenperson" in full
