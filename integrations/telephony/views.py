@@ -55,7 +55,11 @@ def zadarma_notify(request: HttpRequest, token: str) -> HttpResponse:
             return HttpResponse(echo, content_type="text/plain")
         body = inbound.body_read(request)
         fields = _form(body)
-        if fields.get("event", "") not in zadarma.HANDLED:
+        event = fields.get("event", "")
+        if not (event.startswith("NOTIFY_") and event[7:].replace("_", "").isalnum()):
+            # Not a notification of Zadarma's at all (no event, a body of something else).
+            raise inbound.InboundRefused(400, "bad_notification", "The body is not a Zadarma notification.")
+        if event not in zadarma.HANDLED:
             return JsonResponse({"status": "ignored"})  # NOTIFY_ANSWER, NOTIFY_IVR...: nothing to do, nothing done
         try:
             secret = connection_secrets(conn).get("api_secret", "")
