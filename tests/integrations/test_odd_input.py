@@ -70,8 +70,11 @@ def test_odd_calls_in_are_4xx_and_create_nothing(workspace) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"record": "%00", "number": "\x00"}, {"record": "contact:99999999999999999999", "number": "1"},
-     {"record": "contact:1", "number": "+7" + "9" * 5000}, {"kind": "null", "pk": "-1", "number": "null"}],
+    [{}, {"record_type": "contact", "record_id": "\x00", "phone": "\x00"},
+     {"record_type": "contact", "record_id": "99999999999999999999", "phone": "+79161234567"},
+     {"record_type": "contact", "record_id": "999999", "phone": "+7" + "9" * 5000},
+     {"record_type": "null", "record_id": "-1", "phone": "null"},
+     {"record_type": "deal", "record_id": "1", "phone": "+79161234567"}],
 )  # fmt: skip
 def test_click_to_call_answers_odd_input_with_4xx(workspace, owner_client, data) -> None:
     response = owner_client.post("/integrations/telephony/call/", data)
