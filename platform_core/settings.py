@@ -92,6 +92,7 @@ TENANT_APPS = [
     "crm.history",
     "crm.customfields",
     "crm.search",
+    "crm.processes",
     "crm.web",
     "integrations.core",
     "integrations.webhooks",

@@ -37,6 +37,7 @@ class WorkspacePermission(StrEnum):
     MANAGE_INTEGRATIONS = "manage_integrations"
     MANAGE_BILLING = "manage_billing"
     VIEW_AUDIT_LOG = "view_audit_log"
+    MANAGE_PROCESSES = "manage_processes"  # business processes: define, publish, see and cancel runs
     MANAGE_BACKUPS = "manage_backups"  # see the workspace's backups, export all its data
 
 

@@ -22,6 +22,7 @@ PERMISSIONS = (
     "manage_billing",
     "view_audit_log",
     "manage_backups",
+    "manage_processes",
 )
 ADMIN = "admin"
 SALES_HEAD = "sales_head"
@@ -73,7 +74,7 @@ def builtin_definitions() -> dict[str, dict[str, Any]]:
                     **{t: _every(Scope.ALL) for t in shared},
                 }
             ),
-            "permissions": ["manage_pipelines", "view_audit_log"],
+            "permissions": ["manage_pipelines", "manage_processes", "view_audit_log"],
         },
         SALES_MANAGER: {
             "name": gettext_noop("Sales manager"),

@@ -54,6 +54,27 @@ INDEXES: dict[str, tuple[str, str]] = {
     "activity_lead_next": ("activities_activity", "next step of a lead card"),
     "activity_due": ("activities_activity", "activity list sorted by due (default); calendar date range"),
     "activity_open_due": ("activities_activity", "my_open_tasks_until (My day); owner transfer of open tasks"),
+    # crm.processes
+    "processes_workcalendar_pkey": ("processes_workcalendar", "primary key (one row: the working calendar)"),
+    "processes_processdefinition_pkey": ("processes_processdefinition", "primary key"),
+    "processes_processversion_pkey": ("processes_processversion", "primary key; an instance's version"),
+    "processes_version_number": ("processes_processversion", "a definition's versions by number; cascade"),
+    "processes_instance_pkey": ("processes_instance", "primary key"),
+    "processes_instance_once": ("processes_instance", "a trigger delivered twice starts one instance"),
+    "processes_instance_record": ("processes_instance", "a card's running processes; the deal stage hold"),
+    "processes_instance_def": ("processes_instance", "a definition's instances newest first; cascade"),
+    "processes_steprun_pkey": ("processes_steprun", "primary key; a timer's step"),
+    "processes_step_instance": ("processes_steprun", "an instance's steps in order; cascade"),
+    "processes_step_task": ("processes_steprun", "a task done finds the active step waiting on it"),
+    "processes_step_approvers": ("processes_steprun", "My day: the active approvals waiting for me"),
+    "processes_timer_pkey": ("processes_timer", "primary key"),
+    "processes_timer_key": ("processes_timer", "a timer written once per cause"),
+    "processes_timer_due": ("processes_timer", "the runner: pending timers due, soonest first"),
+    "processes_logentry_pkey": ("processes_logentry", "primary key"),
+    "processes_log_instance": ("processes_logentry", "an instance's history in order; cascade"),
+    "processes_notification_pkey": ("processes_notification", "primary key"),
+    "processes_notice_key": ("processes_notification", "a notification written once per cause"),
+    "processes_notice_user": ("processes_notification", "a person's notifications newest first; unread count"),
     # integrations.core
     "integrations_connection_pkey": ("integrations_connection", "primary key"),
     "integrations_conn_token": ("integrations_connection", "every inbound call finds its connection by this hash"),
@@ -227,9 +248,10 @@ INDEXES: dict[str, tuple[str, str]] = {
 }
 
 # Relations (tables, indexes, sequences) of one empty workspace schema: 272 before the review, 185 after; the
-# integrations (connections and their log, forms, calls, the 1C exchange, mail, webhooks) add about 60.
-# Raise it only with the reason in the commit.
-MAX_RELATIONS = 250
+# integrations (connections and their log, forms, calls, the 1C exchange, mail, webhooks) add about 60, the
+# business processes (definitions, versions, instances, steps, timers, their log, notifications, the working
+# calendar) 36. The design's budget is about 300 a workspace. Raise it only with the reason in the commit.
+MAX_RELATIONS = 290
 
 # Apps kept out of workspace schemas (see TENANT_APPS in platform_core/settings.py).
 NOT_IN_A_WORKSPACE = (

@@ -31,6 +31,7 @@ PERMISSION_LABELS = {
     "manage_integrations": _("Manage integrations"),
     "manage_billing": _("Manage billing"),
     "view_audit_log": _("View the audit log"),
+    "manage_processes": _("Manage business processes"),
     "manage_backups": _("See the workspace's backups and export all its data"),
 }
 
