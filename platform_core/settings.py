@@ -402,6 +402,10 @@ if BILLING_ENABLED and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET) and PRO
 BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=14)
 # After a failed payment the workspace works on for this long, then becomes read-only until paid.
 BILLING_GRACE_DAYS: int = env.int("BILLING_GRACE_DAYS", default=7)
+# Business processes (crm.processes): the beat tick that queues the timer runner of each workspace with a timer
+# due; a timer due within one tick of being set gets its runner queued for that moment directly.
+PROCESSES_TICK_SECONDS: float = env.float("PROCESSES_TICK_SECONDS", default=2.0)
+CELERY_BEAT_SCHEDULE["processes-tick"] = {"task": "crm.processes.tasks.tick", "schedule": PROCESSES_TICK_SECONDS}
 # A cancelled workspace's data is kept this long (read-only, its export offered), then deleted.
 BILLING_RETENTION_DAYS: int = env.int("BILLING_RETENTION_DAYS", default=30)
 # Seat changes that Stripe refused or did not answer are retried with backoff up to this long apart.

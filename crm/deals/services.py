@@ -18,6 +18,7 @@ from crm.core.normalize import clean_tags
 from crm.core.services import StaleVersion, record_create, record_delete, record_touch, record_update
 from crm.core.types import RecordType
 from crm.core.validation import refuse_bad_values, value_errors
+from crm.deals.guards import stage_guards_check
 from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
 from crm.deals.selectors import deals_visible_to
 from crm.history.models import ChangeRecord
@@ -273,6 +274,7 @@ def deal_update(
         )
         stage = Stage.objects.get(pk=resolved.get("stage", deal.stage_id))
         if stage.pk != deal.stage_id:
+            stage_guards_check(actor=actor, deal=deal, stage=stage)
             _move(actor=actor, deal=deal, stage=stage, lost_reason=data.get("lost_reason", deal.lost_reason))
     if contacts is not None:
         before = sorted(deal.contacts.values_list("pk", flat=True))
@@ -320,6 +322,7 @@ def deal_move_to_stage(
         raise ValidationError({"stage": [_("Choose a stage of the deal's pipeline.")]})
     if stage.pk == deal.stage_id:
         return deal
+    stage_guards_check(actor=actor, deal=deal, stage=stage)
     return _move(actor=actor, deal=deal, stage=stage, lost_reason=lost_reason)
 
 

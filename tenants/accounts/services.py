@@ -63,11 +63,11 @@ def user_create(
 
 
 @workspace_write
-def integration_identity_create(*, name: str, role: Role | None = None) -> User:
+def integration_identity_create(*, name: str, role: Role | None = None, email: str | None = None) -> User:
     """The user a connection acts as in the CRM, so that the access policy, history, search and events apply to
     what it does as to a person's work. Not a person: no seat, no password, it cannot sign in."""
     user = User(
-        email=f"integration-{secrets.token_hex(8)}@integrations.invalid",
+        email=email or f"integration-{secrets.token_hex(8)}@integrations.invalid",
         full_name=name.strip()[:150],
         kind=User.Kind.INTEGRATION,
         role=role or builtin_role(INTEGRATION),
