@@ -36,3 +36,7 @@ class WebformsConfig(AppConfig):
             )
         )
         registry.retry_register(services.OPERATION, services.submission_retry)
+        # Business processes started by a website form know which form a lead came from.
+        from crm.processes.triggers import trigger_source_register
+
+        trigger_source_register(services.lead_source_of)

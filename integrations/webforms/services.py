@@ -37,6 +37,7 @@ from integrations.webforms.origins import origin_entry
 from tenants.access import workspace_write
 from tenants.accounts.audit import audit_record
 from tenants.accounts.models import AuditEvent, Team, User
+from tenants.events.models import Event
 
 logger = logging.getLogger(__name__)
 
@@ -454,3 +455,11 @@ def submission_retry(exchange: Exchange, actor: User) -> Exchange:
     outcome = submission_receive(conn, form, exchange.replay["data"], request=request, retry_of=exchange)
     assert outcome.entry is not None
     return outcome.entry
+
+
+def lead_source_of(event: Event) -> dict[str, str] | None:
+    """For the processes' form trigger: the website form a new lead came from (its connection acted)."""
+    if event.kind != "lead" or event.type != "record.created" or event.actor_id is None:
+        return None
+    uid = Connection.objects.filter(kind=KIND, identity_id=event.actor_id).values_list("uid", flat=True).first()
+    return {"source": "form", "connection": str(uid)} if uid is not None else None

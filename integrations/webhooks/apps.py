@@ -31,3 +31,8 @@ class WebhooksConfig(AppConfig):
         )
         retry_register(services.OPERATION, services.delivery_retry)
         consumer_register(services.CONSUMER, services.events_follow, types=EVENT_TYPES)
+        # Business processes may call a webhook: the step type and its check.
+        from crm.processes.engine import step_type_register
+        from integrations.webhooks import processes
+
+        step_type_register(processes.STEP_TYPE, processes.webhook_step)
