@@ -479,8 +479,8 @@ def _continue(
     _run_from(instance, goto or _following(_steps(instance), run.step_id))
 
 
-def task_done(*, task_id: int) -> int:
-    """The task `task_id` was completed: the steps waiting on it go on. Returns how many moved."""
+def task_done(*, task_id: int, outcome: str = "done") -> int:
+    """The task `task_id` was completed (or deleted): the steps waiting on it go on. Returns how many moved."""
     moved = 0
     for run_id, instance_id in StepRun.objects.filter(task_id=task_id, state=StepRun.State.ACTIVE).values_list(
         "id", "instance_id"
@@ -489,7 +489,7 @@ def task_done(*, task_id: int) -> int:
         run = StepRun.objects.get(pk=run_id)
         if run.state != StepRun.State.ACTIVE or instance.state != Instance.State.RUNNING:
             continue
-        _continue(instance, run, outcome="done")
+        _continue(instance, run, outcome=outcome)
         moved += 1
     return moved
 

@@ -78,6 +78,9 @@ def events_follow(event: Event) -> None:
     if event.kind == "activity":
         if event.type == Type.RECORD_CREATED and event.snapshot.get("kind") == "call":
             _call_logged(event)
+        elif event.type == Type.RECORD_DELETED and event.record_id is not None:
+            # Someone deleted a process's task: they decided it is not needed, so the process goes on.
+            engine.task_done(task_id=event.record_id, outcome="task_deleted")
         return
     if event.kind not in engine.RECORD_TYPES or event.record_id is None:
         return

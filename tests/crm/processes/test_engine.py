@@ -554,6 +554,24 @@ def test_a_deleted_record_stops_its_processes(people) -> None:
     assert not instance.steps.filter(state="active").exists()
 
 
+def test_a_deleted_process_task_lets_the_process_go_on(people) -> None:
+    from crm.activities.services import activity_delete
+
+    definition = process(
+        people["owner"],
+        {
+            "trigger": {"type": "manual", "record_type": "deal"},
+            "steps": [task_step(wait=True), {"id": "after", "type": "notify", "to": {"to": "owner"}, "text": "Next"}],
+        },
+    )
+    instance = engine.manual_start(actor=people["owner"], definition=definition, record=DealFactory(), record_type="deal")
+    activity_delete(actor=people["owner"], activity=Activity.objects.get(pk=active_step(instance).task_id))
+    deliver()
+    instance.refresh_from_db()
+    assert instance.state == "completed"
+    assert instance.steps.get(step_id="call").outcome == "task_deleted"
+
+
 def test_only_process_managers_cancel_an_instance(people) -> None:
     definition = process(
         people["owner"], {"trigger": {"type": "manual", "record_type": "deal"}, "steps": [task_step(wait=True)]}
