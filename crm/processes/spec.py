@@ -955,8 +955,12 @@ def _offset_text(offset: Any) -> str:
 def _user_name(pk: Any) -> str:
     from tenants.accounts.models import User
 
-    user = User.objects.filter(pk=pk).only("full_name", "email").first() if _is_id(pk) else None
-    return (user.full_name or user.email) if user is not None else gettext("(no such user)")
+    row = (
+        User.objects.select_related(None).filter(pk=pk).values_list("full_name", "email").first()
+        if _is_id(pk)
+        else None
+    )
+    return (row[0] or row[1]) if row is not None else gettext("(no such user)")
 
 
 def _team_name(pk: Any) -> str:

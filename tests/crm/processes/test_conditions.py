@@ -397,7 +397,9 @@ def test_set_field_data_goes_through_the_services_and_keeps_other_custom_values(
 
     other = UserFactory()
     lead = LeadFactory(owner=owner)
-    lead = lead_update(actor=owner, lead=lead, data=set_field_data("lead", "owner", coerce_value("lead", "owner", str(other.pk))))
+    lead = lead_update(
+        actor=owner, lead=lead, data=set_field_data("lead", "owner", coerce_value("lead", "owner", str(other.pk)))
+    )
     lead.refresh_from_db()
     assert lead.owner_id == other.pk
     assert User.objects.filter(pk=other.pk).exists()
@@ -469,11 +471,15 @@ def test_describe(in_workspace) -> None:
         assert describe({"any": [leaf("amount", "lt", 10), {"not": leaf("tags", "empty")}]}, "deal") == (
             "Amount less than 10 or not Tags is empty"
         )
-        nested = {"all": [leaf("amount", "gte", 1), {"any": [leaf("title", "contains", "x"), leaf("amount", "changed")]}]}
+        nested = {
+            "all": [leaf("amount", "gte", 1), {"any": [leaf("title", "contains", "x"), leaf("amount", "changed")]}]
+        }
         assert describe(nested, "deal") == "Amount at least 1 and (Title contains x or Amount changed)"
         assert describe(leaf("source", "in", ["web", "phone"]), "lead") == "Source is one of web, phone"
         assert describe(leaf("consent_to_contact", "eq", "true"), "contact") == "Consents to be contacted is yes"
         stage = Stage.objects.order_by("pk").first()
         assert stage is not None
         assert stage.name in describe(leaf("stage", "eq", stage.pk), "deal")
-        assert describe(leaf("expected_close_date", "lt", "2026-01-31"), "deal").startswith("Expected close date less than ")
+        assert describe(leaf("expected_close_date", "lt", "2026-01-31"), "deal").startswith(
+            "Expected close date less than "
+        )
