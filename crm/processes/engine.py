@@ -282,8 +282,11 @@ def _steps(instance: Instance) -> list[dict[str, Any]]:
 
 
 def _following(steps: list[dict[str, Any]], step_id: str) -> str:
+    """Where a step goes on to: where it says (`next`), else the step after it in the list."""
     ids = [s["id"] for s in steps]
     at = ids.index(step_id) if step_id in ids else len(ids)
+    if at < len(ids) and steps[at].get("next"):
+        return str(steps[at]["next"])
     return ids[at + 1] if at + 1 < len(ids) else END
 
 

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import formats, timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.validation import text_problem
@@ -1126,14 +1126,15 @@ _MANUAL: dict[str, Promise] = {
     "lead": _("Started by hand from a lead's card"),
     "deal": _("Started by hand from a deal's card"),
 }
+# In "Every %(weekday)s at %(time)s": a context of their own, as some languages decline the name there.
 _WEEKDAYS: tuple[Promise, ...] = (
-    _("Monday"),
-    _("Tuesday"),
-    _("Wednesday"),
-    _("Thursday"),
-    _("Friday"),
-    _("Saturday"),
-    _("Sunday"),
+    pgettext_lazy("every weekday", "Monday"),
+    pgettext_lazy("every weekday", "Tuesday"),
+    pgettext_lazy("every weekday", "Wednesday"),
+    pgettext_lazy("every weekday", "Thursday"),
+    pgettext_lazy("every weekday", "Friday"),
+    pgettext_lazy("every weekday", "Saturday"),
+    pgettext_lazy("every weekday", "Sunday"),
 )
 
 

@@ -99,12 +99,12 @@ def events_follow(event: Event) -> None:
     if record is None:
         return
     values = fields.record_values(event.kind, record)
-    changed = set(event.fields or [])
+    changed = fields.changed_names(event.fields or [])
     if "custom_fields" in changed:
         changed |= {name for name in values if name.startswith("cf:")}
     if "line_items" in changed:
         changed |= {"amount", "discount_percent", "line_max_discount_percent"}
-    values["__changed__"] = changed
+    values[conditions.CHANGED_KEY] = changed
     for definition, version in listening:
         trigger = version.trigger
         if version.trigger_type == "date":

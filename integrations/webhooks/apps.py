@@ -33,6 +33,8 @@ class WebhooksConfig(AppConfig):
         consumer_register(services.CONSUMER, services.events_follow, types=EVENT_TYPES)
         # Business processes may call a webhook: the step type and its check.
         from crm.processes.engine import step_type_register
+        from crm.processes.spec import step_validator_register
         from integrations.webhooks import processes
 
         step_type_register(processes.STEP_TYPE, processes.webhook_step)
+        step_validator_register(processes.STEP_TYPE, processes.webhook_step_errors, field="connection")

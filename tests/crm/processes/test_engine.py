@@ -564,7 +564,9 @@ def test_a_deleted_process_task_lets_the_process_go_on(people) -> None:
             "steps": [task_step(wait=True), {"id": "after", "type": "notify", "to": {"to": "owner"}, "text": "Next"}],
         },
     )
-    instance = engine.manual_start(actor=people["owner"], definition=definition, record=DealFactory(), record_type="deal")
+    instance = engine.manual_start(
+        actor=people["owner"], definition=definition, record=DealFactory(), record_type="deal"
+    )
     activity_delete(actor=people["owner"], activity=Activity.objects.get(pk=active_step(instance).task_id))
     deliver()
     instance.refresh_from_db()

@@ -11,7 +11,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from crm.processes import engine
+from crm.processes import engine, spec
 from platform_core.celery import app as celery_app
 
 QUEUE = "kontor-tests-processes"
@@ -31,5 +31,6 @@ def _slow_task(ctx: engine.StepContext) -> engine.Result:
 
 
 engine.step_type_register(STEP, _slow_task)
+spec.step_validator_register(STEP, lambda step: [], label="Slow task", keys={"title", "assign"})
 if os.environ.get("PROCESSES_TEST_RUN"):
     celery_app.conf.task_default_queue = QUEUE
