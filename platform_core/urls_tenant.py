@@ -21,6 +21,7 @@ urlpatterns = [
     path("integrations/in/webforms/", include("integrations.webforms.urls_inbound")),
     path("integrations/in/accounting/", include("integrations.accounting.urls_inbound")),
     path("deals/<int:deal>/accounting/", include("integrations.accounting.urls_card")),
+    path("settings/processes/", include("crm.processes.urls")),
     path("settings/", include("tenants.accounts.manage.urls")),
     path("integrations/", include("integrations.telephony.urls_calls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),
