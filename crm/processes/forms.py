@@ -163,7 +163,7 @@ class DefinitionForm(_Form):
 class ConditionForm(_Form):
     """A condition as up to CONDITION_ROWS rows (field, comparison, value) combined by "all" or "any"."""
 
-    join = _choice(_("Rows must match"), [("all", _("all of them")), ("any", _("any of them"))])
+    join = _choice(_("Rows must match"), [("all", _("all of them")), ("any", _("any of them"))], required=False)
 
     def __init__(self, data: Any = None, *, record_type: str, condition: Any = None, **kwargs: Any) -> None:
         self.original = condition
