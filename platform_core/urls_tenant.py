@@ -22,6 +22,7 @@ urlpatterns = [
     path("integrations/in/accounting/", include("integrations.accounting.urls_inbound")),
     path("deals/<int:deal>/accounting/", include("integrations.accounting.urls_card")),
     path("settings/processes/calendar/", include("crm.processes.urls_calendar")),
+    path("settings/processes/", include("crm.processes.urls")),
     path("settings/", include("tenants.accounts.manage.urls")),
     path("integrations/", include("integrations.telephony.urls_calls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),

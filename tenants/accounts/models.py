@@ -331,6 +331,9 @@ class AuditEvent(models.Model):
         INTEGRATION_CREATED = "integration_created", _("Integration connected")
         INTEGRATION_CHANGED = "integration_changed", _("Integration changed")
         INTEGRATION_DELETED = "integration_deleted", _("Integration removed")
+        PROCESS_CREATED = "process_created", _("Process created")
+        PROCESS_CHANGED = "process_changed", _("Process changed")
+        PROCESS_DELETED = "process_deleted", _("Process deleted")
 
     # Indexed: the audit log page, newest first, and its date range.
     at = models.DateTimeField(_("time"), default=timezone.now, editable=False, db_index=True)
