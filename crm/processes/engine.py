@@ -93,6 +93,10 @@ def step_type_register(step_type: str, handler: StepHandler) -> None:
     _HANDLERS[step_type] = handler
 
 
+def step_type_registered(step_type: str) -> bool:
+    return step_type in _HANDLERS
+
+
 def step_handler(step_type: str) -> StepHandler:
     try:
         return _HANDLERS[step_type]

@@ -1,8 +1,8 @@
 """The process templates Kontor ships: drafts in the spec's format that an administrator installs, then edits.
 
 Texts are lazy here; `draft()` turns them into the language active at install time (the installer's), since a
-stored draft is plain text that people then edit. A step list is flat and goes on to the next step, so a branch
-that goes to "end" either way ("stop") ends the main path before the steps only a rejection jumps to.
+stored draft is plain text that people then edit. A step list is flat and goes on to the next step unless it
+says where (`next`): the main path's last step says "end", before the steps only a rejection jumps to.
 """
 
 from __future__ import annotations
@@ -40,18 +40,6 @@ def _logistics_team_id() -> int | None:
 
 def _working_days(days: int) -> dict[str, Any]:
     return {"days": days, "working": True}
-
-
-def _stop(step_id: str) -> dict[str, Any]:
-    # Both ways lead to the end: the main path stops here.
-    return {
-        "id": step_id,
-        "type": "branch",
-        "name": _("Done"),
-        "condition": {"field": "amount", "op": "empty"},
-        "then": "end",
-        "else": "end",
-    }
 
 
 def _new_web_lead() -> Draft:
@@ -106,8 +94,8 @@ def _deal_won_shipment() -> Draft:
                 "assign": ship_to,
                 "deadline": _working_days(2),
                 "wait": True,
+                "next": "end",
             },
-            _stop("stop"),
             {
                 "id": "rejected",
                 "type": "notify",
@@ -155,10 +143,20 @@ def _discount_approval() -> Draft:
                 "on_timeout": "timed_out",
                 "hold": True,
             },
-            {"id": "approved", "type": "notify", "to": {"to": "owner"}, "text": _("Discount approved.")},
-            _stop("stop"),
-            {"id": "rejected", "type": "notify", "to": {"to": "owner"}, "text": _("Discount rejected.")},
-            _stop("stop_rejected"),
+            {
+                "id": "approved",
+                "type": "notify",
+                "to": {"to": "owner"},
+                "text": _("Discount approved."),
+                "next": "end",
+            },
+            {
+                "id": "rejected",
+                "type": "notify",
+                "to": {"to": "owner"},
+                "text": _("Discount rejected."),
+                "next": "end",
+            },
             {
                 "id": "timed_out",
                 "type": "notify",

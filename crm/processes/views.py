@@ -190,7 +190,11 @@ def diagram(definition: ProcessDefinition) -> list[Box]:
             if step.get("timeout"):
                 box.jumps.append((_("on timeout"), target(step.get("on_timeout", "end"))))
             box.next_label = _("if approved")
-        if index == len(steps) - 1 and box.next_label is not None:
+        if step.get("next") and kind != "branch":
+            # It says where it goes on to: a jump, not the arrow to the box below.
+            box.jumps.append((str(box.next_label or _("then")), target(step["next"])))
+            box.next_label = None
+        elif index == len(steps) - 1 and box.next_label is not None:
             box.next_label = None
             box.jumps.append(("", target("end")))
         boxes.append(box)

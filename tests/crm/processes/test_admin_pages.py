@@ -207,10 +207,19 @@ def test_steps_are_moved_and_deleted(setup: Setup) -> None:
 
 
 def test_a_step_others_jump_to_is_not_deleted(setup: Setup) -> None:
+    # Back to a step that waits for nothing: a loop, refused.
     branch = {"then": "note", "else_": "end", "cond-join": "all", "cond-field_0": "amount", "cond-op_0": "empty"}
-    assert _add(setup, "branch", branch).status_code == 302
+    refused = _add(setup, "branch", branch)
+    assert refused.status_code == 422 and "loop" in refused.content.decode()
+    # Back to the task, which waits until it is done: a loop people take part in, kept.
+    with tenant_context(setup.workspace.tenant):
+        steps = [{**TASK, "wait": True}, NOTE]
+        services.definition_update(
+            actor=setup.workspace.owner, definition=setup.reload(), data={"draft": {**DRAFT, "steps": steps}}
+        )
+    assert _add(setup, "branch", {**branch, "then": "call"}).status_code == 302
     before = _state(setup)
-    response = setup.client().post(setup.url("steps/note/delete/"), follow=True)
+    response = setup.client().post(setup.url("steps/call/delete/"), follow=True)
     assert response.status_code == 200 and "not deleted" in response.content.decode()
     assert _state(setup) == before
 
@@ -256,6 +265,17 @@ def test_the_trigger_is_changed_with_its_condition_rows(setup: Setup) -> None:
     assert page.count('data-testid="condition-row"') == 4 and 'value="5000"' in page
     # A schedule, then a stage.
     data = {"every": "week", "at": "08:30", "weekday": "2"}
+    # The steps give their tasks to the record's owner, and a schedule has no record: refused, with why.
+    refused = client.post(setup.url("trigger/?type=schedule&record_type=deal"), data)
+    assert refused.status_code == 422 and "no record" in refused.content.decode()
+    with tenant_context(setup.workspace.tenant):
+        person = {"to": "user", "user": setup.manager.pk}
+        steps = [{**TASK, "assign": person}, {**NOTE, "to": person}]
+        services.definition_update(
+            actor=setup.workspace.owner,
+            definition=setup.reload(),
+            data={"draft": {**setup.reload().draft, "steps": steps}},
+        )
     assert client.post(setup.url("trigger/?type=schedule&record_type=deal"), data).status_code == 302
     assert setup.reload().draft["trigger"] == {"type": "schedule", "every": "week", "at": "08:30", "weekday": 2}
     data = {"pipeline": "", "stage": str(setup.stage.pk), "outcome": ""}
