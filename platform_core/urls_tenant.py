@@ -26,6 +26,8 @@ urlpatterns = [
     path("settings/", include("tenants.accounts.manage.urls")),
     path("integrations/", include("integrations.telephony.urls_calls")),
     path("invitation/", include("tenants.accounts.manage.invite_urls")),
+    # Running processes where people meet them: the cards' actions, notifications.
+    path("processes/", include("crm.processes.urls_work")),
     path("", include("crm.web.urls")),
 ]
 

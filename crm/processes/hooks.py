@@ -28,9 +28,10 @@ def _deal_stage_guard(*, actor: Any, deal: Any, stage: Any) -> None:
 def connect() -> None:
     """Register the processes app with the layers it hooks into."""
     from crm.deals.guards import stage_guard_register
-    from crm.processes import services, triggers
+    from crm.processes import services, triggers, work_hooks
 
     triggers.connect()
     if triggers.definition_changed not in services.DEFINITION_LISTENERS:
         services.DEFINITION_LISTENERS.append(triggers.definition_changed)
     stage_guard_register(_deal_stage_guard)
+    work_hooks.connect()

@@ -21,6 +21,7 @@ from crm.activities.selectors import my_open_tasks_until
 from crm.core.bulk import BULK_LIMIT
 from crm.core.types import RecordType
 from crm.deals.selectors import deals_needing_next_step, open_deals_of
+from crm.processes import selectors as process_selectors
 from crm.search.selectors import global_search
 from crm.web.access import conceal_related
 from crm.web.lists import engine
@@ -53,6 +54,11 @@ def my_day(request: HttpRequest) -> HttpResponse:
     has_open_deals = bool(deals) or open_deals_of(request.user).exists()  # type: ignore[arg-type]
     context = {"tasks": tasks, "deals": deals, "now": now, "overdue_count": overdue, "has_open_deals": has_open_deals}
     context["guided_start"] = guided_start(request.user)  # type: ignore[arg-type]
+    # Business processes: the approvals waiting for this person, and which of the tasks a process waits on.
+    context["approvals"] = process_selectors.approvals_waiting_for(request.user, limit=MY_DAY_LIMIT)  # type: ignore[arg-type]
+    process_names = process_selectors.task_process_names(t.pk for t in tasks)
+    for task in tasks:
+        task.process_name = process_names.get(task.pk, "")  # type: ignore[attr-defined]
     return render(request, "crm/lists/my_day.html", context)
 
 
