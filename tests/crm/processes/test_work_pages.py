@@ -76,7 +76,15 @@ def world(workspace: Workspace) -> World:
             workspace.owner,
             {
                 "trigger": {"type": "manual", "record_type": "deal"},
-                "steps": [{"id": "docs", "type": "task", "title": "Collect documents", "wait": True}],
+                "steps": [
+                    {
+                        "id": "docs",
+                        "type": "task",
+                        "title": "Collect documents",
+                        "assign": {"to": "owner"},
+                        "wait": True,
+                    }
+                ],
             },
             name="Shipment checklist",
         )
@@ -288,7 +296,7 @@ def test_start_is_refused_to_who_may_not_edit_the_record_and_odd_definitions(wor
         reader = UserFactory(role=builtin_role("read_only"))  # sees every deal, edits none
         not_manual = process(
             world.ws.owner,
-            {"trigger": {"type": "record_created", "record_type": "deal"}, "steps": []},
+            {"trigger": {"type": "record_created", "record_type": "deal"}, "steps": [APPROVAL_STEPS[1]]},
             name="Automatic",
         )
     connection.set_schema_to_public()
