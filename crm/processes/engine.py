@@ -274,6 +274,15 @@ def notify(users: Iterable[User | None], *, text: str, url: str = "", key: str) 
     return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
 
 
+def notifications_mark_read(*, actor: User, notification: Notification | None = None) -> int:
+    """Mark the person's notifications read (one, or all). Reading is not a change of the workspace's data:
+    allowed in a read-only workspace too, and only ever on the person's own."""
+    mine = Notification.objects.filter(user=actor, read_at=None)
+    if notification is not None:
+        mine = mine.filter(pk=notification.pk)
+    return int(mine.update(read_at=timezone.now()))
+
+
 # --- the run loop ------------------------------------------------------------------------------------------
 
 

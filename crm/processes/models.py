@@ -136,12 +136,8 @@ class Instance(models.Model):
             models.UniqueConstraint(fields=["definition", "start_key"], name="processes_instance_once"),
         ]
         indexes = [
-            # The card's running processes; the hold check on a deal's stage move.
-            models.Index(
-                fields=["record_type", "record_id"],
-                name="processes_instance_record",
-                condition=models.Q(state="running"),
-            ),
+            # The card's running and recently finished processes; the hold check on a deal's stage move.
+            models.Index(fields=["record_type", "record_id"], name="processes_instance_record"),
             # The administrators' list of a definition's instances, newest first (and the cascade).
             models.Index(fields=["definition", "-started_at"], name="processes_instance_def"),
         ]

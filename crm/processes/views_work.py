@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.processes import engine, selectors
-from crm.processes.models import Instance, Notification
+from crm.processes.models import Instance
 from tenants.accounts import policy
 from tenants.accounts.models import User
 
@@ -224,11 +224,6 @@ def instance_cancel(request: HttpRequest, record_type: str, record_id: int, inst
 # --- notifications -----------------------------------------------------------------------------------------
 
 
-def _mark_read(queryset: Any) -> int:
-    # Reading one's notifications is not a change of the workspace's data: allowed in a read-only workspace too.
-    return int(queryset.filter(read_at=None).update(read_at=timezone.now()))
-
-
 def _safe_target(url: str) -> str:
     """Only a path of this site: never another host ("//evil.com", "https://evil.com", "/\\evil.com")."""
     if not url or not url.startswith("/") or url.startswith(("//", "/\\")) or "\x00" in url:
@@ -250,7 +245,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
-    marked = _mark_read(selectors.notifications_of(_actor(request)))
+    marked = engine.notifications_mark_read(actor=_actor(request))
     if marked:
         messages.success(request, _("All notifications are marked read."))
     return redirect("process_work:notifications")
@@ -261,7 +256,7 @@ def notifications_read_all(request: HttpRequest) -> HttpResponse:
 def notification_open(request: HttpRequest, pk: str) -> HttpResponse:
     """Open a notification: it is marked read, and the person goes where it points (a path of this site)."""
     notice = selectors.notification_get(_actor(request), pk)
-    _mark_read(Notification.objects.filter(pk=notice.pk))
+    engine.notifications_mark_read(actor=_actor(request), notification=notice)
     return HttpResponseRedirect(_safe_target(notice.url) or reverse("process_work:notifications"))
 
 

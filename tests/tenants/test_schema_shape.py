@@ -61,7 +61,7 @@ INDEXES: dict[str, tuple[str, str]] = {
     "processes_version_number": ("processes_processversion", "a definition's versions by number; cascade"),
     "processes_instance_pkey": ("processes_instance", "primary key"),
     "processes_instance_once": ("processes_instance", "a trigger delivered twice starts one instance"),
-    "processes_instance_record": ("processes_instance", "a card's running processes; the deal stage hold"),
+    "processes_instance_record": ("processes_instance", "a card's running and finished processes; the deal stage hold"),
     "processes_instance_def": ("processes_instance", "a definition's instances newest first; cascade"),
     "processes_steprun_pkey": ("processes_steprun", "primary key; a timer's step"),
     "processes_step_instance": ("processes_steprun", "an instance's steps in order; cascade"),
