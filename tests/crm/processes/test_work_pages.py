@@ -446,3 +446,25 @@ def test_notifications_need_a_login(world: World) -> None:
     client = Client(HTTP_HOST=world.ws.domain)
     assert client.get("/processes/notifications/").status_code == 302
     assert client.post("/processes/notifications/read-all/").status_code == 302
+
+
+def test_a_held_deal_stays_on_its_stage_on_the_board_and_in_the_api(world: World) -> None:
+    from crm.deals.models import Stage
+    from tests.api.conftest import bearer_client, key_for
+
+    _start(world, world.approval)
+    with world.inside():
+        deal = Deal.objects.get(pk=world.deal.pk)
+        target = Stage.objects.filter(pipeline_id=deal.pipeline_id).exclude(pk=deal.stage_id).order_by("position")[0]
+    connection.set_schema_to_public()
+    board = world.client(world.ws.owner).post(
+        "/deals/board/move/",
+        {"deal": deal.pk, "stage": target.pk, "version": deal.version},
+        HTTP_X_REQUESTED_WITH="XMLHttpRequest",
+    )
+    assert board.status_code == 422 and "waits for an approval" in board.content.decode()
+    api = bearer_client(world.ws, key_for(world.ws))
+    refused = api.post(f"/deals/{deal.pk}/move", {"stage": target.pk, "version": deal.version})
+    assert refused.status_code == 422 and "waits for an approval" in refused.content.decode()
+    with world.inside():
+        assert Deal.objects.get(pk=deal.pk).stage_id == deal.stage_id
