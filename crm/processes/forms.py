@@ -12,6 +12,7 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.deals.models import Pipeline, Stage
 from crm.processes import editor, shipped
@@ -234,7 +235,7 @@ class ConditionForm(_Form):
 
 def _duration_fields(form: forms.Form, prefix: str, label: Any, units: Sequence[tuple[str, Any]]) -> None:
     form.fields[f"{prefix}_amount"] = forms.IntegerField(label=label, required=False, min_value=0, max_value=MAX_AMOUNT)
-    form.fields[f"{prefix}_unit"] = _choice(_("Unit"), units, required=False)
+    form.fields[f"{prefix}_unit"] = _choice(pgettext_lazy("duration", "Unit"), units, required=False)
     form.fields[f"{prefix}_working"] = forms.BooleanField(label=_("in working time"), required=False)
 
 
@@ -490,7 +491,7 @@ class StepForm(_Form):
 
     def _fields_email(self, **_kw: Any) -> None:
         self.fields["email_to"] = _choice(
-            _("To"),
+            pgettext_lazy("email recipient", "To"),
             [("contact", _("the record's contact")), ("owner", _("the record's owner")), ("address", _("an address"))],
         )
         self.fields["address"] = forms.EmailField(label=_("Address"), required=False, max_length=254)
@@ -721,7 +722,7 @@ class StepKindForm(forms.Form):
 
 
 class DryRunForm(_Form):
-    record = forms.CharField(label=_("Record"), required=False, max_length=20)
+    record = forms.CharField(label=pgettext_lazy("one record", "Record"), required=False, max_length=20)
     record_type = _choice(_("Record type"), RECORD_TYPES, required=False)
 
 

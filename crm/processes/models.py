@@ -18,6 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def _default_work_days() -> list[int]:
@@ -104,7 +105,7 @@ class Instance(models.Model):
     class State(models.TextChoices):
         RUNNING = "running", _("Running")
         COMPLETED = "completed", _("Completed")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("process", "Cancelled")
         FAILED = "failed", _("Stopped on an error")
 
     definition = models.ForeignKey(
@@ -152,7 +153,7 @@ class StepRun(models.Model):
     class State(models.TextChoices):
         ACTIVE = "active", _("In progress")
         DONE = "done", _("Done")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("process", "Cancelled")
         FAILED = "failed", _("Failed")
 
     # Not indexed alone: processes_step_instance (instance, id) serves the instance's steps and the cascade.
