@@ -52,5 +52,12 @@ def test_seed_demo_command(workspace) -> None:
 
     with tenant_context(workspace.tenant):
         assert Company.objects.count() == 5
+        # The shipped business processes, published and on (once, though seeded twice).
+        from crm.processes.models import ProcessDefinition
+
+        installed = ProcessDefinition.objects.filter(is_active=True, current__isnull=False)
+        assert sorted(installed.values_list("template", flat=True)) == [
+            "call_back_in_a_year", "deal_won_shipment", "discount_approval", "new_web_lead",
+        ]  # fmt: skip
     with pytest.raises(CommandError):
         call_command("seed_demo", "--workspace", "nosuch", "--companies", "5")

@@ -39,5 +39,26 @@ class Command(BaseCommand):
             report = seed_workspace(
                 size=SeedSize.for_companies(options["companies"]), owner_ids=owners, seed=options["seed"]
             )
+            processes = _processes_install()
         rows = ", ".join(f"{n} {name}" for name, n in report.rows.items() if n)
-        self.stdout.write(f"Seeded {host}: {rows} in {report.total_seconds:.1f} s.")
+        self.stdout.write(f"Seeded {host}: {rows} in {report.total_seconds:.1f} s; {processes} business processes on.")
+
+
+def _processes_install() -> int:
+    """The shipped process templates, published and on, so the demo shows processes at work on what people do
+    (the seeded rows themselves start nothing: they are copied in, not written through the services)."""
+    from crm.processes import services, shipped
+    from crm.processes.models import ProcessDefinition
+    from tenants.accounts.models import User
+
+    admin = User.objects.filter(
+        is_active=True, kind=User.Kind.PERSON, role__permissions__contains=["manage_processes"]
+    ).first()
+    if admin is None or ProcessDefinition.objects.exists():
+        return 0
+    for template in shipped.TEMPLATES:
+        definition = services.template_install(actor=admin, key=template.key)
+        services.definition_publish(actor=admin, definition=definition)
+        definition.refresh_from_db()
+        services.definition_set_active(actor=admin, definition=definition, active=True)
+    return len(shipped.TEMPLATES)
