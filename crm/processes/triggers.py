@@ -95,26 +95,42 @@ def events_follow(event: Event) -> None:
     listening = active_versions(event.kind)
     if not listening:
         return
+    changed = fields.changed_names(event.fields or [])
+    if "line_items" in changed:
+        changed |= {"amount", "discount_percent", "line_max_discount_percent"}
+    # Only the definitions this event may concern cost a look at the record (most updates concern none).
+    candidates = [(d, v) for d, v in listening if _concerns(event, v, changed)]
+    if not candidates:
+        return
     record = engine.record_load(event.kind, event.record_id)
     if record is None:
         return
     values = fields.record_values(event.kind, record)
-    changed = fields.changed_names(event.fields or [])
     if "custom_fields" in changed:
         changed |= {name for name in values if name.startswith("cf:")}
-    if "line_items" in changed:
-        changed |= {"amount", "discount_percent", "line_max_discount_percent"}
     values[conditions.CHANGED_KEY] = changed
-    for definition, version in listening:
+    for definition, version in candidates:
         trigger = version.trigger
         if version.trigger_type == "date":
             _date_timer_update(definition, version, record, values)
             continue
-        if not _matches(event, trigger, changed) or not conditions.evaluate(trigger.get("condition"), values):
+        if not conditions.evaluate(trigger.get("condition"), values):
             continue
         if engine.running_for(definition, event.kind, event.record_id):
             continue
         _start(definition, version, record_type=event.kind, record_id=event.record_id, key=str(event.uuid), event=event)
+
+
+def _changed(name: str, changed: set[str]) -> bool:
+    # Record events name "custom_fields" for a change of any custom field.
+    return name in changed or (name.startswith("cf:") and "custom_fields" in changed)
+
+
+def _concerns(event: Event, version: ProcessVersion, changed: set[str]) -> bool:
+    """May this event start the version (or move its date timer)? Decided from the event alone."""
+    if version.trigger_type == "date":
+        return event.type == Type.RECORD_CREATED or _changed(str(version.trigger.get("field", "")), changed)
+    return _matches(event, version.trigger, changed)
 
 
 def _matches(event: Event, trigger: Mapping[str, Any], changed: set[str]) -> bool:
@@ -124,8 +140,8 @@ def _matches(event: Event, trigger: Mapping[str, Any], changed: set[str]) -> boo
     if kind == "record_updated":
         if event.type not in (Type.RECORD_UPDATED, *_STAGE_EVENTS):
             return False
-        wanted = set(trigger.get("fields") or [])
-        return not wanted or bool(wanted & changed)
+        wanted = [str(name) for name in trigger.get("fields") or []]
+        return not wanted or any(_changed(name, changed) for name in wanted)
     if kind == "stage_entered":
         if event.type not in _STAGE_EVENTS:
             return False
