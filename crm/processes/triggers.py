@@ -279,16 +279,24 @@ def _date_timer_update(
     timer_set(kind=Timer.Kind.DATE, due_at=moment, key=key, definition_id=definition.pk, record_id=record.pk)
 
 
+def _timer_definition(timer: Timer, trigger_type: str) -> ProcessVersion | None:
+    """The version a date or schedule timer starts, if its definition is still on with such a trigger. The fired
+    timer gives its name up, so that the next date or run can have a timer under that name again."""
+    Timer.objects.filter(pk=timer.pk).update(key=f"{timer.key}@{timer.due_at:%Y%m%d%H%M}"[:120])
+    definition = ProcessDefinition.objects.filter(pk=timer.definition_id or 0).select_related("current").first()
+    if definition is None or not definition.is_active or definition.current is None:
+        return None
+    version = definition.current
+    version.definition = definition
+    return version if version.trigger_type == trigger_type else None
+
+
 def date_fire(timer: Timer) -> None:
     """A record's date came: start the definition if it still listens and the date still holds."""
-    definition = ProcessDefinition.objects.filter(pk=timer.definition_id or 0).select_related("current").first()
-    # The fired timer gives its name up, so a later date of the same record can have a timer again.
-    Timer.objects.filter(pk=timer.pk).update(key=f"{timer.key}@{timer.due_at:%Y%m%d%H%M}"[:120])
-    if definition is None or not definition.is_active or definition.current is None:
+    version = _timer_definition(timer, "date")
+    if version is None or timer.record_id is None:
         return
-    version = definition.current
-    if version.trigger_type != "date" or timer.record_id is None:
-        return
+    definition = version.definition
     record = engine.record_load(version.record_type, timer.record_id)
     if record is None:
         return
@@ -352,13 +360,11 @@ def _schedule_next(trigger: Mapping[str, Any], after: datetime.datetime) -> date
 
 
 def schedule_fire(timer: Timer) -> None:
-    definition = ProcessDefinition.objects.filter(pk=timer.definition_id or 0).select_related("current").first()
-    Timer.objects.filter(pk=timer.pk).update(key=f"{timer.key}@{timer.due_at:%Y%m%d%H%M}"[:120])
-    if definition is None or not definition.is_active or definition.current is None:
+    """A scheduled run is due: start one instance (no record), then set the next run."""
+    version = _timer_definition(timer, "schedule")
+    if version is None:
         return
-    version = definition.current
-    if version.trigger_type != "schedule":
-        return
+    definition = version.definition
     _start(definition, version, record_type="", record_id=None, key=f"schedule:{timer.due_at:%Y-%m-%dT%H:%M}")
     upcoming = _schedule_next(version.trigger, max(timer.due_at, timezone.now()))
     timer_set(kind=Timer.Kind.SCHEDULE, due_at=upcoming, key=_schedule_key(definition), definition_id=definition.pk)

@@ -224,6 +224,13 @@ def _list_page(request: HttpRequest, form: NewDefinitionForm, status: int = 200)
     return render(request, "processes/list.html", context, status=status)
 
 
+def _form_errors(form: forms.Form, exc: ValidationError) -> None:
+    """A service's refusal shown at the form's fields (the rest above the form)."""
+    for key, msgs in _error_dict(exc).items():
+        for msg in msgs:
+            form.add_error(key if key in form.fields else None, msg)
+
+
 @manager_required
 @require_GET
 def definitions(request: HttpRequest) -> HttpResponse:
@@ -245,9 +252,7 @@ def definition_new(request: HttpRequest) -> HttpResponse:
             else:
                 made = services.definition_create(actor=_actor(request), name=form.cleaned_data["name"])
         except ValidationError as exc:
-            for key, msgs in _error_dict(exc).items():
-                for msg in msgs:
-                    form.add_error(key if key in form.fields else None, msg)
+            _form_errors(form, exc)
         else:
             messages.success(request, _("Process created. It is off until you publish and turn it on."))
             return redirect("processes:detail", pk=made.pk)
@@ -264,9 +269,7 @@ def definition_detail(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.definition_update(actor=_actor(request), definition=definition, data=form.cleaned_data)
         except ValidationError as exc:
-            for key, msgs in _error_dict(exc).items():
-                for msg in msgs:
-                    form.add_error(key if key in form.fields else None, msg)
+            _form_errors(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("processes:detail", pk=definition.pk)
