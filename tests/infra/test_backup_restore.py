@@ -353,20 +353,22 @@ def test_a_second_restore_of_the_same_workspace_at_once_is_refused(seeded_ws: Wo
 
 
 def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Workspace) -> None:
-    """A backup made before the last migrations (here: the one giving administrators manage_backups, then the
-    one adding a person's kind) comes back at the code's migration state, with those migrations' work done."""
+    """A backup made before the last migrations (here: the one giving administrators manage_backups, the one
+    adding a person's kind, and those after them, which give administrators manage_processes) comes back at the
+    code's migration state, with those migrations' work done."""
     from tenants.fleet.state import migration_fingerprint, schema_applied
 
     schema = seeded_ws.schema
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'accounts' "
-            "AND name IN ('0011_admin_manage_backups', '0012_user_kind', '0013_alter_auditevent_action')"
+            "AND name IN ('0011_admin_manage_backups', '0012_user_kind', '0013_alter_auditevent_action', "
+            "'0014_manage_processes', '0015_process_audit_actions')"
         )
         cursor.execute(f'ALTER TABLE "{schema}".accounts_user DROP COLUMN kind')
         cursor.execute(
-            f"UPDATE \"{schema}\".accounts_role SET permissions = array_remove(permissions, 'manage_backups') "
-            "WHERE builtin = 'admin'"
+            f"UPDATE \"{schema}\".accounts_role SET permissions = "
+            "array_remove(array_remove(permissions, 'manage_backups'), 'manage_processes') WHERE builtin = 'admin'"
         )
     backup = backup_create(tenant=seeded_ws.tenant)
     assert "accounts.0011_admin_manage_backups" not in backup.manifest["migrations"]["applied"]
@@ -375,12 +377,13 @@ def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Wor
     assert ("accounts", "0011_admin_manage_backups") in schema_applied(schema)
     assert ("accounts", "0012_user_kind") in schema_applied(schema)
     assert ("accounts", "0013_alter_auditevent_action") in schema_applied(schema)
+    assert ("accounts", "0014_manage_processes") in schema_applied(schema)
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT DISTINCT kind FROM "{schema}".accounts_user')
         assert [row[0] for row in cursor.fetchall()] == ["person"]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT permissions FROM \"{schema}\".accounts_role WHERE builtin = 'admin'")
-        assert "manage_backups" in cursor.fetchone()[0]
+        assert {"manage_backups", "manage_processes"} <= set(cursor.fetchone()[0])
     seeded_ws.tenant.refresh_from_db()
     template = Tenant.objects.get(kind=Tenant.Kind.TEMPLATE)
     assert seeded_ws.tenant.migration_state == migration_fingerprint(schema_applied(template.schema_name))
