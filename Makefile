@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups bench-billing bench-integrations install lock clean chromium dovecot gettext translations messages
+.PHONY: demo serve test lint bench bench-crm bench-hotpath bench-access bench-events bench-fleet bench-backups bench-billing bench-integrations bench-processes install lock clean chromium dovecot gettext translations messages
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -92,6 +92,11 @@ bench-billing: $(STAMP)
 # Website forms, telephony, the 1C exchange and webhook deliveries, each beside its baseline (bench/integrations.py).
 bench-integrations: $(STAMP)
 	$(PY) -m platform_core.embedded run -- $(PY) bench/integrations.py $(BENCH_ARGS)
+
+# 10,000 instances' timers fired by a real worker beside Celery's eta, update throughput with 20 active
+# definitions vs none, memory vs waiting instances (bench/processes.py); BENCH_ARGS="--quick" for a smoke test.
+bench-processes: $(STAMP)
+	$(PY) -m platform_core.embedded run -- $(PY) bench/processes.py $(BENCH_ARGS)
 
 lock:
 	$(PY) -m piptools compile --quiet --extra dev --strip-extras --output-file requirements.lock pyproject.toml
