@@ -405,6 +405,8 @@ BILLING_GRACE_DAYS: int = env.int("BILLING_GRACE_DAYS", default=7)
 # Business processes (crm.processes): the beat tick that queues the timer runner of each workspace with a timer
 # due; a timer due within one tick of being set gets its runner queued for that moment directly.
 PROCESSES_TICK_SECONDS: float = env.float("PROCESSES_TICK_SECONDS", default=2.0)
+# Runners of one workspace side by side when many of its timers are due at once.
+PROCESSES_RUNNERS_PER_WORKSPACE: int = env.int("PROCESSES_RUNNERS_PER_WORKSPACE", default=2)
 CELERY_BEAT_SCHEDULE["processes-tick"] = {"task": "crm.processes.tasks.tick", "schedule": PROCESSES_TICK_SECONDS}
 # A cancelled workspace's data is kept this long (read-only, its export offered), then deleted.
 BILLING_RETENTION_DAYS: int = env.int("BILLING_RETENTION_DAYS", default=30)

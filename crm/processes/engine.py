@@ -68,7 +68,14 @@ class StepContext:
     step: dict[str, Any]
     run: StepRun
     record: Model | None
-    actor: User  # the process identity
+    # The process identity, read when a step first acts through a service (most steps never do).
+    known_actor: User | None = None
+
+    @property
+    def actor(self) -> User:
+        if self.known_actor is None:
+            self.known_actor = process_identity()
+        return self.known_actor
 
     @property
     def record_type(self) -> str:
@@ -241,11 +248,17 @@ def text_render(text: str, ctx: StepContext) -> str:
     """`{record.title}`, `{owner.name}`, `{contact.email}`, `{process.name}`: our own substitution, so a
     text an administrator typed can read values and nothing else."""
 
+    if "{" not in text:
+        return text
+    found: dict[str, Any] = {"record": ctx.record}
+
     def value(match: re.Match[str]) -> str:
         scope, name = match.group(1), match.group(2)
         if scope == "process":
             return ctx.instance.definition.name if name == "name" else match.group(0)
-        target: Any = {"record": ctx.record, "owner": _owner(ctx.record), "contact": _contact_of(ctx.record)}[scope]
+        if scope not in found:  # the owner and the contact are read once, and only when a text names them
+            found[scope] = _owner(ctx.record) if scope == "owner" else _contact_of(ctx.record)
+        target: Any = found[scope]
         if target is None:
             return ""
         if name == "name":
@@ -303,11 +316,14 @@ def _following(steps: list[dict[str, Any]], step_id: str) -> str:
     return ids[at + 1] if at + 1 < len(ids) else END
 
 
+# Steps that do not write the record: the steps after them work on the record as it was read.
+_LEAVE_RECORD_AS_IS = frozenset({"wait", "notify", "approval", "branch", "task", "email", "webhook"})
+
+
 def _run_from(instance: Instance, step_id: str) -> None:
     """Run steps from `step_id` until one waits or the process ends (the instance's row is locked)."""
     steps = _steps(instance)
     by_id = {s["id"]: s for s in steps}
-    actor = process_identity()
     record = record_load(instance.record_type, instance.record_id)
     if instance.record_id is not None and record is None:
         _finish(instance, Instance.State.CANCELLED, reason=_("The record was deleted."))
@@ -318,8 +334,7 @@ def _run_from(instance: Instance, step_id: str) -> None:
             return
         step = by_id[step_id]
         run = StepRun.objects.create(instance=instance, step_id=step_id, step_type=step["type"])
-        ctx = StepContext(instance=instance, step=step, run=run, record=record, actor=actor)
-        _log(instance, "step_started", step_id=step_id, type=step["type"])
+        ctx = StepContext(instance=instance, step=step, run=run, record=record)
         try:
             with transaction.atomic():
                 result = step_handler(step["type"])(ctx)
@@ -327,11 +342,14 @@ def _run_from(instance: Instance, step_id: str) -> None:
             _step_failed(instance, run, exc)
             return
         if result.wait:
-            _log(instance, "step_waiting", step_id=step_id, assignee=run.assignee_id, due=run.due_at)
+            _log(instance, "step_waiting", step_id=step_id, type=step["type"], assignee=run.assignee_id, due=run.due_at)
             return
         _step_close(run, outcome=result.outcome)
-        _log(instance, "step_done", step_id=step_id, outcome=result.outcome)
+        _log(instance, "step_done", step_id=step_id, type=step["type"], outcome=result.outcome)
         step_id = result.goto or _following(steps, step_id)
+        if step["type"] in _LEAVE_RECORD_AS_IS:
+            continue
+        # The step may have changed the record (or deleted it): the next one reads it as it is now.
         record = record_load(instance.record_type, instance.record_id) if instance.record_id else None
         if instance.record_id is not None and record is None:
             _finish(instance, Instance.State.CANCELLED, reason=_("The record was deleted."))
@@ -393,12 +411,15 @@ def _step_close(run: StepRun, *, outcome: str, state: str = StepRun.State.DONE, 
     run.state, run.outcome, run.finished_at = state, outcome, timezone.now()
     run.decided_by = by if by is not None else run.decided_by
     run.save(update_fields=["state", "outcome", "finished_at", "decided_by", "comment"])
-    timers_cancel_for_step(run)
+    if run.due_at is not None:  # only a step with a time has timers
+        timers_cancel_for_step(run)
 
 
 def _finish(instance: Instance, state: str, *, reason: str = "", actor: User | None = None) -> None:
-    for run in instance.steps.filter(state=StepRun.State.ACTIVE):
-        _step_close(run, outcome="cancelled", state=StepRun.State.CANCELLED)
+    # A completed instance closed its last step on the way; a stopped one may leave steps waiting.
+    if state != Instance.State.COMPLETED:
+        for run in instance.steps.filter(state=StepRun.State.ACTIVE):
+            _step_close(run, outcome="cancelled", state=StepRun.State.CANCELLED)
     instance.state, instance.finished_at, instance.holds_record = state, timezone.now(), False
     instance.error = reason[:2000] if state == Instance.State.FAILED else instance.error
     instance.save(update_fields=["state", "finished_at", "holds_record", "error"])
@@ -535,7 +556,7 @@ def _overdue(instance: Instance, run: StepRun, step: Mapping[str, Any], *, since
     """A task step passed its deadline: tell the people the rule names and hand the task on."""
     record = record_load(instance.record_type, instance.record_id)
     actor = process_identity()
-    ctx = StepContext(instance=instance, step=dict(step), run=run, record=record, actor=actor)
+    ctx = StepContext(instance=instance, step=dict(step), run=run, record=record, known_actor=actor)
     escalate = step.get("escalate") or {}
     previous = run.assignee
     url = record_url(record) or _instance_url(instance)
@@ -959,7 +980,7 @@ def dry_run(*, draft: Mapping[str, Any], record_type: str, record: Model | None)
                     step=step,
                     run=StepRun(),
                     record=record,
-                    actor=User(full_name=_("Business processes")),
+                    known_actor=User(full_name=_("Business processes")),
                 )
                 line = DryRunLine(step_id=step_id, text=spec.step_describe(step, record_type))
                 kind = step.get("type")

@@ -236,7 +236,7 @@ class LogEntry(models.Model):
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="log", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     step_id = models.CharField(max_length=32, blank=True)
-    # "started", "step_started", "step_done", "task_created", "approved", "rejected", "escalated", ...
+    # "started", "step_waiting", "step_done", "task_created", "approved", "rejected", "escalated", ...
     action = models.CharField(max_length=32)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False

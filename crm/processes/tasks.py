@@ -18,14 +18,15 @@ _RUN_SECONDS = 5.0
 
 
 @shared_task(name="crm.processes.tasks.fire", ignore_result=True, acks_late=True)
-def fire() -> int:
+def fire(slot: int = 0) -> int:
     """Fire the due timers of the workspace it was queued for (it runs in that schema)."""
     schema = str(connection.schema_name)  # type: ignore[attr-defined]
-    timers.runner_started(schema)
+    timers.runner_started(schema, slot)
     fired = timers.fire_due(budget_seconds=_RUN_SECONDS)
     upcoming = timers.due_refresh(schema)
     if fired.more:
-        timers.runner_queue(schema)
+        # A backlog: runners side by side (each takes rows the others have not locked).
+        timers.runner_queue(schema, runners=settings.PROCESSES_RUNNERS_PER_WORKSPACE)
     elif upcoming is not None:
         wait = upcoming.timestamp() - time.time()
         if wait <= settings.PROCESSES_TICK_SECONDS:
@@ -42,7 +43,7 @@ def tick() -> int:
     live = set(Tenant.objects.filter(schema_name__in=schemas).values_list("schema_name", flat=True))
     for schema in schemas:
         if schema in live:
-            timers.runner_queue(schema)
+            timers.runner_queue(schema, runners=settings.PROCESSES_RUNNERS_PER_WORKSPACE)
         else:
             timers._redis().zrem(timers.DUE_KEY, schema)  # a workspace deleted since
     return len(live)

@@ -36,6 +36,8 @@ _BUILT_KEY = "kontor:processes:due:built"
 _QUEUED_KEY = "kontor:processes:queued:{schema}"
 _QUEUED_TTL = 30
 BATCH = 200
+# Timers fired per transaction (one commit for them all; each still under its own savepoint).
+TRANSACTION_BATCH = 20
 # A timer whose handler raised (not a step's own error: those fail the instance) is tried again this much later.
 RETRY_AFTER = datetime.timedelta(seconds=60)
 
@@ -59,6 +61,13 @@ def _schema() -> str:
 # --- writing timers ----------------------------------------------------------------------------------------
 
 
+_UPSERT = (
+    "INSERT INTO processes_timer (kind, due_at, step_id, definition_id, record_id, key, fired_at, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, NULL, %s) "
+    "ON CONFLICT (key) DO UPDATE SET due_at = EXCLUDED.due_at WHERE processes_timer.fired_at IS NULL"
+)
+
+
 def timer_set(
     *,
     kind: str,
@@ -67,18 +76,17 @@ def timer_set(
     step: StepRun | None = None,
     definition_id: int | None = None,
     record_id: int | None = None,
-) -> Timer:
-    """Set the pending timer named `key` to `due_at` (one row per key: setting it again moves it)."""
-    timer, created = Timer.objects.get_or_create(
-        key=key[:120],
-        defaults={"kind": kind, "due_at": due_at, "step": step, "definition_id": definition_id, "record_id": record_id},
-    )
-    if not created and timer.fired_at is None and timer.due_at != due_at:
-        timer.due_at = due_at
-        timer.save(update_fields=["due_at"])
-    if timer.fired_at is None:
-        _note_on_commit(_schema(), timer.due_at)
-    return timer
+) -> None:
+    """Set the pending timer named `key` to `due_at` (one row per key: setting it again moves it). One
+    statement: the runner sets the next timer of every step it fires."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT,
+            [kind, due_at, step.pk if step is not None else None, definition_id, record_id, key[:120], timezone.now()],
+        )
+        moved = cursor.rowcount
+    if moved:
+        _note_on_commit(_schema(), due_at)
 
 
 def timers_cancel(keys: list[str]) -> int:
@@ -106,18 +114,22 @@ def due_note(schema: str, when: float) -> None:
         runner_queue(schema, countdown=max(wait, 0.0))
 
 
-def runner_queue(schema: str, *, countdown: float = 0.0) -> bool:
-    """Queue a runner for the workspace unless one is queued already."""
-    if not _redis().set(_QUEUED_KEY.format(schema=schema), 1, nx=True, ex=_QUEUED_TTL + int(countdown)):
-        return False
+def runner_queue(schema: str, *, countdown: float = 0.0, runners: int = 1) -> int:
+    """Queue up to `runners` runners for the workspace, each in a free slot (one waiting per slot): many timers
+    due at once are fired side by side, their rows shared out by SKIP LOCKED. Returns how many were queued."""
     from crm.processes.tasks import fire
 
-    fire.apply_async(countdown=countdown or None, headers={"_schema_name": schema})
-    return True
+    queued = 0
+    for slot in range(max(1, min(runners, settings.PROCESSES_RUNNERS_PER_WORKSPACE))):
+        key = _QUEUED_KEY.format(schema=schema) + f":{slot}"
+        if _redis().set(key, 1, nx=True, ex=_QUEUED_TTL + int(countdown)):
+            fire.apply_async(args=[slot], countdown=countdown or None, headers={"_schema_name": schema})
+            queued += 1
+    return queued
 
 
-def runner_started(schema: str) -> None:
-    _redis().delete(_QUEUED_KEY.format(schema=schema))
+def runner_started(schema: str, slot: int = 0) -> None:
+    _redis().delete(_QUEUED_KEY.format(schema=schema) + f":{slot}")
 
 
 # --- firing ------------------------------------------------------------------------------------------------
@@ -132,28 +144,34 @@ class Fired:
     delays: list[float] | None = None
 
 
-def _fire_one(timer_id: int, now: datetime.datetime, fired: Fired) -> None:
+def _fire_batch(timer_ids: list[int], now: datetime.datetime, fired: Fired) -> None:
+    """Fire these timers in one transaction, each under its own savepoint: a timer whose handler raises is
+    moved later alone. Killed half-way, the transaction rolls back whole, and the timers fire again."""
     with transaction.atomic():
-        timer = Timer.objects.select_for_update(skip_locked=True).filter(pk=timer_id, fired_at=None).first()
-        if timer is None or timer.due_at > now:
-            return  # another runner has it, or fired it, or it moved later
-        try:
-            with transaction.atomic():
-                handler = _HANDLERS.get(timer.kind)
-                if handler is not None:
-                    handler(timer)
-        except Exception:
-            log.exception("timer %s failed; tried again later", timer.key)
-            timer.due_at = timezone.now() + RETRY_AFTER
-            timer.save(update_fields=["due_at"])
-            fired.failed += 1
-            return
-        done = timezone.now()
-        # The handler may have removed the timer with its step's others (a step closing): gone is fired too.
-        Timer.objects.filter(pk=timer.pk).update(fired_at=done)
-        fired.fired += 1
-        if fired.delays is not None:
-            fired.delays.append((done - timer.due_at).total_seconds())
+        timers = list(
+            Timer.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=timer_ids, fired_at=None, due_at__lte=now)
+            .order_by("due_at", "id")
+        )
+        done: list[Timer] = []
+        for timer in timers:
+            try:
+                with transaction.atomic():
+                    handler = _HANDLERS.get(timer.kind)
+                    if handler is not None:
+                        handler(timer)
+            except Exception:
+                log.exception("timer %s failed; tried again later", timer.key)
+                Timer.objects.filter(pk=timer.pk).update(due_at=timezone.now() + RETRY_AFTER)
+                fired.failed += 1
+                continue
+            done.append(timer)
+        moment = timezone.now()
+        # A handler may have removed its timer with its step's others (a step closing): gone is fired too.
+        Timer.objects.filter(pk__in=[t.pk for t in done]).update(fired_at=moment)
+    fired.fired += len(done)
+    if fired.delays is not None:
+        fired.delays.extend((moment - t.due_at).total_seconds() for t in done)
 
 
 def fire_due(*, now: datetime.datetime | None = None, budget_seconds: float = 5.0, delays: bool = False) -> Fired:
@@ -167,8 +185,8 @@ def fire_due(*, now: datetime.datetime | None = None, budget_seconds: float = 5.
             .order_by("due_at")
             .values_list("id", flat=True)[:BATCH]
         )
-        for timer_id in ids:
-            _fire_one(timer_id, now or timezone.now(), fired)
+        for start in range(0, len(ids), TRANSACTION_BATCH):
+            _fire_batch(ids[start : start + TRANSACTION_BATCH], now or timezone.now(), fired)
             if time.monotonic() > deadline:
                 fired.more = True
                 return fired

@@ -70,7 +70,6 @@ def test_a_new_record_starts_the_process_and_its_task_goes_to_the_owner(people) 
     assert instance.state == "completed"
     assert list(instance.log.values_list("action", flat=True)) == [
         "started",
-        "step_started",
         "task_created",
         "step_waiting",
         "step_done",

@@ -78,6 +78,6 @@ def test_a_step_naming_a_gone_or_disabled_connection_stops_the_process(workspace
                     step={"connection": "00000000-0000-0000-0000-000000000000"},
                     run=instance.steps.get(),
                     record=None,
-                    actor=workspace.owner,
+                    known_actor=workspace.owner,
                 )
             )
