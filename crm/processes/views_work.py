@@ -134,9 +134,13 @@ def _answer(
     """htmx: the panel (or My day's approvals) again, with what happened; otherwise back to where it came from."""
     from_my_day = request.POST.get("back") == "my_day"
     if _is_htmx(request):
+        # A refusal is 422 with the errors in place (the page's script swaps 422 answers in, as for every form).
+        status = 422 if error or errors else 200
         if from_my_day:
-            return _my_day_approvals(request, message=done or error, errors=errors)
-        return HttpResponse(panel_html(request, record_type, record, message=done or error, errors=errors))
+            return _my_day_approvals(request, message=done or error, errors=errors, status=status)
+        return HttpResponse(
+            panel_html(request, record_type, record, message=done or error, errors=errors), status=status
+        )
     if error or errors:
         messages.error(request, error or " ".join(str(m) for m in (errors or {}).values() if isinstance(m, str)))
     elif done:
@@ -147,7 +151,9 @@ def _answer(
     return HttpResponseRedirect(url)
 
 
-def _my_day_approvals(request: HttpRequest, *, message: str = "", errors: dict[str, Any] | None = None) -> HttpResponse:
+def _my_day_approvals(
+    request: HttpRequest, *, message: str = "", errors: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "processes/work/_my_day_approvals.html",
@@ -157,6 +163,7 @@ def _my_day_approvals(request: HttpRequest, *, message: str = "", errors: dict[s
             "approvals_message": message,
             "approval_errors": errors or {},
         },
+        status=status,
     )
 
 

@@ -367,7 +367,7 @@ def test_a_backup_of_an_older_migration_state_is_migrated_forward(seeded_ws: Wor
         )
         cursor.execute(f'ALTER TABLE "{schema}".accounts_user DROP COLUMN kind')
         cursor.execute(
-            f"UPDATE \"{schema}\".accounts_role SET permissions = "
+            f'UPDATE "{schema}".accounts_role SET permissions = '
             "array_remove(array_remove(permissions, 'manage_backups'), 'manage_processes') WHERE builtin = 'admin'"
         )
     backup = backup_create(tenant=seeded_ws.tenant)

@@ -18,7 +18,14 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 ROOT = Path(settings.BASE_DIR)
 # Each htmx form of the templates, and the test below that shows its errors in place.
-HTMX_FORMS = {"crm/records/_quick_add.html", "crm/records/_activity_row.html"}
+# The processes' panel and My day's approvals: tests/crm/processes/test_work_pages.py (a rejection without a
+# reason, a decision already taken, a process already running).
+HTMX_FORMS = {
+    "crm/records/_quick_add.html",
+    "crm/records/_activity_row.html",
+    "processes/work/_panel.html",
+    "processes/work/_my_day_approvals.html",
+}
 
 
 def test_every_htmx_form_is_known_here() -> None:

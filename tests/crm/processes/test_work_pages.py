@@ -183,7 +183,7 @@ def test_reject_needs_a_comment_then_ends_the_process(world: World) -> None:
     instance, run = _start(world, world.approval)
     client = world.client(world.head)
     response = client.post(_decide_url(world, run.pk), {"decision": "reject", "comment": "  "}, **HTMX)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert 'data-testid="comment-error"' in response.content.decode()
     assert _state(world, instance) == ("running", [("ok", "active", "")])
     # Without htmx: back to the card.
@@ -192,7 +192,7 @@ def test_reject_needs_a_comment_then_ends_the_process(world: World) -> None:
     assert _state(world, instance) == ("completed", [("ok", "done", "rejected")])
     # Decided already: the panel says so, no error page.
     response = client.post(_decide_url(world, run.pk), {"decision": "approve"}, **HTMX)
-    assert response.status_code == 200 and "already decided" in response.content.decode()
+    assert response.status_code == 422 and "already decided" in response.content.decode()
 
 
 def test_the_actions_need_the_csrf_token(world: World) -> None:
@@ -285,7 +285,7 @@ def test_start_a_process_from_the_card(world: World) -> None:
         )
     # Twice: it is running already, said in the panel.
     response = world.client(world.manager).post(url, {"definition": world.checklist.pk}, **HTMX)
-    assert response.status_code == 200 and 'data-testid="process-message"' in response.content.decode()
+    assert response.status_code == 422 and 'data-testid="process-message"' in response.content.decode()
     with world.inside():
         assert Instance.objects.filter(definition=world.checklist).count() == 1
 
@@ -318,7 +318,7 @@ def test_cancel_from_the_card_is_for_process_managers(world: World) -> None:
     assert _state(world, instance)[0] == "cancelled"
     # Again: not running any more, said in the panel.
     response = world.client(world.head).post(url, **HTMX)
-    assert response.status_code == 200 and 'data-testid="process-message"' in response.content.decode()
+    assert response.status_code == 422 and 'data-testid="process-message"' in response.content.decode()
 
 
 # --- My day ------------------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ def test_my_day_shows_my_approvals_and_decides_them(world: World) -> None:
     # The owner waits for no approval.
     assert 'data-testid="my-approvals"' not in world.client(world.manager).get("/").content.decode()
     response = client.post(_decide_url(world, run.pk), {"decision": "reject", "back": "my_day"}, **HTMX)
-    assert response.status_code == 200 and 'data-testid="comment-error"' in response.content.decode()
+    assert response.status_code == 422 and 'data-testid="comment-error"' in response.content.decode()
     response = client.post(
         _decide_url(world, run.pk), {"decision": "reject", "comment": "No", "back": "my_day"}, **HTMX
     )
