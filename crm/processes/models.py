@@ -196,6 +196,10 @@ class StepRun(models.Model):
     def is_overdue(self) -> bool:
         return self.state == self.State.ACTIVE and self.due_at is not None and self.due_at < timezone.now()
 
+    @property
+    def outcome_label(self) -> str:
+        return str(STEP_OUTCOMES.get(self.outcome, self.outcome))
+
 
 class Timer(models.Model):
     """Something to do at a time: wake an instance's step, a deadline, or start a definition (date, schedule)."""
@@ -230,6 +234,40 @@ class Timer(models.Model):
         return f"{self.kind} {self.key} at {self.due_at:%Y-%m-%d %H:%M}"
 
 
+# How the history of an instance names what happened, and a step's outcome (the codes stay in the rows).
+LOG_ACTIONS = {
+    "started": _("Started"),
+    "step_waiting": _("Waiting"),
+    "step_done": _("Step done"),
+    "step_failed": _("Step failed"),
+    "task_created": _("Task created"),
+    "approved": _("Approved"),
+    "rejected": _("Rejected"),
+    "timeout": _("No decision in time"),
+    "overdue": _("Overdue"),
+    "escalated": _("Handed on, overdue"),
+    "branch": _("Branch taken"),
+    "email_queued": _("Email queued"),
+    "email_sent": _("Email sent"),
+    "email_skipped": _("Email not sent: no address"),
+    "completed": _("Completed"),
+    "cancelled": pgettext_lazy("process", "Cancelled"),
+    "failed": _("Stopped on an error"),
+}
+STEP_OUTCOMES = {
+    "done": _("done"),
+    "approved": _("approved"),
+    "rejected": _("rejected"),
+    "timeout": _("no decision in time"),
+    "skipped": _("skipped"),
+    "cancelled": pgettext_lazy("step", "cancelled"),
+    "failed": _("failed"),
+    "yes": _("yes"),
+    "no": _("no"),
+    "task_deleted": _("task deleted"),
+}
+
+
 class LogEntry(models.Model):
     """The history of an instance: every transition, with who and why. Append-only by use."""
 
@@ -249,6 +287,10 @@ class LogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        return str(LOG_ACTIONS.get(self.action, self.action))
 
 
 class Notification(models.Model):
