@@ -96,8 +96,11 @@ def _workspace(deals: int) -> tuple[Any, Any]:
         owner_name="Bench Owner",
     )  # fmt: skip
     with tenant_context(created.tenant):
+        from tenants.accounts.models import Team
+
+        sales = Team.objects.create(name="Sales", head=created.owner)
         owners = [created.owner.pk] + [
-            user_create(email=f"user{i}@{sub}.test", password=PASSWORD, full_name=f"Manager {i}").pk
+            user_create(email=f"user{i}@{sub}.test", password=PASSWORD, full_name=f"Manager {i}", team=sales).pk
             for i in range(1, TEAM)
         ]
         started = time.perf_counter()
@@ -169,8 +172,10 @@ def _start_many(pairs: list[tuple[Any, int]], key: str, owner: Any) -> float:
 def _twenty(owner: Any) -> list[Any]:
     """20 definitions of the kinds administrators make, on deals and the other record types (inactive)."""
     from crm.deals.models import Stage
+    from tenants.accounts.models import Team
 
     won = Stage.objects.filter(outcome="won").order_by("id").first()
+    team = Team.objects.order_by("id").values_list("pk", flat=True).first()
     some_open = Stage.objects.filter(outcome="open").order_by("-id").first()
     never = {
         "all": [{"field": "title", "op": "eq", "value": "no such title"}, {"field": "amount", "op": "gt", "value": "1"}]
@@ -198,13 +203,15 @@ def _twenty(owner: Any) -> list[Any]:
         ("Deal check", {"type": "manual", "record_type": "deal"}, task),
         ("Deal handover", {"type": "manual", "record_type": "deal"}, approval),
         ("New web lead", {"type": "record_created", "record_type": "lead"},
-         [{**task[0], "assign": {"to": "round_robin"}, "deadline": {"minutes": 15, "working": True}}]),
+         [{**task[0], "assign": {"to": "round_robin", "team": team}, "deadline": {"minutes": 15, "working": True}}]),
         ("Form lead", {"type": "form", "connection": None}, task),
-        ("Lead changed", {"type": "record_updated", "record_type": "lead", "condition": never}, task),
+        ("Lead changed", {"type": "record_updated", "record_type": "lead",
+                          "condition": {"field": "title", "op": "eq", "value": "no such title"}}, task),
         ("Lead check", {"type": "manual", "record_type": "lead"}, task),
         ("New company", {"type": "record_created", "record_type": "company"}, task),
         ("Company changed", {"type": "record_updated", "record_type": "company", "fields": ["name"]}, task),
-        ("Contact changed", {"type": "record_updated", "record_type": "contact", "condition": never}, task),
+        ("Contact changed", {"type": "record_updated", "record_type": "contact",
+                             "condition": {"field": "first_name", "op": "eq", "value": "no such name"}}, task),
         ("Missed call", {"type": "call", "direction": "inbound", "missed": True}, task),
         ("Weekly review", {"type": "schedule", "every": "week", "weekday": 0, "at": "09:00"},
          [{"id": "n", "type": "notify", "to": {"to": "user", "user": owner.pk}, "text": "Review the pipeline"}]),

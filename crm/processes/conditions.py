@@ -48,6 +48,21 @@ CHANGED_KEY = "__changed__"
 # --- evaluation -------------------------------------------------------------------------------------------
 
 
+def fields_of(condition: Any) -> set[str]:
+    """The field names a condition reads (what the values given to `evaluate` must hold)."""
+    if not isinstance(condition, Mapping):
+        return set()
+    if isinstance(condition.get("field"), str):
+        return {condition["field"]}
+    names: set[str] = set()
+    for key in ("all", "any"):
+        for part in condition.get(key) or []:
+            names |= fields_of(part)
+    if "not" in condition:
+        names |= fields_of(condition["not"])
+    return names
+
+
 def evaluate(condition: Mapping[str, Any] | None, values: Mapping[str, Any]) -> bool:
     """Whether `values` (record_values(), plus "__changed__") satisfy `condition`."""
     if not condition:

@@ -297,8 +297,14 @@ def _deal_computed(deal: Deal) -> dict[str, Any]:
     }
 
 
-def record_values(record_type: str, record: models.Model) -> dict[str, Any]:
-    """The record's current values by catalog name (foreign keys as ids, custom fields as "cf:<key>")."""
+_DEAL_COMPUTED = frozenset({"outcome", "discount_percent", "line_max_discount_percent"})
+
+
+def record_values(record_type: str, record: models.Model, *, only: set[str] | None = None) -> dict[str, Any]:
+    """The record's current values by catalog name (foreign keys as ids, custom fields as "cf:<key>").
+
+    `only`: the names the caller reads; the custom fields and the deal's computed values, which cost a query
+    each, are read only when named there (the columns always: they are on the record already)."""
     _check_record_type(record_type)
     values: dict[str, Any] = {}
     for name, _label, type_, _settable in _COLUMNS[record_type]:
@@ -308,9 +314,10 @@ def record_values(record_type: str, record: models.Model) -> dict[str, Any]:
             value = getattr(record, name, None)
             values[name] = list(value) if isinstance(value, list | tuple) else value
     custom = getattr(record, "custom_fields", None) or {}
-    for definition in custom_fields_for(RecordType(record_type)):
-        values[f"cf:{definition.key}"] = _custom_value(definition, custom.get(definition.key))
-    if record_type == "deal":
+    if only is None or any(name.startswith("cf:") for name in only):
+        for definition in custom_fields_for(RecordType(record_type)):
+            values[f"cf:{definition.key}"] = _custom_value(definition, custom.get(definition.key))
+    if record_type == "deal" and (only is None or only & _DEAL_COMPUTED):
         assert isinstance(record, Deal)
         values.update(_deal_computed(record))
     return values

@@ -22,8 +22,10 @@ from crm.processes import calendar, conditions, engine, fields
 from crm.processes.models import Instance, ProcessDefinition, ProcessVersion, Timer
 from crm.processes.timers import timer_handler_register, timer_set, timers_cancel
 from tenants.accounts.models import User
+from tenants.context import current_schema
 from tenants.events.models import Event
 from tenants.events.outbox import Type, consumer_register
+from tenants.generations import Generations
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +60,69 @@ def _source(event: Event) -> Mapping[str, Any]:
     return {}
 
 
+# The active definitions' triggers, per workspace, in the shared cache: every event reads them, a change of a
+# definition (publish, on, off, delete) makes them stale in every worker at once.
+_ACTIVE = Generations("process-triggers", entry_seconds=300)
+
+
+def _active_rows() -> list[dict[str, Any]]:
+    schema = current_schema()
+    found, rows, generation = _ACTIVE.get(schema, "active")
+    if found and isinstance(rows, list):
+        return rows
+    # The steps and the draft are not read to match an event (an instance reads its version's steps itself).
+    versions = (
+        ProcessVersion.objects.filter(
+            pk__in=ProcessDefinition.objects.filter(is_active=True, current__isnull=False).values("current_id")
+        )
+        .select_related("definition")
+        .only("number", "trigger_type", "record_type", "trigger", "definition__name")
+    )
+    rows = [
+        {
+            "definition": v.definition_id,
+            "name": v.definition.name,
+            "version": v.pk,
+            "number": v.number,
+            "trigger_type": v.trigger_type,
+            "record_type": v.record_type,
+            "trigger": v.trigger,
+        }
+        for v in versions
+    ]
+    _ACTIVE.put(schema, "active", generation, rows)
+    return rows
+
+
 def active_versions(record_type: str | None = None) -> list[tuple[ProcessDefinition, ProcessVersion]]:
-    """The current versions of the active definitions (of one record type), one query."""
-    versions = ProcessVersion.objects.filter(
-        pk__in=ProcessDefinition.objects.filter(is_active=True, current__isnull=False).values("current_id")
-    ).select_related("definition")
-    if record_type is not None:
-        versions = versions.filter(record_type=record_type)
-    return [(v.definition, v) for v in versions]
+    """The current versions of the active definitions (of one record type): their trigger, not their steps."""
+    found = []
+    for row in _active_rows():
+        if record_type is not None and row["record_type"] != record_type:
+            continue
+        definition = ProcessDefinition(
+            pk=row["definition"], name=row["name"], is_active=True, current_id=row["version"]
+        )
+        version = ProcessVersion(
+            pk=row["version"],
+            definition=definition,
+            number=row["number"],
+            trigger_type=row["trigger_type"],
+            record_type=row["record_type"],
+            trigger=row["trigger"],
+        )
+        found.append((definition, version))
+    return found
+
+
+def _needed(candidates: list[tuple[ProcessDefinition, ProcessVersion]]) -> set[str]:
+    """The fields the candidates' conditions and dates read (the rest of the record's values is not computed)."""
+    names: set[str] = set()
+    for _definition, version in candidates:
+        names |= conditions.fields_of(version.trigger.get("condition"))
+        if version.trigger_type == "date":
+            names.add(str(version.trigger.get("field", "")))
+    return names
 
 
 # --- the consumer ------------------------------------------------------------------------------------------
@@ -105,9 +162,7 @@ def events_follow(event: Event) -> None:
     record = engine.record_load(event.kind, event.record_id)
     if record is None:
         return
-    values = fields.record_values(event.kind, record)
-    if "custom_fields" in changed:
-        changed |= {name for name in values if name.startswith("cf:")}
+    values = fields.record_values(event.kind, record, only=_needed(candidates))
     values[conditions.CHANGED_KEY] = changed
     for definition, version in candidates:
         trigger = version.trigger
@@ -371,7 +426,9 @@ def schedule_fire(timer: Timer) -> None:
 
 
 def definition_changed(definition: ProcessDefinition) -> None:
-    """A definition was published, activated or deactivated: its date and schedule timers follow."""
+    """A definition was published, activated, deactivated or deleted: the triggers every event reads are read
+    again, and its date and schedule timers follow."""
+    _ACTIVE.invalidate(current_schema())
     version = definition.current
     active = definition.is_active and version is not None
     if not active or version is None or version.trigger_type != "schedule":

@@ -635,3 +635,34 @@ def test_the_due_set_names_workspaces_and_is_rebuilt_after_a_loss(
     assert workspace.schema not in timers.due_schemas(now=timezone.now().timestamp())
     timers._redis().delete(timers.DUE_KEY, "kontor:processes:due:built")
     assert workspace.schema in timers.due_schemas(now=far)  # rebuilt from the workspaces
+
+
+def test_waits_until_a_date_of_the_record_and_until_a_task_is_done(people) -> None:
+    from crm.customfields.models import CustomField
+
+    CustomField.objects.create(record_type="deal", key="delivery", label="Delivery", field_type="date")
+    definition = process(
+        people["owner"],
+        {
+            "trigger": {"type": "manual", "record_type": "deal"},
+            "steps": [
+                task_step(title="Prepare the delivery"),
+                {"id": "until_delivery", "type": "wait", "until_field": "cf:delivery", "offset": {"days": 1}},
+                {"id": "until_prepared", "type": "wait", "until_task": "call"},
+                {"id": "tell", "type": "notify", "to": {"to": "owner"}, "text": "Delivered and prepared"},
+            ],
+        },
+    )
+    delivery = (timezone.now() + datetime.timedelta(days=10)).date()
+    deal = DealFactory(owner=people["managers"][0], custom_fields={"delivery": delivery.isoformat()})
+    instance = engine.manual_start(actor=people["owner"], definition=definition, record=deal, record_type="deal")
+    waiting = active_step(instance)
+    assert waiting.step_id == "until_delivery" and waiting.due_at.date() == delivery + datetime.timedelta(days=1)
+    assert later(days=12).fired == 1
+    # The delivery day passed; the task of the first step is still open: the process waits for it.
+    assert active_step(only_instance(definition)).step_id == "until_prepared"
+    task = Activity.objects.get(deal=deal, subject="Prepare the delivery")
+    activity_set_done(actor=people["managers"][0], activity=task, done=True)
+    deliver()
+    assert only_instance(definition).state == "completed"
+    assert Notification.objects.filter(text="Delivered and prepared").count() == 1
