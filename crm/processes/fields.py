@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.functional import Promise
@@ -27,7 +26,7 @@ from crm.core.types import RecordType
 from crm.core.validation import text_problem
 from crm.customfields.models import CustomField
 from crm.customfields.selectors import custom_fields_for
-from crm.deals.models import Deal, Pipeline, Stage
+from crm.deals.models import Deal, DealLineItem, Pipeline, Stage
 from crm.leads.models import Lead
 from tenants.accounts.selectors import active_users
 
@@ -265,36 +264,31 @@ def _custom_value(custom: CustomField, raw: Any) -> Any:
     return raw
 
 
-def _deal_computed(deal: Deal) -> dict[str, Any]:
-    """The deal's outcome and discounts, in one query."""
-    if deal.pk is None:
-        return {"outcome": None, "discount_percent": Decimal("0"), "line_max_discount_percent": Decimal("0")}
-    has_line = models.Q(line_items__id__isnull=False)
-    row = (
-        Deal.objects.filter(pk=deal.pk)
-        .annotate(
-            q=ArrayAgg("line_items__quantity", filter=has_line, order_by="line_items__id", default=[]),
-            p=ArrayAgg("line_items__price", filter=has_line, order_by="line_items__id", default=[]),
-            d=ArrayAgg("line_items__discount_percent", filter=has_line, order_by="line_items__id", default=[]),
+def _deal_computed(deal: Deal, only: set[str] | None = None) -> dict[str, Any]:
+    """The deal's outcome and discounts (of those named in `only`): a small query each, read when asked for."""
+    values: dict[str, Any] = {}
+    if only is None or "outcome" in only:
+        values["outcome"] = (
+            Stage.objects.filter(pk=deal.stage_id).values_list("outcome", flat=True).first() if deal.stage_id else None
         )
-        .values("stage__outcome", "q", "p", "d")
-        .first()
-    )
-    if row is None:
-        return {"outcome": None, "discount_percent": Decimal("0"), "line_max_discount_percent": Decimal("0")}
-    subtotal = Decimal("0")
-    discount = Decimal("0")
-    # As DealLineItem.subtotal / .discount compute them, so the figure matches the deal's card.
-    for quantity, price, percent in zip(row["q"], row["p"], row["d"], strict=False):
-        line = quantize(quantity * price)
-        subtotal += line
-        discount += quantize(line * percent / 100)
-    overall = (discount / subtotal * 100).quantize(Decimal("0.01")) if subtotal else Decimal("0")
-    return {
-        "outcome": row["stage__outcome"],
-        "discount_percent": overall,
-        "line_max_discount_percent": max(row["d"], default=Decimal("0")),
-    }
+    if only is None or only & {"discount_percent", "line_max_discount_percent"}:
+        lines = (
+            DealLineItem.objects.filter(deal_id=deal.pk).values_list("quantity", "price", "discount_percent")
+            if deal.pk is not None
+            else []
+        )
+        subtotal = Decimal("0")
+        discount = Decimal("0")
+        largest = Decimal("0")
+        # As DealLineItem.subtotal / .discount compute them, so the figure matches the deal's card.
+        for quantity, price, percent in lines:
+            line = quantize(quantity * price)
+            subtotal += line
+            discount += quantize(line * percent / 100)
+            largest = max(largest, percent)
+        values["discount_percent"] = (discount / subtotal * 100).quantize(Decimal("0.01")) if subtotal else Decimal("0")
+        values["line_max_discount_percent"] = largest
+    return values
 
 
 _DEAL_COMPUTED = frozenset({"outcome", "discount_percent", "line_max_discount_percent"})
@@ -319,7 +313,7 @@ def record_values(record_type: str, record: models.Model, *, only: set[str] | No
             values[f"cf:{definition.key}"] = _custom_value(definition, custom.get(definition.key))
     if record_type == "deal" and (only is None or only & _DEAL_COMPUTED):
         assert isinstance(record, Deal)
-        values.update(_deal_computed(record))
+        values.update(_deal_computed(record, only))
     return values
 
 

@@ -304,11 +304,17 @@ def test_record_values_custom_fields_and_discounts(in_workspace) -> None:
     assert lead_values["source"] == "Website" and lead_values["status"] == "new" and lead_values["owner"] == owner.pk
 
 
-def test_record_values_reads_the_discount_in_one_query(in_workspace, django_assert_max_num_queries) -> None:
+def test_record_values_reads_only_what_is_asked(in_workspace, django_assert_num_queries) -> None:
     deal = DealFactory(owner=in_workspace.owner)
     DealLineItem.objects.create(deal=deal, name="A", quantity=1, price=Decimal("100"), discount_percent=5)
-    with django_assert_max_num_queries(2):  # the custom fields, the computed values
-        record_values("deal", deal)
+    with django_assert_num_queries(3):  # the custom fields, the stage's outcome, the lines
+        everything = record_values("deal", deal)
+    with django_assert_num_queries(1):  # the lines
+        asked = record_values("deal", deal, only={"discount_percent", "amount"})
+    assert asked["discount_percent"] == everything["discount_percent"] == Decimal("5.00")
+    assert "outcome" not in asked and not any(name.startswith("cf:") for name in asked)
+    with django_assert_num_queries(0):  # columns are on the record already
+        assert record_values("deal", deal, only={"amount", "title"})["title"] == deal.title
 
 
 def test_coerce_value(in_workspace) -> None:
