@@ -429,7 +429,7 @@ def memory_point(owner: Any, schema: str, deals: list[Any], twenty: list[Any], l
                                            "steps": _waiting_steps(until)})  # fmt: skip
     _start_many([(due, d.pk) for d in deals[:PROBE_TIMERS]], f"due-{label}", owner)
     waiting = Instance.objects.filter(state="running").count()
-    pending = Timer.objects.filter(fired_at=None).count()
+    pending = Timer.objects.count()
     runner = _probe("runner", schema, str(until.timestamp() + 1))
     _set_active(owner, twenty, True)
     update = _updater(owner, deals)

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, Subquery
 from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -316,6 +316,8 @@ def _following(steps: list[dict[str, Any]], step_id: str) -> str:
     return ids[at + 1] if at + 1 < len(ids) else END
 
 
+# Steps that refuse (if at all) before writing anything: no savepoint needed around them.
+_WRITE_NOTHING_BEFORE_FAILING = frozenset({"wait", "notify", "branch"})
 # Steps that do not write the record: the steps after them work on the record as it was read.
 _LEAVE_RECORD_AS_IS = frozenset({"wait", "notify", "approval", "branch", "task", "email", "webhook"})
 
@@ -336,8 +338,12 @@ def _run_from(instance: Instance, step_id: str) -> None:
         run = StepRun.objects.create(instance=instance, step_id=step_id, step_type=step["type"])
         ctx = StepContext(instance=instance, step=step, run=run, record=record)
         try:
-            with transaction.atomic():
+            if step["type"] in _WRITE_NOTHING_BEFORE_FAILING:
                 result = step_handler(step["type"])(ctx)
+            else:
+                # A step that fails half-way leaves nothing of what it did.
+                with transaction.atomic():
+                    result = step_handler(step["type"])(ctx)
         except (ValidationError, PermissionDenied) as exc:
             _step_failed(instance, run, exc)
             return
@@ -407,11 +413,13 @@ def _instance_url(instance: Instance) -> str:
         return ""
 
 
-def _step_close(run: StepRun, *, outcome: str, state: str = StepRun.State.DONE, by: User | None = None) -> None:
+def _step_close(
+    run: StepRun, *, outcome: str, state: str = StepRun.State.DONE, by: User | None = None, timers_left: bool = True
+) -> None:
     run.state, run.outcome, run.finished_at = state, outcome, timezone.now()
     run.decided_by = by if by is not None else run.decided_by
     run.save(update_fields=["state", "outcome", "finished_at", "decided_by", "comment"])
-    if run.due_at is not None:  # only a step with a time has timers
+    if timers_left and run.due_at is not None:  # only a step with a time has timers
         timers_cancel_for_step(run)
 
 
@@ -427,7 +435,8 @@ def _finish(instance: Instance, state: str, *, reason: str = "", actor: User | N
 
 
 def _locked(instance_id: int) -> Instance:
-    return Instance.objects.select_for_update().select_related("version", "definition").get(pk=instance_id)
+    # Only the instance's row: its version and definition are shared by every instance of the process.
+    return Instance.objects.select_for_update(of=("self",)).select_related("version", "definition").get(pk=instance_id)
 
 
 # --- starting ----------------------------------------------------------------------------------------------
@@ -506,9 +515,15 @@ def manual_start(*, actor: User, definition: ProcessDefinition, record: Model, r
 
 
 def _continue(
-    instance: Instance, run: StepRun, *, outcome: str, goto: str | None = None, by: User | None = None
+    instance: Instance,
+    run: StepRun,
+    *,
+    outcome: str,
+    goto: str | None = None,
+    by: User | None = None,
+    timers_left: bool = True,
 ) -> None:
-    _step_close(run, outcome=outcome, by=by)
+    _step_close(run, outcome=outcome, by=by, timers_left=timers_left)
     _log(instance, "step_done", step_id=run.step_id, outcome=outcome, actor=by)
     if instance.holds_record and not instance.steps.filter(state=StepRun.State.ACTIVE, step_type="approval").exists():
         instance.holds_record = False
@@ -532,18 +547,25 @@ def task_done(*, task_id: int, outcome: str = "done") -> int:
 
 
 def timer_fire(timer: Timer) -> None:
-    """A step's timer is due (called with the timer locked; it is marked fired in the same transaction)."""
+    """A step's timer is due (called with the timer locked; the runner deletes it in the same transaction)."""
     if timer.step_id is None:
         return
-    run = StepRun.objects.get(pk=timer.step_id)
-    instance = _locked(run.instance_id)
-    run.refresh_from_db()
+    instance = (
+        Instance.objects.select_for_update(of=("self",))
+        .select_related("version", "definition")
+        .filter(pk=Subquery(StepRun.objects.filter(pk=timer.step_id).values("instance_id")[:1]))
+        .first()
+    )
+    run = StepRun.objects.filter(pk=timer.step_id).first()  # read after the lock: as the last transition left it
+    if instance is None or run is None:
+        return
     if run.state != StepRun.State.ACTIVE or instance.state != Instance.State.RUNNING:
         return
     steps = {s["id"]: s for s in _steps(instance)}
     step = steps.get(run.step_id, {})
     if timer.kind == Timer.Kind.WAKE:
-        _continue(instance, run, outcome="done")
+        # A wait's one timer is this one: the runner deletes it, nothing else to remove.
+        _continue(instance, run, outcome="done", timers_left=False)
     elif run.step_type == "approval":
         _log(instance, "timeout", step_id=run.step_id)
         _notify_decision(instance, run, _("no decision in time"))

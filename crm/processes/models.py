@@ -4,7 +4,7 @@ A definition is edited as a draft (trigger + steps, JSON checked by `crm.process
 the draft into a new `ProcessVersion`. Instances keep the version they started with, so editing a process never
 changes the steps of work already under way. Every step of an instance is a `StepRun` row with its state; every
 timer (a wait, a deadline, an approval's timeout, a date or schedule trigger) is a `Timer` row, so a restart of
-workers or beat loses nothing, and a timer fires in the transaction that marks it fired, so nothing fires twice.
+workers or beat loses nothing, and a timer fires in the transaction that deletes it, so nothing fires twice.
 """
 
 from __future__ import annotations
@@ -220,14 +220,13 @@ class Timer(models.Model):
     record_id = models.BigIntegerField(null=True, blank=True)
     # What it is, once: a second timer with the same key is not written (e.g. "date:<def>:<record>").
     key = models.CharField(max_length=120)
-    fired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key"], name="processes_timer_key")]
         indexes = [
             # The runner: the pending timers that are due, soonest first (and the next one, for the schedule).
-            models.Index(fields=["due_at"], name="processes_timer_due", condition=models.Q(fired_at=None)),
+            models.Index(fields=["due_at"], name="processes_timer_due"),
         ]
 
     def __str__(self) -> str:

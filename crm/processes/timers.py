@@ -1,9 +1,9 @@
 """Stored timers and the runner that fires them.
 
-A timer is a row (`Timer`): it survives restarts of workers and beat. The runner fires each due timer in its own
-transaction, with the row locked (`SKIP LOCKED`, so two runners share the work) and marked fired in that same
-transaction: the step's effects and the mark commit together or not at all, so a runner killed half-way leaves
-the timer to fire again, and one that finished never fires it twice.
+A timer is a row (`Timer`): it survives restarts of workers and beat. The runner fires due timers twenty to a
+transaction, with the rows locked (`SKIP LOCKED`, so runners side by side share the work) and deleted in that
+same transaction: the steps' effects and the deletion commit together or not at all, so a runner killed
+half-way leaves the timers to fire again, and one that finished never fires them twice.
 
 Which workspaces have timers due is kept in Redis, not found by visiting workspaces: a sorted set of schema ->
 the workspace's earliest pending timer, lowered on commit by whoever writes an earlier timer and set by the
@@ -62,9 +62,9 @@ def _schema() -> str:
 
 
 _UPSERT = (
-    "INSERT INTO processes_timer (kind, due_at, step_id, definition_id, record_id, key, fired_at, created_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, NULL, %s) "
-    "ON CONFLICT (key) DO UPDATE SET due_at = EXCLUDED.due_at WHERE processes_timer.fired_at IS NULL"
+    "INSERT INTO processes_timer (kind, due_at, step_id, definition_id, record_id, key, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (key) DO UPDATE SET due_at = EXCLUDED.due_at"
 )
 
 
@@ -90,7 +90,7 @@ def timer_set(
 
 
 def timers_cancel(keys: list[str]) -> int:
-    deleted, _ = Timer.objects.filter(key__in=keys, fired_at=None).delete()
+    deleted, _ = Timer.objects.filter(key__in=keys).delete()
     return deleted
 
 
@@ -150,7 +150,7 @@ def _fire_batch(timer_ids: list[int], now: datetime.datetime, fired: Fired) -> N
     with transaction.atomic():
         timers = list(
             Timer.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=timer_ids, fired_at=None, due_at__lte=now)
+            .filter(pk__in=timer_ids, due_at__lte=now)
             .order_by("due_at", "id")
         )
         done: list[Timer] = []
@@ -167,8 +167,9 @@ def _fire_batch(timer_ids: list[int], now: datetime.datetime, fired: Fired) -> N
                 continue
             done.append(timer)
         moment = timezone.now()
-        # A handler may have removed its timer with its step's others (a step closing): gone is fired too.
-        Timer.objects.filter(pk__in=[t.pk for t in done]).update(fired_at=moment)
+        # Fired, the rows go, in the transaction of what they set off: gone is fired (and the table stays the
+        # size of what is pending).
+        Timer.objects.filter(pk__in=[t.pk for t in done]).delete()
     fired.fired += len(done)
     if fired.delays is not None:
         fired.delays.extend((moment - t.due_at).total_seconds() for t in done)
@@ -180,11 +181,7 @@ def fire_due(*, now: datetime.datetime | None = None, budget_seconds: float = 5.
     deadline = time.monotonic() + budget_seconds
     while True:
         moment = now or timezone.now()
-        ids = list(
-            Timer.objects.filter(fired_at=None, due_at__lte=moment)
-            .order_by("due_at")
-            .values_list("id", flat=True)[:BATCH]
-        )
+        ids = list(Timer.objects.filter(due_at__lte=moment).order_by("due_at").values_list("id", flat=True)[:BATCH])
         for start in range(0, len(ids), TRANSACTION_BATCH):
             _fire_batch(ids[start : start + TRANSACTION_BATCH], now or timezone.now(), fired)
             if time.monotonic() > deadline:
@@ -195,7 +192,7 @@ def fire_due(*, now: datetime.datetime | None = None, budget_seconds: float = 5.
 
 
 def next_due() -> datetime.datetime | None:
-    return Timer.objects.filter(fired_at=None).aggregate(at=Min("due_at"))["at"]
+    return Timer.objects.aggregate(at=Min("due_at"))["at"]
 
 
 def due_refresh(schema: str) -> datetime.datetime | None:

@@ -434,7 +434,7 @@ def definition_changed(definition: ProcessDefinition) -> None:
     if not active or version is None or version.trigger_type != "schedule":
         timers_cancel([_schedule_key(definition)])
     if not active or version is None or version.trigger_type != "date":
-        Timer.objects.filter(definition_id=definition.pk, kind=Timer.Kind.DATE, fired_at=None).delete()
+        Timer.objects.filter(definition_id=definition.pk, kind=Timer.Kind.DATE).delete()
     if not active or version is None:
         return
     if version.trigger_type == "schedule":

@@ -69,7 +69,7 @@ INDEXES: dict[str, tuple[str, str]] = {
     "processes_step_approvers": ("processes_steprun", "My day: the active approvals waiting for me"),
     "processes_timer_pkey": ("processes_timer", "primary key"),
     "processes_timer_key": ("processes_timer", "a timer written once per cause"),
-    "processes_timer_due": ("processes_timer", "the runner: pending timers due, soonest first"),
+    "processes_timer_due": ("processes_timer", "the runner: timers due, soonest first (fired ones are deleted)"),
     "processes_logentry_pkey": ("processes_logentry", "primary key"),
     "processes_log_instance": ("processes_logentry", "an instance's history in order; cascade"),
     "processes_notification_pkey": ("processes_notification", "primary key"),
