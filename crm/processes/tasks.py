@@ -11,6 +11,7 @@ from django.core.mail import EmailMessage
 from django.db import connection, transaction
 
 from crm.processes import timers
+from crm.processes.models import Instance
 from tenants.models import Tenant
 
 # A runner keeps firing for this long, then hands over to its successor (other workspaces get their turn).
@@ -61,7 +62,7 @@ def email_send(run_id: int, address: str, subject: str, body: str) -> bool:
     """Send a process step's email once (a retry after a sent message sends nothing)."""
     from crm.processes.models import LogEntry, StepRun
 
-    run = StepRun.objects.filter(pk=run_id).select_related("instance").first()
+    run = StepRun.objects.filter(pk=run_id).select_related("instance", "instance__definition").first()
     if run is None:
         return False
     key = f"email:{run_id}"
@@ -72,7 +73,30 @@ def email_send(run_id: int, address: str, subject: str, body: str) -> bool:
         LogEntry.objects.create(
             instance_id=run.instance_id, step_id=run.step_id, action="email_sent", details={"key": key, "to": address}
         )
+        _email_log_on_card(run.instance, address=address, subject=subject, body=body)
     return True
+
+
+def _email_log_on_card(instance: Instance, *, address: str, subject: str, body: str) -> None:
+    """The sent email joins the client's history on the record's card, as a mail a person sends does."""
+    from crm.activities.services import activity_create
+    from crm.processes.engine import RECORD_TYPES, process_identity, record_load
+
+    if instance.record_type not in RECORD_TYPES or record_load(instance.record_type, instance.record_id) is None:
+        return
+    activity_create(
+        actor=process_identity(),
+        data={
+            "kind": "email",
+            "subject": subject[:255] or instance.definition.name[:255],
+            "body": body,
+            "call_direction": "outbound",
+            "email_from": settings.DEFAULT_FROM_EMAIL[:320],
+            "email_to": address,
+            "assignee": None,
+            instance.record_type: instance.record_id,
+        },
+    )
 
 
 @shared_task(name="crm.processes.tasks.date_backfill", ignore_result=True, acks_late=True)

@@ -375,6 +375,14 @@ def test_email_and_notification_steps(people) -> None:
         tasks.email_send(run.pk, "ann@client.test", "Hello Ann", "Dear Ann Lee, ...") is False
     )  # a retry sends nothing
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ann@client.test"]
+    # It is in the client's history on the card, as a mail a person sends.
+    [logged] = Activity.objects.filter(contact=contact, kind="email")
+    assert (logged.subject, logged.email_to, logged.call_direction, logged.is_done) == (
+        "Hello Ann",
+        "ann@client.test",
+        "outbound",
+        True,
+    )
     assert Notification.objects.get(user=people["owner"]).text == "Mail sent to Ann Lee"
 
 
