@@ -407,6 +407,8 @@ BILLING_GRACE_DAYS: int = env.int("BILLING_GRACE_DAYS", default=7)
 PROCESSES_TICK_SECONDS: float = env.float("PROCESSES_TICK_SECONDS", default=2.0)
 # Runners of one workspace side by side when many of its timers are due at once.
 PROCESSES_RUNNERS_PER_WORKSPACE: int = env.int("PROCESSES_RUNNERS_PER_WORKSPACE", default=2)
+# A person's read notifications are kept this many days.
+PROCESSES_NOTIFICATIONS_DAYS: int = env.int("PROCESSES_NOTIFICATIONS_DAYS", default=90)
 CELERY_BEAT_SCHEDULE["processes-tick"] = {"task": "crm.processes.tasks.tick", "schedule": PROCESSES_TICK_SECONDS}
 # A cancelled workspace's data is kept this long (read-only, its export offered), then deleted.
 BILLING_RETENTION_DAYS: int = env.int("BILLING_RETENTION_DAYS", default=30)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime
 import logging
+import random
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Model, Subquery
@@ -284,7 +286,22 @@ def notify(users: Iterable[User | None], *, text: str, url: str = "", key: str) 
         Notification(user=u, text=text[:500], url=url[:500], key=f"{key}:{u.pk}"[:160])
         for u in {u.pk: u for u in users if u is not None}.values()
     ]
-    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+    written = len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+    if rows and random.randrange(NOTIFICATIONS_PRUNE_EVERY) == 0:  # noqa: S311 - sampling, not a secret
+        notifications_prune(user_ids=[row.user_id for row in rows])
+    return written
+
+
+# Read notifications are kept this long; the writers prune them now and then (no sweep over the workspaces),
+# so a person's list, and the unread count every page shows, stay small.
+NOTIFICATIONS_PRUNE_EVERY = 200
+
+
+def notifications_prune(*, user_ids: Iterable[int], now: datetime.datetime | None = None) -> int:
+    """Delete these people's notifications read more than PROCESSES_NOTIFICATIONS_DAYS ago."""
+    before = (now or timezone.now()) - datetime.timedelta(days=settings.PROCESSES_NOTIFICATIONS_DAYS)
+    deleted, _ = Notification.objects.filter(user_id__in=list(user_ids), read_at__lt=before).delete()
+    return deleted
 
 
 def notifications_mark_read(*, actor: User, notification: Notification | None = None) -> int:
@@ -292,8 +309,10 @@ def notifications_mark_read(*, actor: User, notification: Notification | None = 
     allowed in a read-only workspace too, and only ever on the person's own."""
     mine = Notification.objects.filter(user=actor, read_at=None)
     if notification is not None:
-        mine = mine.filter(pk=notification.pk)
-    return int(mine.update(read_at=timezone.now()))
+        return int(mine.filter(pk=notification.pk).update(read_at=timezone.now()))
+    marked = int(mine.update(read_at=timezone.now()))
+    notifications_prune(user_ids=[actor.pk])
+    return marked
 
 
 # --- the run loop ------------------------------------------------------------------------------------------

@@ -468,3 +468,22 @@ def test_a_held_deal_stays_on_its_stage_on_the_board_and_in_the_api(world: World
     assert refused.status_code == 422 and "waits for an approval" in refused.content.decode()
     with world.inside():
         assert Deal.objects.get(pk=deal.pk).stage_id == deal.stage_id
+
+
+def test_marking_all_read_drops_my_old_read_notifications_only(world: World) -> None:
+    with world.inside():
+        long_ago = timezone.now() - datetime.timedelta(days=200)
+        engine.notify([world.head, world.manager], text="Old news", key="old")
+        Notification.objects.filter(key__startswith="old:").update(read_at=long_ago)
+        engine.notify([world.head], text="Fresh", key="fresh")
+        engine.notify([world.head], text="Read lately", key="lately")
+        Notification.objects.filter(key__startswith="lately:").update(read_at=timezone.now())
+    connection.set_schema_to_public()
+    response = world.client(world.head).post("/processes/notifications/read-all/")
+    assert response.status_code == 302
+    with world.inside():
+        mine = set(Notification.objects.filter(user=world.head).values_list("text", flat=True))
+        assert mine == {"Fresh", "Read lately"}  # the old read one is gone, the others are kept (now read)
+        assert not Notification.objects.filter(user=world.head, read_at=None).exists()
+        # Another person's old read notification is theirs to keep until they prune.
+        assert Notification.objects.filter(user=world.manager, text="Old news").exists()
